@@ -1,0 +1,131 @@
+"""Every failure leaves the API as JSON `{"detail": ..., "code": ...}` with a stable code; never HTML, never a
+bare 500. Also the request-body size limit."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from referral_app.core.config import get_settings
+from referral_app.core.errors import ServiceError, ServiceUnavailable
+from referral_app.core.i18n import translate
+from referral_app.schemas import ErrorBody, InvalidCodeBody, RateLimitedBody, ValidationErrorBody
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any):
+    return JSONResponse({"detail": detail, "code": code, **extra}, status_code=status, headers=headers)
+
+
+def service_error_response(exc: ServiceError) -> JSONResponse:
+    return error_response(exc.status_code, exc.code, exc.message(), exc.headers(), **exc.extra())
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Echoing the rejected input back is noise (and may be huge); location, message and type suffice.
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in jsonable_encoder(exc.errors())
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return service_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(
+            422, "validation_error", translate("error.validation_error"), errors=_validation_errors(exc)
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:
+            return payload_too_large(get_settings().max_body_bytes)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        detail = translate(f"error.{code}") if code != "http_error" else str(exc.detail)
+        return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", exc.__class__.__name__)
+        return service_error_response(ServiceUnavailable())
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return service_error_response(ServiceUnavailable())
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", translate("error.internal_error"))
+
+
+# Documented error bodies, reused by the route declarations.
+def responses(*errors: type[ServiceError] | int) -> dict[int | str, dict[str, Any]]:
+    documented: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        if isinstance(err, int):
+            status, codes, model = err, ["validation_error"], ValidationErrorBody
+        else:
+            status, codes = err.status_code, [err.code]
+            model = {"invalid_code": InvalidCodeBody, "rate_limited": RateLimitedBody}.get(err.code, ErrorBody)
+        entry = documented.setdefault(status, {"model": model, "description": ""})
+        entry["description"] = " / ".join(filter(None, [entry["description"], *(f"`{c}`" for c in codes)]))
+        examples = entry.setdefault("content", {}).setdefault("application/json", {}).setdefault("examples", {})
+        for code in codes:
+            examples[code] = {"value": {"detail": translate(f"error.{code}", **_EXAMPLE_PARAMS), "code": code}}
+    return documented
+
+
+_EXAMPLE_PARAMS = {"retry_after": 60, "attempts_left": 4, "limit": 100}
+
+
+class BodySizeLimit:
+    """Reject request bodies over the limit with 413, by Content-Length up front or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # Raised while the route reads its body; the HTTP error handler renders it.
+                    raise StarletteHTTPException(413)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await payload_too_large(self.max_bytes)(scope, receive, send)
+
+
+def payload_too_large(limit: int) -> JSONResponse:
+    return error_response(413, "payload_too_large", translate("error.payload_too_large", limit=limit))

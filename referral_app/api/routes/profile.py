@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from referral_app.api.deps import CurrentUserId, SessionDep
+from referral_app.api.errors import responses
+from referral_app.core import errors
+from referral_app.schemas import InviteActivation, Profile, ProfileUpdate, ReferralPage
+from referral_app.services import referrals, users
+
+router = APIRouter(prefix="/profile", tags=["profile"])
+
+
+@router.get(
+    "",
+    response_model=Profile,
+    summary="My profile",
+    description="Phone, own invite code, the activated code and who invited me, and my latest 100 referrals.",
+    responses=responses(errors.NotAuthenticated),
+)
+def read_profile(session: SessionDep, user_id: CurrentUserId) -> Profile:
+    return users.get_profile(session, user_id)
+
+
+@router.patch(
+    "",
+    response_model=Profile,
+    summary="Edit name and email",
+    description="Send only the fields to change; an empty string or null clears a field.",
+    responses=responses(errors.NotAuthenticated, errors.InvalidEmail, errors.InvalidName, 422),
+)
+def edit_profile(session: SessionDep, user_id: CurrentUserId, body: ProfileUpdate) -> Profile:
+    return users.update_profile(session, user_id, **body.model_dump(exclude_unset=True))
+
+
+@router.post(
+    "/invite",
+    response_model=Profile,
+    summary="Activate someone else's invite code (once)",
+    description=(
+        "Case, spaces and hyphens do not matter, and O/I/L are read as 0/1. A user activates one code, once "
+        "ever; not their own, and not one of a user they invited (directly or through others)."
+    ),
+    responses=responses(
+        errors.NotAuthenticated,
+        errors.OwnInviteCode,
+        errors.InviteCodeNotFound,
+        errors.InviteAlreadyActivated,
+        errors.ReferralCycle,
+        422,
+    ),
+)
+def activate_invite(session: SessionDep, user_id: CurrentUserId, body: InviteActivation) -> Profile:
+    return referrals.activate_invite(session, user_id, body.invite_code)
+
+
+@router.get(
+    "/referrals",
+    response_model=ReferralPage,
+    summary="Users who entered my invite code",
+    description="Newest first.",
+    responses=responses(errors.NotAuthenticated, 422),
+)
+def list_referrals(
+    session: SessionDep,
+    user_id: CurrentUserId,
+    limit: Annotated[int, Query(ge=1, le=users.MAX_REFERRALS_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ReferralPage:
+    return users.list_referrals(session, user_id, limit, offset)

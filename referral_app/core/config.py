@@ -1,0 +1,110 @@
+"""Every tunable of the service, read from environment variables (and `.env` when present).
+
+Defaults are the documented production defaults; `make run` turns demo mode on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Storage
+    database_url: str = Field(
+        default=f"sqlite:///{DATA_DIR / 'referral_app.db'}",
+        description="SQLAlchemy URL: a SQLite file or postgresql+psycopg://user@host/db.",
+    )
+    database_connect_timeout: float = Field(default=5.0, description="Seconds to wait for the database.")
+    secret_key: str | None = Field(
+        default=None,
+        description="Key for code HMACs. Generated and stored in the database on first start when unset.",
+    )
+
+    # Behaviour
+    demo_mode: bool = Field(default=False, description="Return `debug_code` with send-code (never in production).")
+    default_region: str = Field(default="RU", description="Region assumed for phone numbers without +country.")
+    sms_sender: str = Field(
+        default="referral_app.services.sms:LogSmsSender",
+        description="Import path of the SMS sender class.",
+    )
+    sms_delay_min: float = Field(default=1.0, ge=0, description="Simulated SMS delivery delay, lower bound (s).")
+    sms_delay_max: float = Field(default=2.0, ge=0, description="Simulated SMS delivery delay, upper bound (s).")
+
+    # Login codes
+    code_length: int = Field(default=4, ge=4, le=8)
+    code_ttl_seconds: int = Field(default=300, gt=0)
+    code_resend_cooldown_seconds: int = Field(default=60, ge=0)
+    code_max_per_phone_per_hour: int = Field(default=5, gt=0)
+    code_max_per_ip_per_hour: int = Field(default=30, gt=0)
+    code_max_attempts: int = Field(default=5, gt=0, description="Wrong tries before a code is burned.")
+    phone_max_failures: int = Field(default=10, gt=0, description="Consecutive failures before a phone is locked.")
+    phone_lock_seconds: int = Field(default=3600, gt=0)
+
+    # Sessions
+    token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+    token_touch_interval_seconds: int = Field(
+        default=60, ge=0, description="How often a token's last_used_at is refreshed (limits writes)."
+    )
+
+    # HTTP
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=["127.0.0.1", "::1"],
+        description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed; `*` trusts everyone.",
+    )
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+
+    # Invite codes
+    invite_code_length: int = Field(default=6, ge=4, le=16)
+    invite_code_alphabet: str = Field(
+        default="0123456789ABCDEFGHJKMNPQRSTVWXYZ", description="Crockford base32: no I, L, O, U."
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def set_settings(settings: Settings | None) -> None:
+    """Replace the process-wide settings (tests; `None` re-reads the environment on next use)."""
+    global _settings
+    _settings = settings

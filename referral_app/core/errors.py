@@ -1,0 +1,104 @@
+"""Errors the service layer raises. Each has a stable machine `code`, an HTTP status and a translated message.
+
+API routes and Reflex states render these; neither invents its own messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from referral_app.core.i18n import API_LANGUAGE, translate
+
+
+class ServiceError(Exception):
+    code: ClassVar[str] = "internal_error"
+    status_code: ClassVar[int] = 500
+
+    def __init__(self, *, retry_after: int | None = None, **params: Any) -> None:
+        self.retry_after = retry_after
+        self.params = params
+        super().__init__(self.message())
+
+    def message(self, lang: str = API_LANGUAGE) -> str:
+        params = dict(self.params)
+        if self.retry_after is not None:
+            params["retry_after"] = self.retry_after
+        return translate(f"error.{self.code}", lang, **params)
+
+    def extra(self) -> dict[str, Any]:
+        """Fields added to the JSON error body besides `detail` and `code`."""
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+
+
+class InvalidPhone(ServiceError):
+    code, status_code = "invalid_phone", 422
+
+
+class InvalidEmail(ServiceError):
+    code, status_code = "invalid_email", 422
+
+
+class InvalidName(ServiceError):
+    code, status_code = "invalid_name", 422
+
+
+class RateLimited(ServiceError):
+    code, status_code = "rate_limited", 429
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(retry_after=max(1, int(retry_after)))
+
+    def extra(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
+
+
+class InvalidCode(ServiceError):
+    code, status_code = "invalid_code", 400
+
+    def __init__(self, *, attempts_left: int) -> None:
+        super().__init__(attempts_left=attempts_left)
+
+    def extra(self) -> dict[str, Any]:
+        return {"attempts_left": self.params["attempts_left"]}
+
+
+class TooManyAttempts(ServiceError):
+    code, status_code = "too_many_attempts", 429
+
+    def extra(self) -> dict[str, Any]:
+        return {"attempts_left": 0}
+
+
+class NotAuthenticated(ServiceError):
+    code, status_code = "not_authenticated", 401
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class InviteCodeNotFound(ServiceError):
+    code, status_code = "invite_code_not_found", 404
+
+
+class OwnInviteCode(ServiceError):
+    code, status_code = "own_invite_code", 400
+
+
+class InviteAlreadyActivated(ServiceError):
+    code, status_code = "invite_already_activated", 409
+
+
+class ReferralCycle(ServiceError):
+    code, status_code = "referral_cycle", 409
+
+
+class ServiceUnavailable(ServiceError):
+    """The database cannot be reached; the request changed nothing and may be retried."""
+
+    code, status_code = "service_unavailable", 503
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=5)

@@ -1,0 +1,93 @@
+"""The translation table: every user-visible message, in every supported language.
+
+Service errors look up `error.<code>`; the web UI uses the same table for its own texts.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("ru", "en")
+DEFAULT_LANGUAGE = "ru"
+API_LANGUAGE = "en"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # Errors raised by the service layer (and the API's transport-level errors).
+    "error.invalid_phone": {
+        "en": "This is not a valid phone number.",
+        "ru": "Это не похоже на правильный номер телефона.",
+    },
+    "error.rate_limited": {
+        "en": "Too many requests. Try again in {retry_after} s.",
+        "ru": "Слишком много запросов. Повторите через {retry_after} с.",
+    },
+    "error.invalid_code": {
+        "en": "The code is wrong or has expired. Attempts left: {attempts_left}.",
+        "ru": "Код неверный или устарел. Осталось попыток: {attempts_left}.",
+    },
+    "error.too_many_attempts": {
+        "en": "Too many wrong attempts. Request a new code.",
+        "ru": "Слишком много неверных попыток. Запросите новый код.",
+    },
+    "error.not_authenticated": {
+        "en": "Sign in to continue: the access token is missing, invalid, expired or revoked.",
+        "ru": "Войдите, чтобы продолжить: токен доступа отсутствует, неверен, истёк или отозван.",
+    },
+    "error.invite_code_not_found": {
+        "en": "No user has this invite code.",
+        "ru": "Пользователя с таким инвайт-кодом нет.",
+    },
+    "error.own_invite_code": {
+        "en": "You cannot activate your own invite code.",
+        "ru": "Нельзя активировать собственный инвайт-код.",
+    },
+    "error.invite_already_activated": {
+        "en": "You have already activated an invite code.",
+        "ru": "Вы уже активировали инвайт-код.",
+    },
+    "error.referral_cycle": {
+        "en": "This code belongs to someone you invited, directly or through others.",
+        "ru": "Этот код принадлежит тому, кого вы пригласили (напрямую или через других).",
+    },
+    "error.validation_error": {
+        "en": "The request is not valid.",
+        "ru": "Запрос заполнен неверно.",
+    },
+    "error.invalid_email": {
+        "en": "This is not a valid email address.",
+        "ru": "Это не похоже на правильный адрес почты.",
+    },
+    "error.invalid_name": {
+        "en": "The name must be at most {limit} characters.",
+        "ru": "Имя должно быть не длиннее {limit} символов.",
+    },
+    "error.not_found": {
+        "en": "Not found.",
+        "ru": "Не найдено.",
+    },
+    "error.method_not_allowed": {
+        "en": "Method not allowed.",
+        "ru": "Метод не поддерживается.",
+    },
+    "error.payload_too_large": {
+        "en": "The request body is larger than {limit} bytes.",
+        "ru": "Тело запроса больше {limit} байт.",
+    },
+    "error.service_unavailable": {
+        "en": "The service is temporarily unavailable. Try again shortly.",
+        "ru": "Сервис временно недоступен. Повторите чуть позже.",
+    },
+    "error.internal_error": {
+        "en": "Something went wrong on our side.",
+        "ru": "Что-то пошло не так на нашей стороне.",
+    },
+    # The simulated SMS.
+    "sms.login_code": {
+        "en": "Your referral_app login code: {code}. Do not share it with anyone.",
+        "ru": "Код для входа в referral_app: {code}. Никому его не сообщайте.",
+    },
+}
+
+
+def translate(key: str, lang: str = API_LANGUAGE, **params: object) -> str:
+    entry = MESSAGES[key]
+    text = entry.get(lang) or entry[API_LANGUAGE]
+    return text.format(**params) if params else text

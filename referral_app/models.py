@@ -1,0 +1,90 @@
+"""Database tables. Alembic migrations in `alembic/versions` must match these (a test checks it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from referral_app.core.clock import utcnow
+
+# Deterministic constraint names, identical on SQLite and PostgreSQL, so migrations can refer to them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Timestamps are stored as naive UTC on every backend, so SQLite and PostgreSQL compare alike.
+Timestamp = sa.DateTime(timezone=False)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    # Serves the referral list: WHERE referrer_id = ? ORDER BY invite_activated_at DESC.
+    __table_args__ = (sa.Index("ix_users_referrer_id_activated_at", "referrer_id", "invite_activated_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=16, sa_column_kwargs={"unique": True})
+    invite_code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
+    referrer_id: int | None = Field(default=None, foreign_key="users.id", ondelete="RESTRICT")
+    invite_activated_at: datetime | None = Field(default=None, sa_type=Timestamp)
+    name: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+    last_login_at: datetime | None = Field(default=None, sa_type=Timestamp)
+
+
+class LoginCode(SQLModel, table=True):
+    """One requested SMS code. Rows double as the log the send-code rate limits count."""
+
+    __tablename__ = "login_codes"
+    __table_args__ = (
+        sa.Index("ix_login_codes_phone_created_at", "phone", "created_at"),
+        sa.Index("ix_login_codes_requester_ip_created_at", "requester_ip", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=16)
+    code_hmac: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+    expires_at: datetime = Field(sa_type=Timestamp)
+    attempts: int = Field(default=0)
+    consumed_at: datetime | None = Field(default=None, sa_type=Timestamp)
+    requester_ip: str | None = Field(default=None, max_length=45)
+
+
+class PhoneGuard(SQLModel, table=True):
+    """Per-phone brute-force state: consecutive failed verifications and the lock they cause."""
+
+    __tablename__ = "phone_guards"
+
+    phone: str = Field(primary_key=True, max_length=16)
+    failed_attempts: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_type=Timestamp)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+
+
+class AuthToken(SQLModel, table=True):
+    __tablename__ = "auth_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+    last_used_at: datetime | None = Field(default=None, sa_type=Timestamp)
+    expires_at: datetime = Field(sa_type=Timestamp)
+    revoked_at: datetime | None = Field(default=None, sa_type=Timestamp)
+
+
+class ServerSecret(SQLModel, table=True):
+    """Secrets generated on first start, shared by every process that uses the database."""
+
+    __tablename__ = "server_secrets"
+
+    name: str = Field(primary_key=True, max_length=50)
+    value: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)

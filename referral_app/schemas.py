@@ -1,0 +1,103 @@
+"""Request and response shapes of the JSON API (and the values services hand back to callers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PHONE_EXAMPLE = "+7 912 345-67-89"
+E164_EXAMPLE = "+79123456789"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- requests ---------------------------------------------------------------------------------------------
+
+
+class CodeRequest(Strict):
+    phone: str = Field(min_length=1, max_length=32, examples=[PHONE_EXAMPLE])
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2}$",
+        description="ISO 3166 region used when the number has no +country prefix (default RU).",
+        examples=["RU"],
+    )
+
+
+class TokenRequest(CodeRequest):
+    code: str = Field(min_length=1, max_length=16, examples=["1234"])
+
+
+class ProfileUpdate(Strict):
+    name: str | None = Field(default=None, max_length=100, examples=["Anna"])
+    email: str | None = Field(default=None, max_length=254, examples=["anna@example.com"])
+
+
+class InviteActivation(Strict):
+    invite_code: str = Field(min_length=1, max_length=32, examples=["ab3-k7z"])
+
+
+# --- responses --------------------------------------------------------------------------------------------
+
+
+class CodeSent(BaseModel):
+    phone: str = Field(examples=[E164_EXAMPLE])
+    expires_in: int = Field(description="Seconds the code stays valid.", examples=[300])
+    resend_in: int = Field(description="Seconds until another code may be requested.", examples=[60])
+    code_length: int = Field(examples=[4])
+    debug_code: str | None = Field(
+        default=None, description="The code itself; present only in demo mode.", examples=["1234"]
+    )
+
+
+class Referral(BaseModel):
+    phone: str = Field(examples=["+79001234567"])
+    joined_at: datetime = Field(description="When they activated your invite code (UTC).")
+
+
+class Profile(BaseModel):
+    id: int
+    phone: str = Field(examples=[E164_EXAMPLE])
+    invite_code: str = Field(examples=["7K3M9Q"])
+    activated_invite_code: str | None = Field(examples=["AB12CD"])
+    invited_by: str | None = Field(description="Phone of the user whose code you activated.")
+    name: str | None
+    email: str | None
+    referrals: list[Referral] = Field(description="The most recent referrals (up to 100), newest first.")
+    referrals_count: int
+    created_at: datetime
+
+
+class TokenIssued(BaseModel):
+    access_token: str = Field(examples=["rfa_2Yc6v..."])
+    token_type: str = Field(default="bearer", examples=["bearer"])
+    expires_in: int = Field(description="Seconds until the token expires.", examples=[2592000])
+    is_new_user: bool
+    user: Profile
+
+
+class ReferralPage(BaseModel):
+    items: list[Referral]
+    total: int
+    limit: int
+    offset: int
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="Human-readable message.")
+    code: str = Field(description="Stable machine-readable error code.")
+
+
+class InvalidCodeBody(ErrorBody):
+    attempts_left: int
+
+
+class RateLimitedBody(ErrorBody):
+    retry_after: int | None = Field(default=None, description="Seconds to wait; also in the Retry-After header.")
+
+
+class ValidationErrorBody(ErrorBody):
+    errors: list[dict] = Field(default_factory=list, description="What was wrong, field by field.")

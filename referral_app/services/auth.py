@@ -1,0 +1,113 @@
+"""Logging in with a code, bearer tokens (only their SHA-256 is stored), logout."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from referral_app.core import security
+from referral_app.core.clock import utcnow
+from referral_app.core.config import Settings, get_settings
+from referral_app.core.db import begin_write
+from referral_app.core.errors import NotAuthenticated
+from referral_app.models import AuthToken
+from referral_app.schemas import Profile
+from referral_app.services.login_codes import consume_code
+from referral_app.services.phones import mask_phone, normalize_phone
+from referral_app.services.users import get_or_create_user, load_profile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    access_token: str
+    expires_in: int
+    is_new_user: bool
+    profile: Profile
+
+
+def login_with_code(
+    session: Session, raw_phone: str, code: str, region: str | None = None, settings: Settings | None = None
+) -> LoginResult:
+    """Check the code; on success register (first login) or log in, and issue a token — atomically."""
+    s = settings or get_settings()
+    phone = normalize_phone(raw_phone, region, default_region=s.default_region)
+    begin_write(session, f"phone:{phone}")
+    try:
+        failure = consume_code(session, phone, code, s)
+        if failure is not None:
+            session.commit()  # keep the recorded failure: attempt counters and locks must stick
+            raise failure
+        user, created = get_or_create_user(session, phone, s)
+        user.last_login_at = utcnow()
+        token = _issue_token(session, user.id, s)
+        session.flush()
+        profile = load_profile(session, user.id)
+        session.commit()
+    except BaseException:
+        if session.in_transaction():
+            session.rollback()
+        raise
+    log.info("%s %s", "registered" if created else "logged in", mask_phone(phone))
+    return LoginResult(access_token=token, expires_in=s.token_ttl_seconds, is_new_user=created, profile=profile)
+
+
+def _issue_token(session: Session, user_id: int, s: Settings) -> str:
+    token = security.new_access_token()
+    now = utcnow()
+    session.add(
+        AuthToken(
+            user_id=user_id,
+            token_hash=security.token_hash(token),
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + timedelta(seconds=s.token_ttl_seconds),
+        )
+    )
+    return token
+
+
+def _active_token(session: Session, token: str | None) -> AuthToken:
+    if not token or not token.startswith(security.TOKEN_PREFIX) or len(token) > 200:
+        raise NotAuthenticated()
+    row = session.exec(select(AuthToken).where(AuthToken.token_hash == security.token_hash(token))).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        raise NotAuthenticated()
+    return row
+
+
+def authenticate(session: Session, token: str | None, settings: Settings | None = None) -> int:
+    """Return the user id a live token belongs to, or raise NotAuthenticated."""
+    s = settings or get_settings()
+    try:
+        row = _active_token(session, token)
+        now = utcnow()
+        # last_used_at is refreshed at most once per interval, so reads do not all become writes.
+        if row.last_used_at is None or now - row.last_used_at >= timedelta(seconds=s.token_touch_interval_seconds):
+            session.execute(sa.update(AuthToken).where(col(AuthToken.id) == row.id).values(last_used_at=now))
+        user_id = row.user_id
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user_id
+
+
+def logout(session: Session, token: str | None) -> None:
+    """Revoke the token server-side; it is never accepted again."""
+    try:
+        row = _active_token(session, token)
+        session.execute(
+            sa.update(AuthToken)
+            .where(col(AuthToken.id) == row.id, col(AuthToken.revoked_at).is_(None))
+            .values(revoked_at=utcnow())
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -1,0 +1,38 @@
+"""Phone number parsing: whatever people type in, E.164 out."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from referral_app.core.errors import InvalidPhone
+
+MAX_INPUT_LENGTH = 32
+
+
+def normalize_phone(raw: str, region: str | None = None, *, default_region: str = "RU") -> str:
+    """Return the E.164 form of `raw` (`+79123456789`) or raise InvalidPhone.
+
+    `89123456789` and `9123456789` are read in `region` (Russian trunk prefix 8 included).
+    """
+    region = (region or default_region).strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidPhone()
+    text = (raw or "").strip()
+    if not text or len(text) > MAX_INPUT_LENGTH:
+        raise InvalidPhone()
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone() from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone()
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(phone: str) -> str:
+    """For logs: keep the country and the last digits only."""
+    return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:] if len(phone) > 7 else "***"
+
+
+def supported_regions() -> list[str]:
+    return sorted(phonenumbers.SUPPORTED_REGIONS)

@@ -1,0 +1,80 @@
+"""Invite codes: normalising what people type, and activating someone else's code once."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from referral_app.core.clock import utcnow
+from referral_app.core.db import begin_write
+from referral_app.core.errors import (
+    InviteAlreadyActivated,
+    InviteCodeNotFound,
+    NotAuthenticated,
+    OwnInviteCode,
+    ReferralCycle,
+)
+from referral_app.models import User
+from referral_app.schemas import Profile
+from referral_app.services.users import load_profile
+
+log = logging.getLogger(__name__)
+
+# Every activation takes this one lock: a cycle can close through edges added concurrently by
+# unrelated users, so per-user locks would not be enough. Activations are rare (once per user).
+REFERRAL_GRAPH_LOCK = "referral-graph"
+
+# Crockford base32 reading rules: people type O for 0 and I/L for 1.
+_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def normalize_invite_code(raw: str) -> str:
+    text = "".join((raw or "").split()).replace("-", "").upper()
+    return text.translate(_LOOKALIKES)
+
+
+def _in_referral_subtree(session: Session, owner_id: int, user_id: int) -> bool:
+    """True when `user_id` is on the owner's referrer chain, i.e. the owner was invited by the user
+    directly or through others, so activating the owner's code would close a cycle."""
+    chain = (
+        sa.select(User.id.label("id"), User.referrer_id.label("referrer_id"))
+        .where(User.id == owner_id)
+        .cte("chain", recursive=True)
+    )
+    chain = chain.union(sa.select(User.id, User.referrer_id).join(chain, User.id == chain.c.referrer_id))
+    return session.execute(sa.select(chain.c.id).where(chain.c.id == user_id).limit(1)).first() is not None
+
+
+def activate_invite(session: Session, user_id: int, raw_code: str) -> Profile:
+    code = normalize_invite_code(raw_code)
+    begin_write(session, REFERRAL_GRAPH_LOCK)
+    try:
+        me = session.get(User, user_id)
+        owner = session.exec(select(User.id).where(User.invite_code == code)).first() if code else None
+        if me is None:
+            raise NotAuthenticated()
+        if me.referrer_id is not None:
+            raise InviteAlreadyActivated()
+        if owner is None:
+            raise InviteCodeNotFound()
+        if owner == user_id:
+            raise OwnInviteCode()
+        if _in_referral_subtree(session, owner, user_id):
+            raise ReferralCycle()
+        # The guard in WHERE makes "once ever" hold even if the lock were bypassed.
+        updated = session.execute(
+            sa.update(User)
+            .where(col(User.id) == user_id, col(User.referrer_id).is_(None))
+            .values(referrer_id=owner, invite_activated_at=utcnow())
+        )
+        if updated.rowcount != 1:
+            raise InviteAlreadyActivated()
+        profile = load_profile(session, user_id)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("user %s activated an invite code of user %s", user_id, owner)
+    return profile

@@ -1,0 +1,50 @@
+"""The server secret that keys code HMACs: from settings, or generated once and kept in the database,
+so every process and container sharing the database agrees on it."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from referral_app.core.config import Settings
+from referral_app.core.security import new_secret_key
+from referral_app.models import ServerSecret
+
+CODE_KEY_NAME = "code_hmac_key"
+_cache: dict[str, str] = {}
+_cache_lock = threading.Lock()
+
+
+def code_hmac_key(session: Session, settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    cache_key = settings.database_url
+    with _cache_lock:
+        if cache_key in _cache:
+            return _cache[cache_key]
+    value = _load_or_create(session, CODE_KEY_NAME)
+    with _cache_lock:
+        _cache[cache_key] = value
+    return value
+
+
+def _load_or_create(session: Session, name: str) -> str:
+    # Runs inside the caller's transaction; a savepoint keeps a lost insert race from aborting it.
+    row = session.get(ServerSecret, name)
+    if row is not None:
+        return row.value
+    try:
+        with session.begin_nested():
+            session.add(ServerSecret(name=name, value=new_secret_key()))
+    except IntegrityError:
+        pass
+    row = session.get(ServerSecret, name, populate_existing=True)
+    assert row is not None
+    return row.value
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()

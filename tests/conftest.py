@@ -1,0 +1,115 @@
+"""Shared fixtures: every database test runs on real SQLite, and on real PostgreSQL when
+TEST_DATABASE_URL is set (CI sets it; if it is set but unreachable the tests fail, they never skip)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from referral_app.core.config import Settings, set_settings
+from referral_app.core.db import create_db_engine, dispose_engines, migrate
+from referral_app.services import secrets as server_secrets
+from referral_app.services.sms import load_sender
+from tests.helpers import make_settings
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _backend_params() -> list:
+    skip_pg = pytest.mark.skip(reason="TEST_DATABASE_URL is not set")
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=() if TEST_DATABASE_URL else (skip_pg,)),
+    ]
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One migrated database per backend for the whole run; tests empty the tables after themselves."""
+    urls = {"sqlite": f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"}
+    if TEST_DATABASE_URL:
+        _reset_postgres(TEST_DATABASE_URL)  # fails loudly when PostgreSQL is unreachable
+        urls["postgresql"] = TEST_DATABASE_URL
+    for url in urls.values():
+        migrate(Settings(database_url=url))
+    dispose_engines()
+    return urls
+
+
+@pytest.fixture(params=_backend_params())
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings(backend: str, migrated_urls: dict[str, str]) -> Iterator[Settings]:
+    current = make_settings(migrated_urls[backend])
+    set_settings(current)
+    server_secrets.clear_cache()
+    yield current
+    _truncate(migrated_urls[backend])
+    set_settings(None)
+    server_secrets.clear_cache()
+    load_sender.cache_clear()
+
+
+def _truncate(url: str) -> None:
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as conn:
+            tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(sa.text(f"DELETE FROM {table}"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    from referral_app.core.db import get_engine
+
+    yield get_engine(settings)
+    dispose_engines()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+async def client(settings: Settings) -> httpx.AsyncClient:
+    from referral_app.api.main import create_api
+
+    transport = httpx.ASGITransport(app=create_api(), client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+    dispose_engines()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]

@@ -1,0 +1,53 @@
+"""Helpers for tests: settings, time travel on stored rows, logging in through the API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlmodel import Session, SQLModel, select
+
+from referral_app.core.config import Settings, set_settings
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": url,
+        "demo_mode": True,
+        "sms_delay_min": 0.0,
+        "sms_delay_max": 0.0,
+        "secret_key": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def configure(settings: Settings, **overrides: object) -> Settings:
+    """Change settings for the rest of a test (the engine and database stay the same)."""
+    updated = settings.model_copy(update=overrides)
+    set_settings(updated)
+    return updated
+
+
+def shift_back(session: Session, model: type[SQLModel], seconds: float, *columns: str) -> None:
+    """Move timestamps into the past, as if `seconds` had passed (the clock itself is never faked)."""
+    delta = timedelta(seconds=seconds)
+    session.rollback()
+    for row in session.exec(select(model)).all():
+        for name in columns:
+            if getattr(row, name) is not None:
+                setattr(row, name, getattr(row, name) - delta)
+    session.commit()
+
+
+async def api_login(client: httpx.AsyncClient, phone: str) -> dict:
+    """Request a code and exchange it (demo mode gives the code back). Returns the token response."""
+    sent = await client.post("/api/v1/auth/code", json={"phone": phone})
+    assert sent.status_code == 200, sent.text
+    response = await client.post("/api/v1/auth/token", json={"phone": phone, "code": sent.json()["debug_code"]})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

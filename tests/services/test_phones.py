@@ -1,0 +1,49 @@
+import pytest
+
+from referral_app.core.errors import InvalidPhone
+from referral_app.services.phones import mask_phone, normalize_phone
+
+
+@pytest.mark.parametrize(
+    ("raw", "region"),
+    [
+        ("+7 912 345-67-89", None),
+        ("89123456789", None),
+        ("9123456789", None),
+        ("8 (912) 345 67 89", "RU"),
+        (" +79123456789 ", "ru"),
+        ("9123456789", "KZ"),  # Kazakhstan shares +7
+    ],
+)
+def test_accepted_forms_give_e164(raw: str, region: str | None) -> None:
+    assert normalize_phone(raw, region) == "+79123456789"
+
+
+def test_other_countries() -> None:
+    assert normalize_phone("+44 20 7946 0958") == "+442079460958"
+    assert normalize_phone("(201) 555-0123", "US") == "+12015550123"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "   ", "12", "abc", "+7 000 000-00-00", "8912345678", "891234567890123", "+" + "9" * 40, "'; DROP TABLE users;--"],
+)
+def test_invalid_numbers_are_rejected(raw: str) -> None:
+    with pytest.raises(InvalidPhone) as caught:
+        normalize_phone(raw)
+    assert caught.value.code == "invalid_phone"
+    assert caught.value.status_code == 422
+
+
+def test_unknown_region_is_rejected() -> None:
+    with pytest.raises(InvalidPhone):
+        normalize_phone("9123456789", "ZZ")
+
+
+def test_default_region_is_configurable() -> None:
+    assert normalize_phone("(201) 555-0123", default_region="US") == "+12015550123"
+
+
+def test_mask_hides_the_middle() -> None:
+    assert mask_phone("+79123456789") == "+79*****6789"
+    assert "345" not in mask_phone("+79123456789")
