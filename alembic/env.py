@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
+from alembic import context
 from sqlmodel import SQLModel
 
 import referral_app.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from alembic import context
 from referral_app.core.config import get_settings
 from referral_app.core.db import create_db_engine
 

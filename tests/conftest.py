@@ -80,6 +80,7 @@ def _truncate(url: str) -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             else:
+                conn.execute(sa.text("UPDATE users SET referrer_id = NULL"))
                 for table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
     finally:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
-from starlette.exceptions import HTTPException
+from fastapi import APIRouter, FastAPI
 
 from referral_app.api.errors import BodySizeLimit, install_error_handlers
 from referral_app.api.routes import auth, health, profile
@@ -48,14 +47,5 @@ def create_api() -> FastAPI:
     api.include_router(v1)
     api.include_router(health.router)
     app.include_router(api)
-
-    @app.api_route(
-        API_PREFIX + "/{path:path}",
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-        include_in_schema=False,
-    )
-    async def unknown_api_route(request: Request, path: str) -> None:
-        # Without this, unknown /api paths would fall through to the web app's HTML 404 page.
-        raise HTTPException(404)
 
     return app

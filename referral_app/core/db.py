@@ -96,9 +96,15 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 
 def begin_write(session: Session, *lock_keys: str) -> None:
-    """Start a serialised read-then-write transaction on a session that has none open."""
+    """Start a serialised read-then-write transaction.
+
+    A read-only transaction left open on the session (e.g. by loading an attribute) is ended first;
+    unsaved changes are a programming error, since they would be silently dropped.
+    """
     if session.in_transaction():
-        raise RuntimeError("begin_write() must start the transaction: commit or roll back first")
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("begin_write() would discard unsaved changes: commit them first")
+        session.rollback()
     bind = session.get_bind()
     if bind.dialect.name == "sqlite":
         session.connection(execution_options={_SQLITE_BEGIN_OPTION: "IMMEDIATE"})

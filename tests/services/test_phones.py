@@ -26,7 +26,17 @@ def test_other_countries() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "   ", "12", "abc", "+7 000 000-00-00", "8912345678", "891234567890123", "+" + "9" * 40, "'; DROP TABLE users;--"],
+    [
+        "",
+        "   ",
+        "12",
+        "abc",
+        "+7 000 000-00-00",
+        "8912345678",
+        "891234567890123",
+        "+" + "9" * 40,
+        "'; DROP TABLE users;--",
+    ],
 )
 def test_invalid_numbers_are_rejected(raw: str) -> None:
     with pytest.raises(InvalidPhone) as caught:

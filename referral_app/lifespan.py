@@ -1,0 +1,40 @@
+"""What the server does around serving: migrate before the first request, tidy up while running."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
+
+from referral_app.core.db import dispose_engines, migrate, session_scope
+from referral_app.services.login_codes import purge_expired
+
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL_SECONDS = 3600
+
+
+@contextlib.asynccontextmanager
+async def apply_migrations() -> AsyncIterator[None]:
+    """Entered before the server accepts connections; every worker runs it, migrate() takes a lock."""
+    log.info("applying database migrations")
+    await anyio.to_thread.run_sync(migrate)
+    log.info("database schema is up to date")
+    try:
+        yield
+    finally:
+        dispose_engines()
+
+
+async def purge_stale_codes() -> None:
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        try:
+            with session_scope() as session:
+                removed = await anyio.to_thread.run_sync(purge_expired, session)
+            log.info("purged %d stale login codes", removed)
+        except Exception:
+            log.exception("purging stale login codes failed")

@@ -1,0 +1,34 @@
+"""The Reflex application: the web UI, with the JSON API served on the same port."""
+
+from __future__ import annotations
+
+import reflex as rx
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from referral_app.api.main import create_api
+from referral_app.core.logging import configure_logging
+from referral_app.lifespan import apply_migrations, purge_stale_codes
+from referral_app.pages import register_pages
+
+configure_logging()
+
+api = create_api()
+API_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json")
+
+
+def route_api_first(reflex_app: ASGIApp) -> ASGIApp:
+    """Send API paths to FastAPI whole, so its JSON 404/405 answers win over the web app's HTML pages."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PATHS):
+            await api(scope, receive, send)
+        else:
+            await reflex_app(scope, receive, send)
+
+    return asgi
+
+
+app = rx.App(api_transformer=route_api_first)
+app.register_lifespan_task(apply_migrations)
+app.register_lifespan_task(purge_stale_codes)
+register_pages(app)

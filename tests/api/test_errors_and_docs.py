@@ -1,0 +1,101 @@
+"""Transport-level behaviour: JSON errors for every failure, body limits, OpenAPI documentation."""
+
+from __future__ import annotations
+
+import httpx
+
+from referral_app.core.config import Settings
+from tests.helpers import configure
+
+
+async def test_unknown_api_routes_answer_json_404(client: httpx.AsyncClient) -> None:
+    for method, path in [("GET", "/api/nope"), ("POST", "/api/v1/nothing/here"), ("DELETE", "/api/v2/profile")]:
+        response = await client.request(method, path)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+async def test_broken_json_and_wrong_content_type(client: httpx.AsyncClient) -> None:
+    broken = await client.post(
+        "/api/v1/auth/code", content=b'{"phone": ', headers={"Content-Type": "application/json"}
+    )
+    assert (broken.status_code, broken.json()["code"]) == (422, "validation_error")
+    form = await client.post("/api/v1/auth/code", data={"phone": "+79123456789"})
+    assert (form.status_code, form.json()["code"]) == (422, "validation_error")
+    array = await client.post("/api/v1/auth/code", json=[1, 2])
+    assert (array.status_code, array.json()["code"]) == (422, "validation_error")
+
+
+async def test_oversized_bodies_get_413(client: httpx.AsyncClient, settings: Settings) -> None:
+    big = {"phone": "+79123456789", "region": "RU", "padding": "x" * 70_000}
+    response = await client.post("/api/v1/auth/code", json=big)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+    async def chunks():  # no Content-Length: the limit applies while streaming
+        for _ in range(100):
+            yield b"x" * 1024
+
+    streamed = await client.post(
+        "/api/v1/auth/code", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert (streamed.status_code, streamed.json()["code"]) == (413, "payload_too_large")
+
+
+async def test_hostile_strings_are_rejected_cleanly(client: httpx.AsyncClient) -> None:
+    for phone in ["'; DROP TABLE users; --", "\u0000\u0001", "😀" * 10, "+7" + "9" * 30, "١٢٣٤٥٦٧٨٩٠"]:
+        response = await client.post("/api/v1/auth/code", json={"phone": phone})
+        assert 400 <= response.status_code < 500, phone
+        assert response.json()["code"] in ("invalid_phone", "validation_error")
+
+
+async def test_database_outage_gives_503_json(settings: Settings) -> None:
+    from referral_app.api.main import create_api
+    from referral_app.core.db import dispose_engines
+
+    configure(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", database_connect_timeout=1)
+    transport = httpx.ASGITransport(app=create_api(), client=("203.0.113.7", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        response = await c.post("/api/v1/auth/code", json={"phone": "+79123456789"})
+        health = await c.get("/api/health")
+    dispose_engines()
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert response.headers["Retry-After"]
+    assert health.status_code == 503
+
+
+async def test_health(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+async def test_openapi_documents_every_endpoint_and_its_errors(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    paths = spec["paths"]
+    expected = {
+        ("post", "/api/v1/auth/code"): {"200", "422", "429"},
+        ("post", "/api/v1/auth/token"): {"200", "400", "422", "429"},
+        ("post", "/api/v1/auth/logout"): {"204", "401"},
+        ("get", "/api/v1/profile"): {"200", "401"},
+        ("patch", "/api/v1/profile"): {"200", "401", "422"},
+        ("post", "/api/v1/profile/invite"): {"200", "400", "401", "404", "409", "422"},
+        ("get", "/api/v1/profile/referrals"): {"200", "401", "422"},
+    }
+    for (method, path), statuses in expected.items():
+        operation = paths[path][method]
+        assert statuses <= set(operation["responses"]), (method, path, operation["responses"].keys())
+        assert operation["summary"]
+        for status in statuses - {"200", "204"}:
+            examples = operation["responses"][status]["content"]["application/json"]["examples"]
+            assert all("code" in e["value"] for e in examples.values())
+    invite_409 = paths["/api/v1/profile/invite"]["post"]["responses"]["409"]["content"]["application/json"]
+    assert set(invite_409["examples"]) == {"invite_already_activated", "referral_cycle"}
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+async def test_swagger_and_redoc_pages(client: httpx.AsyncClient) -> None:
+    for path in ("/docs", "/redoc"):
+        response = await client.get(path)
+        assert response.status_code == 200 and "text/html" in response.headers["content-type"]
+        assert "/openapi.json" in response.text

@@ -1,0 +1,79 @@
+"""Tokens: format, storage as SHA-256 only, expiry, revocation, last-used tracking."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlmodel import Session, select
+
+from referral_app.core.config import Settings
+from referral_app.core.errors import NotAuthenticated
+from referral_app.models import AuthToken, LoginCode, User
+from referral_app.services import auth, login_codes
+from tests.helpers import configure, shift_back
+
+PHONE = "+79123456789"
+
+
+def login(session: Session, phone: str = PHONE) -> auth.LoginResult:
+    return auth.login_with_code(session, phone, login_codes.issue_code(session, phone, None))
+
+
+def test_first_login_registers_then_logs_in(session: Session) -> None:
+    first = login(session)
+    assert first.is_new_user and first.profile.phone == PHONE
+    shift_back(session, LoginCode, 61, "created_at")
+    second = login(session)
+    assert not second.is_new_user
+    assert second.profile.id == first.profile.id and second.profile.invite_code == first.profile.invite_code
+    assert session.exec(select(User)).one().last_login_at is not None
+
+
+def test_token_is_opaque_long_and_stored_only_as_sha256(session: Session) -> None:
+    token = login(session).access_token
+    assert token.startswith("rfa_") and len(token) >= 4 + 43
+    row = session.exec(select(AuthToken)).one()
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in row.token_hash
+    assert (row.expires_at - row.created_at).days == 30
+
+
+def test_authenticate_accepts_live_tokens_only(session: Session) -> None:
+    result = login(session)
+    assert auth.authenticate(session, result.access_token) == result.profile.id
+    for bad in (None, "", "rfa_unknown", "Bearer x", result.access_token + "x", "x" * 500):
+        with pytest.raises(NotAuthenticated) as caught:
+            auth.authenticate(session, bad)
+        assert caught.value.status_code == 401
+        assert caught.value.headers() == {"WWW-Authenticate": "Bearer"}
+
+
+def test_expired_token_is_rejected(session: Session) -> None:
+    token = login(session).access_token
+    shift_back(session, AuthToken, 30 * 24 * 3600 + 1, "expires_at")
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate(session, token)
+
+
+def test_logout_revokes_server_side(session: Session) -> None:
+    token = login(session).access_token
+    other = login(session, "+79001112233").access_token
+    auth.logout(session, token)
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate(session, token)
+    with pytest.raises(NotAuthenticated):
+        auth.logout(session, token)
+    assert auth.authenticate(session, other)  # other sessions are untouched
+    assert session.exec(select(AuthToken).where(AuthToken.revoked_at.is_not(None))).one()
+
+
+def test_last_used_is_refreshed_at_most_once_per_interval(session: Session, settings: Settings) -> None:
+    token = login(session).access_token
+    shift_back(session, AuthToken, 30, "last_used_at")
+    before = session.exec(select(AuthToken.last_used_at)).one()
+    auth.authenticate(session, token)
+    assert session.exec(select(AuthToken.last_used_at)).one() == before  # within 60 s: no write
+    configure(settings, token_touch_interval_seconds=0)
+    auth.authenticate(session, token)
+    assert session.exec(select(AuthToken.last_used_at)).one() > before

@@ -1,0 +1,230 @@
+"""Invite codes and referrals: normalisation, activation rules, cycles, races, code collisions."""
+
+from __future__ import annotations
+
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from referral_app.core.config import Settings
+from referral_app.core.errors import (
+    InviteAlreadyActivated,
+    InviteCodeNotFound,
+    OwnInviteCode,
+    ReferralCycle,
+    ServiceError,
+)
+from referral_app.models import User
+from referral_app.services import auth, login_codes, referrals, users
+from referral_app.services.users import get_or_create_user
+from tests.helpers import configure
+
+
+def make_user(session: Session, n: int) -> User:
+    user, created = get_or_create_user(session, f"+7912{n:07d}")
+    session.commit()
+    assert created
+    return user
+
+
+def test_invite_codes_are_six_unambiguous_characters(session: Session) -> None:
+    codes = {make_user(session, n).invite_code for n in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{6}", code), code
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [(" ab3-k7z ", "AB3K7Z"), ("o0 il1", "00111"), ("A B-C", "ABC"), ("", "")],
+)
+def test_typed_codes_are_normalised(typed: str, expected: str) -> None:
+    assert referrals.normalize_invite_code(typed) == expected
+
+
+def test_activation_links_the_two_users(session: Session) -> None:
+    alice, bob = make_user(session, 1), make_user(session, 2)
+    typed = "-".join([alice.invite_code[:3].lower(), alice.invite_code[3:]])
+    profile = referrals.activate_invite(session, bob.id, typed)
+    assert profile.activated_invite_code == alice.invite_code
+    assert profile.invited_by == alice.phone
+    alice_profile = users.get_profile(session, alice.id)
+    assert [r.phone for r in alice_profile.referrals] == [bob.phone]
+    assert alice_profile.referrals_count == 1
+
+
+def test_lookalike_letters_find_the_code(session: Session) -> None:
+    alice, bob = make_user(session, 1), make_user(session, 2)
+    session.execute(sa.update(User).where(User.id == alice.id).values(invite_code="A0B1C1"))
+    session.commit()
+    assert referrals.activate_invite(session, bob.id, "aobicl").activated_invite_code == "A0B1C1"
+
+
+def test_unknown_code(session: Session) -> None:
+    bob = make_user(session, 2)
+    for typed in ("ZZZZZZ", "", "!!!!"):
+        with pytest.raises(InviteCodeNotFound) as caught:
+            referrals.activate_invite(session, bob.id, typed)
+        assert caught.value.status_code == 404
+
+
+def test_own_code(session: Session) -> None:
+    bob = make_user(session, 2)
+    with pytest.raises(OwnInviteCode) as caught:
+        referrals.activate_invite(session, bob.id, bob.invite_code)
+    assert caught.value.status_code == 400
+
+
+def test_only_once_ever(session: Session) -> None:
+    alice, bob, carol = make_user(session, 1), make_user(session, 2), make_user(session, 3)
+    referrals.activate_invite(session, bob.id, alice.invite_code)
+    for code in (carol.invite_code, alice.invite_code):
+        with pytest.raises(InviteAlreadyActivated) as caught:
+            referrals.activate_invite(session, bob.id, code)
+        assert caught.value.status_code == 409
+    assert users.get_profile(session, bob.id).activated_invite_code == alice.invite_code
+
+
+def test_direct_and_longer_cycles_are_refused(session: Session) -> None:
+    a, b, c, d = (make_user(session, n) for n in range(1, 5))
+    referrals.activate_invite(session, b.id, a.invite_code)  # a invited b
+    with pytest.raises(ReferralCycle):
+        referrals.activate_invite(session, a.id, b.invite_code)  # A→B→A
+    referrals.activate_invite(session, c.id, b.invite_code)  # b invited c
+    referrals.activate_invite(session, d.id, c.invite_code)  # c invited d
+    with pytest.raises(ReferralCycle) as caught:
+        referrals.activate_invite(session, a.id, d.invite_code)  # A→B→C→D→A
+    assert caught.value.status_code == 409
+    # Someone outside the subtree is fine.
+    e = make_user(session, 5)
+    assert referrals.activate_invite(session, a.id, e.invite_code).invited_by == e.phone
+
+
+def _parallel(engine, calls):  # type: ignore[no-untyped-def]
+    """Run the calls at the same moment, each on its own session; return each result or error code."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):  # type: ignore[no-untyped-def]
+        with Session(engine, expire_on_commit=False) as s:
+            barrier.wait()
+            try:
+                call(s)
+                return "ok"
+            except ServiceError as err:
+                return err.code
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_parallel_activations_by_one_user_give_one_referrer(engine, session: Session) -> None:  # type: ignore[no-untyped-def]
+    me = make_user(session, 0)
+    owners = [make_user(session, n) for n in range(1, 31)]
+    results = _parallel(
+        engine, [lambda s, code=o.invite_code: referrals.activate_invite(s, me.id, code) for o in owners]
+    )
+    assert results.count("ok") == 1
+    assert results.count("invite_already_activated") == 29
+    referrer = session.exec(select(User.referrer_id).where(User.id == me.id)).one()
+    assert referrer in {o.id for o in owners}
+
+
+def test_mutual_activation_at_once_lets_at_most_one_through(engine, session: Session) -> None:  # type: ignore[no-untyped-def]
+    for round_ in range(5):
+        a, b = make_user(session, 100 + 2 * round_), make_user(session, 101 + 2 * round_)
+        results = _parallel(
+            engine,
+            [
+                lambda s, a=a, b=b: referrals.activate_invite(s, a.id, b.invite_code),
+                lambda s, a=a, b=b: referrals.activate_invite(s, b.id, a.invite_code),
+            ],
+        )
+        assert sorted(results) == ["ok", "referral_cycle"]
+    _assert_no_cycles(session)
+
+
+def test_concurrent_edges_cannot_close_a_long_cycle(engine, session: Session) -> None:  # type: ignore[no-untyped-def]
+    # b→a and d→c exist (b invited by a...), then a takes d's code while c takes b's code, at once:
+    # each is fine alone, together they would close a→d→c→b→a.
+    a, b, c, d = (make_user(session, n) for n in range(1, 5))
+    referrals.activate_invite(session, b.id, a.invite_code)
+    referrals.activate_invite(session, d.id, c.invite_code)
+    results = _parallel(
+        engine,
+        [
+            lambda s: referrals.activate_invite(s, a.id, d.invite_code),
+            lambda s: referrals.activate_invite(s, c.id, b.invite_code),
+        ],
+    )
+    assert sorted(results) == ["ok", "referral_cycle"]
+    _assert_no_cycles(session)
+
+
+def _assert_no_cycles(session: Session) -> None:
+    parent = dict(session.exec(select(User.id, User.referrer_id)).all())
+    for start in parent:
+        seen, node = set(), start
+        while node is not None:
+            assert node not in seen, f"cycle through user {node}"
+            seen.add(node)
+            node = parent[node]
+
+
+def test_forced_invite_code_collisions_still_give_unique_codes(
+    engine, session: Session, settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    configure(settings, invite_code_alphabet="AB", invite_code_length=6)  # only 64 possible codes
+    created = [make_user(session, n) for n in range(30)]
+    assert len({u.invite_code for u in created}) == 30
+    # Also under concurrency: first logins racing for the few free codes.
+    codes = {f"+7913{n:07d}": login_codes.issue_code(session, f"+7913{n:07d}", None) for n in range(10)}
+    results = _parallel(
+        engine,
+        [lambda s, phone=phone, code=code: auth.login_with_code(s, phone, code) for phone, code in codes.items()],
+    )
+    assert results == ["ok"] * 10
+    codes = session.exec(select(User.invite_code)).all()
+    assert len(codes) == len(set(codes)) == 40
+
+
+def test_referral_list_pages_newest_first(session: Session) -> None:
+    owner = make_user(session, 0)
+    for n in range(1, 8):
+        referrals.activate_invite(session, make_user(session, n).id, owner.invite_code)
+    page = users.list_referrals(session, owner.id, limit=3, offset=0)
+    assert page.total == 7 and page.limit == 3 and page.offset == 0
+    assert [r.phone for r in page.items] == [f"+7912{n:07d}" for n in (7, 6, 5)]
+    last = users.list_referrals(session, owner.id, limit=3, offset=6)
+    assert [r.phone for r in last.items] == ["+79120000001"]
+    assert users.list_referrals(session, owner.id, limit=10_000).limit == users.MAX_REFERRALS_PAGE
+
+
+def test_profile_reads_use_a_constant_number_of_queries(engine, session: Session) -> None:  # type: ignore[no-untyped-def]
+    owner = make_user(session, 0)
+    owner_id, owner_code = owner.id, owner.invite_code
+    statements: list[str] = []
+
+    def count(*args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(args[2])
+
+    def queries_for_profile() -> int:
+        statements.clear()
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            users.get_profile(session, owner_id)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        return len(statements)
+
+    baseline = queries_for_profile()
+    for n in range(1, 121):
+        referrals.activate_invite(session, make_user(session, n).id, owner_code)
+    profile = users.get_profile(session, owner_id)
+    assert profile.referrals_count == 120 and len(profile.referrals) == 100
+    statements_per_read = queries_for_profile()
+    assert statements_per_read == baseline, statements
+    assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")]) == 3
