@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test test-fast lint format migrate clean help
+.PHONY: run test test-fast screenshots lint format migrate clean help
 
 help:
 	@echo "make run    - install, migrate and serve the app on http://localhost:$(PORT) (demo mode)"
@@ -35,10 +35,16 @@ run: $(VENV)/.requirements
 	$(BIN)/reflex run --env prod --loglevel info
 
 test: $(VENV)/.requirements-dev
+	scripts/ensure-browser.sh $(BIN)/python
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.requirements-dev
 	$(BIN)/python -m pytest -m "not server" $(PYTEST_ARGS)
+
+# Refresh the README's pictures: the browser tests write them into docs/screenshots.
+screenshots: $(VENV)/.requirements-dev
+	scripts/ensure-browser.sh $(BIN)/python
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/ui -k screenshots $(PYTEST_ARGS)
 
 lint: $(VENV)/.requirements-dev
 	$(BIN)/ruff check .

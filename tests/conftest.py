@@ -18,6 +18,7 @@ from referral_app.core.db import create_db_engine, dispose_engines, migrate
 from referral_app.services import secrets as server_secrets
 from referral_app.services.sms import load_sender
 from tests.helpers import make_settings
+from tests.live_server import RunningServer, start_server, stop_server
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
@@ -114,3 +115,15 @@ async def client(settings: Settings) -> httpx.AsyncClient:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One real server for the run (`make run` in demo mode on a fresh SQLite file and a free port).
+
+    The per-IP hourly limit is raised because every test client shares 127.0.0.1; that limit has its
+    own tests against the API."""
+    repo_root = Path(__file__).resolve().parents[1]
+    running = start_server(repo_root, tmp_path_factory.mktemp("server"), CODE_MAX_PER_IP_PER_HOUR="1000")
+    yield running
+    stop_server(running)

@@ -92,7 +92,7 @@ def responses(*errors: type[ServiceError] | int) -> dict[int | str, dict[str, An
     return documented
 
 
-_EXAMPLE_PARAMS = {"retry_after": 60, "attempts_left": 4, "limit": 100}
+_EXAMPLE_PARAMS = {"wait": "60 s", "attempts_left": 4, "limit": 100}
 
 
 class BodySizeLimit:

@@ -14,15 +14,20 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
+import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from referral_app.core.config import PROJECT_ROOT, Settings, get_settings
+from referral_app.core.errors import ServiceUnavailable
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +98,21 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A session for one or more service calls; each service call commits or rolls back itself."""
     with Session(engine or get_engine(), expire_on_commit=False) as session:
         yield session
+
+
+async def run_with_session(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a service function `fn(session, *args)` in a worker thread, for async callers (Reflex states,
+    async routes), so database work never blocks the event loop. A lost database becomes ServiceUnavailable."""
+
+    def call() -> T:
+        with session_scope() as session:
+            return fn(session, *args, **kwargs)
+
+    try:
+        return await anyio.to_thread.run_sync(call)
+    except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:
+        log.error("database unavailable: %s", exc.__class__.__name__)
+        raise ServiceUnavailable() from exc
 
 
 def begin_write(session: Session, *lock_keys: str) -> None:

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from referral_app.core.i18n import API_LANGUAGE, translate
+from referral_app.core.i18n import API_LANGUAGE, humanize_seconds, translate
 
 
 class ServiceError(Exception):
     code: ClassVar[str] = "internal_error"
     status_code: ClassVar[int] = 500
+    _by_code: ClassVar[dict[str, type[ServiceError]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        ServiceError._by_code[cls.code] = cls
 
     def __init__(self, *, retry_after: int | None = None, **params: Any) -> None:
         self.retry_after = retry_after
@@ -22,8 +27,19 @@ class ServiceError(Exception):
     def message(self, lang: str = API_LANGUAGE) -> str:
         params = dict(self.params)
         if self.retry_after is not None:
-            params["retry_after"] = self.retry_after
+            params["wait"] = humanize_seconds(self.retry_after, lang)
         return translate(f"error.{self.code}", lang, **params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain form to keep (e.g. in UI state) and turn back into the error, to translate it later."""
+        return {"code": self.code, "retry_after": self.retry_after, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceError:
+        error_class = cls._by_code.get(data["code"], ServiceError)
+        error = error_class.__new__(error_class)
+        ServiceError.__init__(error, retry_after=data.get("retry_after"), **data.get("params", {}))
+        return error
 
     def extra(self) -> dict[str, Any]:
         """Fields added to the JSON error body besides `detail` and `code`."""

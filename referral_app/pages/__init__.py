@@ -1,23 +1,18 @@
-"""Pages of the web app."""
+"""Pages of the web app, each a function of the state classes in referral_app/state."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from referral_app.pages.login import login_page
+from referral_app.pages.profile import profile_page
+from referral_app.state.app import LOGIN_ROUTE, PROFILE_ROUTE
+from referral_app.state.login import LoginState
+from referral_app.state.profile import ProfileState
 
-def _index() -> rx.Component:
-    return rx.center(
-        rx.vstack(
-            rx.heading("referral_app"),
-            rx.text("Phone-number login with invite codes."),
-            rx.hstack(
-                rx.link("API docs (Swagger)", href="/docs"), rx.link("API reference (ReDoc)", href="/redoc")
-            ),
-            align="center",
-        ),
-        min_height="100vh",
-    )
+TITLE = "Referral — sign in with your phone"
 
 
 def register_pages(app: rx.App) -> None:
-    app.add_page(_index, route="/", title="referral_app")
+    app.add_page(login_page, route=LOGIN_ROUTE, title=TITLE, on_load=LoginState.on_load)
+    app.add_page(profile_page, route=PROFILE_ROUTE, title=TITLE, on_load=ProfileState.on_load)

@@ -12,14 +12,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import anyio.to_thread
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from referral_app.core import security
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.db import begin_write, session_scope
+from referral_app.core.db import begin_write, run_with_session
 from referral_app.core.errors import InvalidCode, RateLimited, ServiceError, TooManyAttempts
 from referral_app.core.i18n import translate
 from referral_app.models import LoginCode, PhoneGuard
@@ -114,11 +113,7 @@ async def send_login_code(
     s = settings or get_settings()
     phone = normalize_phone(raw_phone, region, default_region=s.default_region)
 
-    def _issue() -> str:
-        with session_scope() as session:
-            return issue_code(session, phone, client_ip, s)
-
-    code = await anyio.to_thread.run_sync(_issue)
+    code = await run_with_session(issue_code, phone, client_ip, s)
     low, high = sorted((s.sms_delay_min, s.sms_delay_max))
     await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
     await load_sender(s.sms_sender).send(phone, translate("sms.login_code", "ru", code=code))

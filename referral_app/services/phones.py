@@ -34,5 +34,37 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:] if len(phone) > 7 else "***"
 
 
-def supported_regions() -> list[str]:
-    return sorted(phonenumbers.SUPPORTED_REGIONS)
+# Offered in the web app's country picker; numbers from anywhere else work when typed with +country.
+COMMON_REGIONS = (
+    "RU",
+    "KZ",
+    "BY",
+    "UZ",
+    "KG",
+    "AM",
+    "AZ",
+    "GE",
+    "MD",
+    "TJ",
+    "UA",
+    "TR",
+    "IL",
+    "AE",
+    "DE",
+    "FR",
+    "GB",
+    "ES",
+    "IT",
+    "NL",
+    "PL",
+    "FI",
+    "US",
+    "CA",
+    "CN",
+    "IN",
+)
+
+
+def region_choices() -> list[tuple[str, str]]:
+    """(region, "RU +7") pairs for a country picker."""
+    return [(r, f"{r} +{phonenumbers.country_code_for_region(r)}") for r in COMMON_REGIONS]

@@ -1,0 +1,1 @@
+"""Reflex states: the web app's side of each flow. They hold what the page shows and call the services."""

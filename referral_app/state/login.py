@@ -1,0 +1,179 @@
+"""The login flow: phone → code → signed in. Every rule and message comes from the services."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from referral_app.core.config import get_settings
+from referral_app.core.db import run_with_session
+from referral_app.core.errors import ServiceError
+from referral_app.core.i18n import translate
+from referral_app.services import auth, login_codes
+from referral_app.services.phones import region_choices
+from referral_app.services.referrals import normalize_invite_code
+from referral_app.state.app import PROFILE_ROUTE, AppState
+
+PHONE_STEP, CODE_STEP = "phone", "code"
+
+
+class LoginState(AppState):
+    step: str = PHONE_STEP
+    region: str = get_settings().default_region
+    phone: str = ""
+    normalized_phone: str = ""
+    code: str = ""
+    sending: bool = False
+    verifying: bool = False
+    resend_left: int = 0
+    demo_code: str = ""
+    code_length: int = 4
+    # Errors are kept as the service raised them and translated when shown, so switching the
+    # language re-translates them too.
+    phone_error: dict = {}
+    code_error: dict = {}
+    _countdown_running: bool = False
+
+    @rx.var
+    def regions(self) -> list[list[str]]:
+        return [[code, label] for code, label in region_choices()]
+
+    @rx.var
+    def phone_error_text(self) -> str:
+        return _render(self.phone_error, self.lang)
+
+    @rx.var
+    def code_error_text(self) -> str:
+        return _render(self.code_error, self.lang)
+
+    @rx.var
+    def resend_label(self) -> str:
+        if self.resend_left > 0:
+            return translate("ui.verify.resend_in", self.lang, seconds=self.resend_left)
+        return translate("ui.verify.resend", self.lang)
+
+    @rx.var
+    def sent_to(self) -> str:
+        return translate("ui.verify.sent_to", self.lang, phone=self.normalized_phone)
+
+    @rx.var
+    def demo_notice(self) -> str:
+        return translate("ui.verify.demo_code", self.lang, code=self.demo_code) if self.demo_code else ""
+
+    @rx.var
+    def invite_notice(self) -> str:
+        if not self.pending_invite:
+            return ""
+        return translate("ui.login.invite_pending", self.lang, code=self.pending_invite)
+
+    @rx.event
+    async def on_load(self):  # type: ignore[no-untyped-def]
+        invite = self.router.url.query_parameters.get("invite", "")
+        if invite:
+            self.pending_invite = normalize_invite_code(invite)[:16]
+        if await self.current_user_id() is not None:
+            return rx.redirect(PROFILE_ROUTE)
+        return None
+
+    @rx.event
+    def set_region(self, region: str) -> None:
+        self.region = region
+        self.phone_error = {}
+
+    @rx.event
+    def set_phone(self, phone: str) -> None:
+        self.phone = phone[:32]
+        self.phone_error = {}
+
+    @rx.event(background=True)
+    async def send_code(self, form_data: dict | None = None):  # type: ignore[no-untyped-def]
+        """Background: the 1–2 s simulated delivery must not hold this user's state or anyone else's."""
+        async with self:
+            if self.sending or (self.step == CODE_STEP and self.resend_left > 0):
+                return
+            self.sending = True
+            self.phone_error, self.code_error = {}, {}
+            phone, region, ip = self.phone, self.region, self.request_ip()
+        try:
+            issued = await login_codes.send_login_code(phone, region, ip)
+        except ServiceError as error:
+            async with self:
+                self.sending = False
+                if self.step == CODE_STEP:
+                    self.code_error = error.to_dict()
+                else:
+                    self.phone_error = error.to_dict()
+            return
+        async with self:
+            self.sending = False
+            self.step = CODE_STEP
+            self.normalized_phone = issued.phone
+            self.code = ""
+            self.code_length = issued.code_length
+            self.demo_code = issued.debug_code or ""
+            self.resend_left = issued.resend_in
+            toast = rx.toast.success(self.text("verify.code_sent"))
+        yield [toast, rx.set_focus("code-input"), LoginState.run_countdown]
+
+    @rx.event(background=True)
+    async def run_countdown(self):  # type: ignore[no-untyped-def]
+        async with self:
+            if self._countdown_running:
+                return
+            self._countdown_running = True
+        try:
+            while True:
+                await asyncio.sleep(1)
+                async with self:
+                    if self.resend_left <= 0 or self.step != CODE_STEP:
+                        self.resend_left = 0
+                        return
+                    self.resend_left -= 1
+        finally:
+            async with self:
+                self._countdown_running = False
+
+    @rx.event
+    def set_code(self, value: str):  # type: ignore[no-untyped-def]
+        self.code = "".join(ch for ch in value if ch.isdigit())[: self.code_length]
+        self.code_error = {}
+        if len(self.code) == self.code_length and not self.verifying:
+            return LoginState.verify
+        return None
+
+    @rx.event
+    async def verify(self, form_data: dict | None = None):  # type: ignore[no-untyped-def]
+        if self.verifying or len(self.code) != self.code_length:
+            return
+        self.verifying = True
+        yield
+        try:
+            result = await run_with_session(auth.login_with_code, self.normalized_phone, self.code)
+        except ServiceError as error:
+            self.code_error = error.to_dict()
+            self.code = ""
+            self.verifying = False
+            yield rx.set_focus("code-input")
+            return
+        self.token = result.access_token
+        self.verifying = False
+        self.notice_key = ""
+        welcome = self.text("welcome_new" if result.is_new_user else "welcome_back")
+        self._reset()
+        yield [rx.redirect(PROFILE_ROUTE), rx.toast.success(welcome)]
+
+    @rx.event
+    def change_number(self):  # type: ignore[no-untyped-def]
+        self._reset()
+        return rx.set_focus("phone-input")
+
+    def _reset(self) -> None:
+        self.step = PHONE_STEP
+        self.code, self.demo_code, self.normalized_phone = "", "", ""
+        self.code_error, self.phone_error = {}, {}
+        self.resend_left = 0
+
+
+def _render(stored: dict, lang: str) -> str:
+    return ServiceError.from_dict(stored).message(lang) if stored else ""
