@@ -88,3 +88,22 @@ class ServerSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=50)
     value: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only log of security events. Never holds codes or tokens; rows are never updated
+    (a database trigger refuses UPDATE)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.Index("ix_audit_events_phone_created_at", "phone", "created_at"),
+        sa.Index("ix_audit_events_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp, index=True)
+    event: str = Field(max_length=40)
+    user_id: int | None = Field(default=None)
+    phone: str | None = Field(default=None, max_length=16)
+    client_ip: str | None = Field(default=None, max_length=45)
+    detail: str | None = Field(default=None, max_length=100)

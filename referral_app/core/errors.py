@@ -64,8 +64,9 @@ class InvalidName(ServiceError):
 class RateLimited(ServiceError):
     code, status_code = "rate_limited", 429
 
-    def __init__(self, *, retry_after: int) -> None:
+    def __init__(self, *, retry_after: int, reason: str | None = None) -> None:
         super().__init__(retry_after=max(1, int(retry_after)))
+        self.reason = reason  # which limit (for the audit log; not shown to clients)
 
     def extra(self) -> dict[str, Any]:
         return {"retry_after": self.retry_after}

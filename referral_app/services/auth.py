@@ -16,6 +16,8 @@ from referral_app.core.db import begin_write
 from referral_app.core.errors import NotAuthenticated
 from referral_app.models import AuthToken
 from referral_app.schemas import Profile
+from referral_app.services import audit
+from referral_app.services.audit import Event
 from referral_app.services.login_codes import consume_code
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.users import get_or_create_user, load_profile
@@ -32,20 +34,28 @@ class LoginResult:
 
 
 def login_with_code(
-    session: Session, raw_phone: str, code: str, region: str | None = None, settings: Settings | None = None
+    session: Session,
+    raw_phone: str,
+    code: str,
+    region: str | None = None,
+    settings: Settings | None = None,
+    client_ip: str | None = None,
 ) -> LoginResult:
     """Check the code; on success register (first login) or log in, and issue a token — atomically."""
     s = settings or get_settings()
     phone = normalize_phone(raw_phone, region, default_region=s.default_region)
     begin_write(session, f"phone:{phone}")
     try:
-        failure = consume_code(session, phone, code, s)
+        failure = consume_code(session, phone, code, s, client_ip)
         if failure is not None:
             session.commit()  # keep the recorded failure: attempt counters and locks must stick
             raise failure
         user, created = get_or_create_user(session, phone, s)
         user.last_login_at = utcnow()
         token = _issue_token(session, user.id, s)
+        if created:
+            audit.record(session, Event.NEW_USER, phone=phone, user_id=user.id, client_ip=client_ip)
+        audit.record(session, Event.LOGIN, phone=phone, user_id=user.id, client_ip=client_ip)
         session.flush()
         profile = load_profile(session, user.id)
         session.commit()
@@ -98,7 +108,7 @@ def authenticate(session: Session, token: str | None, settings: Settings | None 
     return user_id
 
 
-def logout(session: Session, token: str | None) -> None:
+def logout(session: Session, token: str | None, client_ip: str | None = None) -> None:
     """Revoke the token server-side; it is never accepted again."""
     try:
         row = _active_token(session, token)
@@ -107,6 +117,7 @@ def logout(session: Session, token: str | None) -> None:
             .where(col(AuthToken.id) == row.id, col(AuthToken.revoked_at).is_(None))
             .values(revoked_at=utcnow())
         )
+        audit.record(session, Event.TOKEN_REVOKED, user_id=row.user_id, client_ip=client_ip)
         session.commit()
     except BaseException:
         session.rollback()

@@ -22,6 +22,8 @@ from referral_app.core.db import begin_write, run_with_session
 from referral_app.core.errors import InvalidCode, RateLimited, ServiceError, TooManyAttempts
 from referral_app.core.i18n import translate
 from referral_app.models import LoginCode, PhoneGuard
+from referral_app.services import audit
+from referral_app.services.audit import Event
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.secrets import code_hmac_key
 from referral_app.services.sms import load_sender
@@ -46,7 +48,7 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
 
 def _check_phone_lock(guard: PhoneGuard | None, now: datetime) -> None:
     if guard is not None and guard.locked_until is not None and guard.locked_until > now:
-        raise RateLimited(retry_after=_seconds_until(guard.locked_until, now))
+        raise RateLimited(retry_after=_seconds_until(guard.locked_until, now), reason="phone_locked")
 
 
 def _check_send_limits(session: Session, phone: str, client_ip: str | None, now: datetime, s: Settings) -> None:
@@ -58,9 +60,9 @@ def _check_send_limits(session: Session, phone: str, client_ip: str | None, now:
     ).all()
     cooldown = timedelta(seconds=s.code_resend_cooldown_seconds)
     if recent and cooldown and recent[0] + cooldown > now:
-        raise RateLimited(retry_after=_seconds_until(recent[0] + cooldown, now))
+        raise RateLimited(retry_after=_seconds_until(recent[0] + cooldown, now), reason="cooldown")
     if len(recent) >= s.code_max_per_phone_per_hour:
-        raise RateLimited(retry_after=_seconds_until(recent[-1] + HOUR, now))
+        raise RateLimited(retry_after=_seconds_until(recent[-1] + HOUR, now), reason="phone_hourly_limit")
     if client_ip is None:
         return
     # The window frees up when the N-th most recent request from this IP ages out of the hour.
@@ -72,7 +74,7 @@ def _check_send_limits(session: Session, phone: str, client_ip: str | None, now:
         .limit(1)
     ).first()
     if nth_latest is not None:
-        raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now))
+        raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now), reason="ip_hourly_limit")
 
 
 def issue_code(session: Session, phone: str, client_ip: str | None, settings: Settings | None = None) -> str:
@@ -95,7 +97,12 @@ def issue_code(session: Session, phone: str, client_ip: str | None, settings: Se
                 requester_ip=client_ip,
             )
         )
+        audit.record(session, Event.CODE_REQUESTED, phone=phone, client_ip=client_ip)
         session.commit()
+    except RateLimited as refused:
+        session.rollback()
+        audit.record_now(session, Event.CODE_REFUSED, phone=phone, client_ip=client_ip, detail=refused.reason)
+        raise
     except BaseException:
         session.rollback()
         raise
@@ -117,6 +124,7 @@ async def send_login_code(
     low, high = sorted((s.sms_delay_min, s.sms_delay_max))
     await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
     await load_sender(s.sms_sender).send(phone, translate("sms.login_code", "ru", code=code))
+    await run_with_session(audit.record_now, Event.CODE_SENT, phone=phone, client_ip=client_ip)
     log.info("login code sent to %s", mask_phone(phone))
     return IssuedCode(
         phone=phone,
@@ -127,14 +135,24 @@ async def send_login_code(
     )
 
 
-def consume_code(session: Session, phone: str, code: str, settings: Settings | None = None) -> ServiceError | None:
+def consume_code(
+    session: Session, phone: str, code: str, settings: Settings | None = None, client_ip: str | None = None
+) -> ServiceError | None:
     """Check `code` against the phone's latest code inside the caller's write transaction.
 
     Returns None when it matched (the code is now consumed), otherwise the error to report; the failure
-    is already recorded (code attempts, the phone's consecutive failures, maybe a lock) and the caller
-    must commit it before raising.
+    is already recorded (code attempts, the phone's consecutive failures, maybe a lock, the audit trail)
+    and the caller must commit it before raising.
     """
-    s = settings or get_settings()
+    failure = _check_code(session, phone, code, settings or get_settings(), client_ip)
+    if failure is not None:
+        audit.record(session, Event.WRONG_CODE, phone=phone, client_ip=client_ip, detail=failure.code)
+    return failure
+
+
+def _check_code(
+    session: Session, phone: str, code: str, s: Settings, client_ip: str | None
+) -> ServiceError | None:
     now = utcnow()
     guard = session.get(PhoneGuard, phone)
     if guard is None:
@@ -173,10 +191,13 @@ def consume_code(session: Session, phone: str, code: str, settings: Settings | N
     if usable and not burned:
         latest.attempts += 1
         burned = latest.attempts >= s.code_max_attempts
+        if burned:
+            audit.record(session, Event.CODE_BURNED, phone=phone, client_ip=client_ip)
     if guard.failed_attempts >= s.phone_max_failures:
         guard.failed_attempts = 0
         guard.locked_until = now + timedelta(seconds=s.phone_lock_seconds)
         log.warning("phone %s locked after %d failed codes", mask_phone(phone), s.phone_max_failures)
+        audit.record(session, Event.PHONE_LOCKED, phone=phone, client_ip=client_ip)
         return RateLimited(retry_after=s.phone_lock_seconds)
     if burned:
         return TooManyAttempts()

@@ -15,9 +15,12 @@ from referral_app.core.errors import (
     NotAuthenticated,
     OwnInviteCode,
     ReferralCycle,
+    ServiceError,
 )
 from referral_app.models import User
 from referral_app.schemas import Profile
+from referral_app.services import audit
+from referral_app.services.audit import Event
 from referral_app.services.users import load_profile
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,7 @@ def _in_referral_subtree(session: Session, owner_id: int, user_id: int) -> bool:
     return session.execute(sa.select(chain.c.id).where(chain.c.id == user_id).limit(1)).first() is not None
 
 
-def activate_invite(session: Session, user_id: int, raw_code: str) -> Profile:
+def activate_invite(session: Session, user_id: int, raw_code: str, client_ip: str | None = None) -> Profile:
     code = normalize_invite_code(raw_code)
     begin_write(session, REFERRAL_GRAPH_LOCK)
     try:
@@ -71,8 +74,14 @@ def activate_invite(session: Session, user_id: int, raw_code: str) -> Profile:
         )
         if updated.rowcount != 1:
             raise InviteAlreadyActivated()
+        audit.record(session, Event.INVITE_ACTIVATED, user_id=user_id, client_ip=client_ip, detail=code)
         profile = load_profile(session, user_id)
         session.commit()
+    except ServiceError as rejected:
+        session.rollback()
+        reason = f"{rejected.code}:{code[:16]}"
+        audit.record_now(session, Event.INVITE_REJECTED, user_id=user_id, client_ip=client_ip, detail=reason)
+        raise
     except BaseException:
         session.rollback()
         raise

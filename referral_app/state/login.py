@@ -149,7 +149,9 @@ class LoginState(AppState):
         self.verifying = True
         yield
         try:
-            result = await run_with_session(auth.login_with_code, self.normalized_phone, self.code)
+            result = await run_with_session(
+                auth.login_with_code, self.normalized_phone, self.code, client_ip=self.request_ip()
+            )
         except ServiceError as error:
             self.code_error = error.to_dict()
             self.code = ""

@@ -124,7 +124,9 @@ class ProfileState(AppState):
         self.activating = True
         yield
         try:
-            profile = await run_with_session(referrals.activate_invite, user_id, self.invite_input)
+            profile = await run_with_session(
+                referrals.activate_invite, user_id, self.invite_input, self.request_ip()
+            )
         except ServiceError as error:
             self.invite_error = error.to_dict()
             self.activating = False
@@ -180,7 +182,7 @@ class ProfileState(AppState):
     async def logout(self):  # type: ignore[no-untyped-def]
         if self.token:
             with contextlib.suppress(NotAuthenticated):  # already revoked or expired: same outcome
-                await run_with_session(auth.logout, self.token)
+                await run_with_session(auth.logout, self.token, self.request_ip())
         self.token = ""
         self.loaded = False
         return [rx.redirect(LOGIN_ROUTE), rx.toast.success(self.text("profile.logged_out"))]

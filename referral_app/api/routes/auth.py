@@ -50,8 +50,8 @@ async def request_code(
     ),
     responses=responses(errors.InvalidCode, errors.InvalidPhone, errors.TooManyAttempts, errors.RateLimited, 422),
 )
-def issue_token(session: SessionDep, body: TokenRequest) -> TokenIssued:
-    result = auth.login_with_code(session, body.phone, body.code, body.region)
+def issue_token(session: SessionDep, client_ip: ClientIP, body: TokenRequest) -> TokenIssued:
+    result = auth.login_with_code(session, body.phone, body.code, body.region, client_ip=client_ip)
     return TokenIssued(
         access_token=result.access_token,
         expires_in=result.expires_in,
@@ -66,6 +66,6 @@ def issue_token(session: SessionDep, body: TokenRequest) -> TokenIssued:
     summary="Log out (revoke the token)",
     responses=responses(errors.NotAuthenticated),
 )
-def logout(session: SessionDep, token: Token) -> Response:
-    auth.logout(session, token)
+def logout(session: SessionDep, client_ip: ClientIP, token: Token) -> Response:
+    auth.logout(session, token, client_ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from referral_app.api.deps import CurrentUserId, SessionDep
+from referral_app.api.deps import ClientIP, CurrentUserId, SessionDep
 from referral_app.api.errors import responses
 from referral_app.core import errors
 from referral_app.schemas import InviteActivation, Profile, ProfileUpdate, ReferralPage
@@ -52,8 +52,10 @@ def edit_profile(session: SessionDep, user_id: CurrentUserId, body: ProfileUpdat
         422,
     ),
 )
-def activate_invite(session: SessionDep, user_id: CurrentUserId, body: InviteActivation) -> Profile:
-    return referrals.activate_invite(session, user_id, body.invite_code)
+def activate_invite(
+    session: SessionDep, client_ip: ClientIP, user_id: CurrentUserId, body: InviteActivation
+) -> Profile:
+    return referrals.activate_invite(session, user_id, body.invite_code, client_ip)
 
 
 @router.get(

@@ -1,0 +1,54 @@
+"""The security audit trail: who did what, when and from where — never a code or a token."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from referral_app.core.clock import utcnow
+from referral_app.models import AuditEvent
+
+
+class Event(StrEnum):
+    CODE_REQUESTED = "code_requested"
+    CODE_REFUSED = "code_refused"  # detail: the limit that refused it
+    CODE_SENT = "code_sent"
+    WRONG_CODE = "wrong_code"  # detail: the error answered (invalid_code, too_many_attempts, rate_limited)
+    CODE_BURNED = "code_burned"
+    PHONE_LOCKED = "phone_locked"
+    LOGIN = "login"
+    NEW_USER = "new_user"
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105  (an event name)
+    INVITE_ACTIVATED = "invite_activated"  # detail: the activated code
+    INVITE_REJECTED = "invite_rejected"  # detail: the reason (error code)
+
+
+def record(
+    session: Session,
+    event: Event,
+    *,
+    phone: str | None = None,
+    user_id: int | None = None,
+    client_ip: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Add the event to the caller's transaction: it is kept exactly when the action is."""
+    session.add(
+        AuditEvent(
+            created_at=utcnow(),
+            event=event.value,
+            phone=phone,
+            user_id=user_id,
+            client_ip=client_ip,
+            detail=detail,
+        )
+    )
+
+
+def record_now(session: Session, event: Event, **fields: str | int | None) -> None:
+    """Record an event on its own (for actions that were refused and rolled back)."""
+    if session.in_transaction():
+        session.rollback()
+    record(session, event, **fields)  # type: ignore[arg-type]
+    session.commit()
