@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 
 import anyio.to_thread
 
-from referral_app.core.db import dispose_engines, migrate, session_scope
+from referral_app.core.config import get_settings
+from referral_app.core.db import dispose_engines, migrate, run_with_session
 from referral_app.services.login_codes import purge_expired
+from referral_app.services.secrets import ensure_code_hmac_key
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,7 @@ async def apply_migrations() -> AsyncIterator[None]:
     """Entered before the server accepts connections; every worker runs it, migrate() takes a lock."""
     log.info("applying database migrations")
     await anyio.to_thread.run_sync(migrate)
+    await run_with_session(ensure_code_hmac_key, get_settings())
     log.info("database schema is up to date")
     try:
         yield
@@ -33,8 +36,7 @@ async def purge_stale_codes() -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
         try:
-            with session_scope() as session:
-                removed = await anyio.to_thread.run_sync(purge_expired, session)
+            removed = await run_with_session(purge_expired)
             log.info("purged %d stale login codes", removed)
         except Exception:
             log.exception("purging stale login codes failed")

@@ -45,6 +45,16 @@ def _load_or_create(session: Session, name: str) -> str:
     return row.value
 
 
+def ensure_code_hmac_key(session: Session, settings: Settings) -> None:
+    """On start: generate and store the key now (when none is configured) rather than on the first code."""
+    try:
+        code_hmac_key(session, settings)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()

@@ -259,3 +259,14 @@ async def test_default_delivery_delay_is_real_and_concurrent(settings: Settings,
     other = " ".join(r.getMessage() for r in caplog.records if r.name != "referral_app.sms")
     assert "+7912" not in other  # phones are masked outside the SMS line
     print(f"200 concurrent send-code calls took {elapsed:.2f} s")
+
+
+def test_secret_is_generated_on_start_and_kept(session: Session, settings: Settings) -> None:
+    from referral_app.services import secrets as server_secrets
+
+    server_secrets.ensure_code_hmac_key(session, settings)
+    stored = session.exec(select(ServerSecret)).one().value
+    assert len(stored) >= 40
+    server_secrets.clear_cache()
+    server_secrets.ensure_code_hmac_key(session, settings)  # a second process, or a restart
+    assert session.exec(select(ServerSecret)).one().value == stored
