@@ -53,3 +53,9 @@ migrate: $(VENV)/.requirements
 
 clean:
 	rm -rf .web .states .pytest_cache
+
+# Build ./Dockerfile with podman/buildah (no Docker engine needed; as root) and test the image against this
+# machine's PostgreSQL and Redis: see scripts/docker-test.sh.
+.PHONY: docker-test
+docker-test:
+	bash scripts/docker-test.sh
