@@ -8,7 +8,8 @@
 # `podman build` of ./Dockerfile -> run 1: the image's defaults (SQLite in /data, one worker) -> run 2:
 # PostgreSQL (a fresh database, created only after the server started, so its bounded wait is exercised)
 # + Redis (several workers) in demo mode -> the Postman collection when present, otherwise a curl smoke
-# test -> checks: non-root process, migration and database-wait log lines, the image's HEALTHCHECK command.
+# test -> run 3: a database that never answers (the server must give up and exit non-zero) -> checks:
+# non-root process, migration and database-wait log lines, the image's HEALTHCHECK command, clean stop.
 #
 # Environment: IMAGE (referral_app:docker-test), BASE_IMAGE (debian:bookworm-slim), NO_CACHE=1 (cold build),
 # PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres), DOCKER_TEST_DB (referral_app_docker),
@@ -368,6 +369,24 @@ else
 fi
 stop_container "$WORK/pg.log"
 echo "run 2 passed"
+
+# --- run 3: a database that never answers: bounded wait, then a non-zero exit (no restart loop) ----------
+say "run 3: unreachable database, DATABASE_WAIT_ATTEMPTS=3"
+start_container nodb "PORT=$(free_port)" "DATABASE_URL=postgresql+psycopg://app:s3cret@127.0.0.1:1/app" \
+    "DATABASE_WAIT_ATTEMPTS=3"
+deadline=$((SECONDS + 60))
+while kill -0 "$RUN_PID" 2>/dev/null; do
+    ((SECONDS < deadline)) || die "the server did not give up on an unreachable database within 60 s"
+    sleep 0.2
+done
+status=0
+wait "$RUN_PID" || status=$?
+RUN_PID=""
+((status != 0)) || die "the server exited 0 although its database was unreachable"
+check_log "$WORK/nodb.log" "waiting for database postgresql\+psycopg://app:\*\*\*@127.0.0.1:1/app \(attempt 2/3" \
+    "unreachable after 3 attempts, giving up"
+if grep -q s3cret "$WORK/nodb.log"; then die "the database password appears in the log"; fi
+echo "gave up after $((SECONDS - START_TIME)) s with exit status $status; password masked in the log"
 
 say "docker-test passed"
 printf 'image %s: built in %d s, %d MB; healthy after start: %d s (SQLite), %d s (PostgreSQL+Redis, %d workers, incl. waiting for the database)\n' \
