@@ -21,6 +21,7 @@ ENV LANG=C.UTF-8 \
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         python3 ca-certificates \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
 # --- build: dependencies and the front end --------------------------------------------------------------
@@ -41,6 +42,7 @@ ENV VIRTUAL_ENV=/opt/venv \
     REFLEX_TELEMETRY_ENABLED=false
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/venv
 WORKDIR /app
