@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test test-fast screenshots lint format migrate clean help postman
+.PHONY: run test test-fast screenshots lint format migrate clean help postman docker-test
 
 help:
 	@echo "make run    - install, migrate and serve the app on http://localhost:$(PORT) (demo mode)"
@@ -71,3 +71,8 @@ $(BIN)/node: | $(BIN)/python
 
 postman: $(if $(BASE_URL),$(BIN)/node,$(VENV)/.requirements)
 	BASE_URL="$(BASE_URL)" POSTMAN_PORT="$(POSTMAN_PORT)" bash scripts/postman.sh
+
+# Build ./Dockerfile with podman/buildah (no Docker engine needed; as root) and test the image against this
+# machine's PostgreSQL and Redis: see scripts/docker-test.sh.
+docker-test:
+	bash scripts/docker-test.sh

@@ -93,3 +93,35 @@ def test_workers_starting_together_migrate_once(empty_url: str, repo_root) -> No
             assert MigrationContext.configure(conn).get_current_revision() is not None
     finally:
         engine.dispose()
+
+
+def test_waiting_for_the_database_is_bounded_and_logged(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """On start the server retries an unreachable database a bounded number of times, saying what it waits for."""
+    import logging
+
+    from referral_app.core.db import wait_for_database
+
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    db_log = logging.getLogger("referral_app.core.db")
+    db_log.addHandler(handler)
+    level = db_log.level
+    db_log.setLevel(logging.INFO)
+    down = create_db_engine("postgresql+psycopg://app:s3cret@127.0.0.1:1/app", connect_timeout=1)
+    up = create_db_engine(f"sqlite:///{tmp_path / 'up.db'}")
+    try:
+        with pytest.raises(sa.exc.OperationalError):
+            wait_for_database(down, attempts=3, delay=0)
+        waits = [m for m in messages if m.startswith("waiting for database")]
+        assert len(waits) == 2 and "attempt 2/3" in waits[1]
+        assert "postgresql+psycopg://app:***@127.0.0.1:1/app" in waits[0]
+        assert "unreachable after 3 attempts, giving up" in messages[-1]
+        assert not any("s3cret" in m for m in messages)
+        wait_for_database(up, attempts=3, delay=0)
+        assert "is reachable" in messages[-1]
+    finally:
+        db_log.removeHandler(handler)
+        db_log.setLevel(level)
+        down.dispose()
+        up.dispose()

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: a SQLite file or postgresql+psycopg://user@host/db.",
     )
     database_connect_timeout: float = Field(default=5.0, description="Seconds to wait for the database.")
+    database_wait_attempts: int = Field(
+        default=30, gt=0, description="Tries, one second apart, to reach the database on start before giving up."
+    )
     secret_key: str | None = Field(
         default=None,
         description="Key for code HMACs. Generated and stored in the database on first start when unset.",

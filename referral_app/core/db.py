@@ -153,19 +153,34 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def wait_for_database(engine: Engine, *, attempts: int = 30, delay: float = 1.0) -> None:
-    """Bounded retry while the database starts (containers start in any order)."""
+    """Bounded retry while the database starts (containers start in any order); raises after the last try."""
+    where = engine.url.render_as_string(hide_password=True)
     for attempt in range(1, attempts + 1):
         try:
             with engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
-            return
         except sa.exc.OperationalError as exc:
+            reason = _first_line(exc.orig or exc)
             if attempt == attempts:
+                log.error("database %s unreachable after %d attempts, giving up: %s", where, attempts, reason)
                 raise
             log.warning(
-                "database not reachable yet (attempt %d/%d): %s", attempt, attempts, exc.__class__.__name__
+                "waiting for database %s (attempt %d/%d, retrying in %gs): %s",
+                where,
+                attempt,
+                attempts,
+                delay,
+                reason,
             )
             time.sleep(delay)
+        else:
+            log.info("database %s is reachable%s", where, f" after {attempt} attempts" if attempt > 1 else "")
+            return
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def migrate(settings: Settings | None = None) -> None:
@@ -174,7 +189,7 @@ def migrate(settings: Settings | None = None) -> None:
 
     settings = settings or get_settings()
     engine = get_engine(settings)
-    wait_for_database(engine)
+    wait_for_database(engine, attempts=settings.database_wait_attempts)
     config = alembic_config(settings.database_url)
     if engine.dialect.name == "sqlite":
         lock_path = Path(engine.url.database or "sqlite-memory").with_suffix(".migrate.lock")

@@ -1,0 +1,102 @@
+"""Production server for a prebuilt front end: `python -m referral_app.serve` (the container's command).
+
+`reflex run --env prod` compiles the app and builds the front end on every start, which needs Node.js and a
+writable `.web`. A container builds the front end once, at image build time (`reflex export --frontend-only`),
+and then only serves: the backend, its websocket, the JSON API and the built pages, all on PORT.
+
+This runs Reflex's own production server (Granian) with the front end mounted and compiling switched off.
+Workers follow Reflex's rule: one without Redis; with REFLEX_REDIS_URL (state shared in Redis) several,
+2 x CPUs + 1 capped at 8; GRANIAN_WORKERS overrides. Every worker applies migrations in its lifespan
+(under a lock) before it accepts connections; see referral_app/lifespan.py.
+
+Settings: PORT (3000), HOST (0.0.0.0), LOG_LEVEL (info), GRANIAN_WORKERS, REFLEX_REDIS_URL,
+REDIS_WAIT_ATTEMPTS (30, one second apart), and everything in referral_app/core/config.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from referral_app.core.logging import configure_logging
+
+log = logging.getLogger("referral_app.serve")
+
+# Reflex reads these; the double underscore marks them as Reflex internals (reflex_base/environment.py).
+SERVE_ENV = {
+    "REFLEX_ENV_MODE": "prod",
+    "__REFLEX_SKIP_COMPILE": "true",
+    "__REFLEX_MOUNT_FRONTEND_COMPILED_APP": "true",
+}
+
+
+def frontend_index(web_dir: Path) -> Path:
+    return web_dir / "build" / "client" / "index.html"
+
+
+def wait_for_redis(url: str, *, attempts: int, delay: float = 1.0) -> None:
+    """Bounded retry while Redis starts; exits with a clear message when it never answers."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    where = url.split("@")[-1]  # no credentials in the log
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                client.ping()
+            except RedisError as exc:
+                if attempt == attempts:
+                    log.error("redis %s unreachable after %d attempts, giving up: %s", where, attempts, exc)
+                    raise SystemExit(1) from None
+                log.warning("waiting for redis %s (attempt %d/%d): %s", where, attempt, attempts, exc)
+                time.sleep(delay)
+            else:
+                log.info("redis %s is reachable", where)
+                return
+    finally:
+        client.close()
+
+
+def main() -> None:
+    configure_logging()
+    for name, value in SERVE_ENV.items():
+        os.environ[name] = value
+    os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+
+    from reflex.utils import exec as reflex_exec
+    from reflex.utils import prerequisites, processes
+    from reflex_base.constants import LogLevel
+
+    index = frontend_index(prerequisites.get_web_dir())
+    if not index.is_file():
+        log.error("no prebuilt front end at %s: run `reflex export --frontend-only --no-zip` first", index)
+        raise SystemExit(1)
+
+    host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a container listens on all interfaces
+    port = int(os.environ.get("PORT", "3000"))
+    level = LogLevel(os.environ.get("LOG_LEVEL", "info").lower())
+
+    redis_url = prerequisites.parse_redis_url()
+    if redis_url:
+        wait_for_redis(redis_url, attempts=int(os.environ.get("REDIS_WAIT_ATTEMPTS", "30")))
+    workers = int(os.environ.get("GRANIAN_WORKERS") or processes.get_num_workers())
+    if workers > 1 and not redis_url:
+        log.warning("%d workers without REFLEX_REDIS_URL: web app state is not shared between them", workers)
+    os.environ["GRANIAN_WORKERS"] = str(workers)
+    log.info(
+        "serving on %s:%d with %d worker(s), web app state in %s",
+        host,
+        port,
+        workers,
+        "redis" if redis_url else "this process",
+    )
+    sys.stdout.flush()
+    reflex_exec.run_granian_backend_prod(host, port, level)
+
+
+if __name__ == "__main__":
+    main()

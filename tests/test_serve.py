@@ -1,0 +1,35 @@
+"""The container's server command (referral_app/serve.py): it refuses to start without what it needs,
+with a clear message, instead of serving something broken. The image itself is tested by `make docker-test`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from referral_app.serve import wait_for_redis
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gives_up_on_unreachable_redis_after_bounded_tries() -> None:
+    with pytest.raises(SystemExit) as exited:
+        wait_for_redis("redis://user:s3cret@127.0.0.1:1/0", attempts=2, delay=0)
+    assert exited.value.code == 1
+
+
+def test_refuses_to_start_without_a_prebuilt_front_end(tmp_path: Path) -> None:
+    env = {**os.environ, "REFLEX_WEB_WORKDIR": str(tmp_path / "no-web"), "PORT": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "referral_app.serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "no prebuilt front end" in result.stderr and "reflex export" in result.stderr
