@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 PHONE_EXAMPLE = "+7 912 345-67-89"
 E164_EXAMPLE = "+79123456789"
@@ -12,6 +13,14 @@ E164_EXAMPLE = "+79123456789"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _as_utc(value: datetime) -> datetime:
+    # The database keeps naive UTC; answers say so explicitly ("...Z"), as RFC 3339 `date-time` requires.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 # --- requests ---------------------------------------------------------------------------------------------
@@ -55,7 +64,7 @@ class CodeSent(BaseModel):
 
 class Referral(BaseModel):
     phone: str = Field(examples=["+79001234567"])
-    joined_at: datetime = Field(description="When they activated your invite code (UTC).")
+    joined_at: UtcDateTime = Field(description="When they activated your invite code (UTC).")
 
 
 class Profile(BaseModel):
@@ -68,7 +77,7 @@ class Profile(BaseModel):
     email: str | None
     referrals: list[Referral] = Field(description="The most recent referrals (up to 100), newest first.")
     referrals_count: int
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class TokenIssued(BaseModel):

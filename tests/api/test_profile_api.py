@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -57,6 +58,9 @@ async def test_activation_and_referrals(client: httpx.AsyncClient, two_users: tu
     page = (await client.get("/api/v1/profile/referrals", headers=bearer(alice["access_token"]))).json()
     assert page["total"] == 1 and page["limit"] == 50 and page["offset"] == 0
     assert page["items"][0]["phone"] == "+79001112233" and page["items"][0]["joined_at"]
+    # RFC 3339 `date-time` as documented: every timestamp says it is UTC.
+    stamps = [page["items"][0]["joined_at"], profile["referrals"][0]["joined_at"], profile["created_at"]]
+    assert all(datetime.fromisoformat(s).utcoffset() == timedelta(0) and s.endswith("Z") for s in stamps)
 
 
 async def test_activation_errors(client: httpx.AsyncClient, two_users: tuple[dict, dict]) -> None:
