@@ -57,6 +57,11 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
+def _body_not_json() -> JSONResponse:
+    error = {"loc": ["body"], "msg": "The body is not readable JSON", "type": "json_invalid"}
+    return error_response(422, "validation_error", translate("error.validation_error"), errors=[error])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
@@ -72,6 +77,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 413:
             return payload_too_large(get_settings().max_body_bytes)
+        if exc.status_code == 400:
+            # FastAPI's "There was an error parsing the body": a JSON body that json.loads cannot read
+            # although it is not a plain syntax error (not UTF-8, nested past the recursion limit, an
+            # integer over 4300 digits). Broken JSON is a validation error like any other.
+            return _body_not_json()
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         detail = translate(f"error.{code}") if code != "http_error" else str(exc.detail)
         headers = dict(exc.headers or {})
