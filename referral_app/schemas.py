@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 PHONE_EXAMPLE = "+7 912 345-67-89"
+MAX_REFERRALS_PAGE = 200
 E164_EXAMPLE = "+79123456789"
 
 
@@ -47,6 +48,13 @@ class ProfileUpdate(Strict):
 
 class InviteActivation(Strict):
     invite_code: str = Field(min_length=1, max_length=32, examples=["ab3-k7z"])
+
+
+class PageQuery(Strict):
+    """Query of the referral list; like the bodies, unknown parameters are rejected (validation_error)."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_REFERRALS_PAGE)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
 
 
 # --- responses --------------------------------------------------------------------------------------------

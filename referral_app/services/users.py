@@ -15,12 +15,11 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
 from referral_app.core.errors import InvalidEmail, InvalidName, NotAuthenticated
 from referral_app.models import User
-from referral_app.schemas import Profile, Referral, ReferralPage
+from referral_app.schemas import MAX_REFERRALS_PAGE, Profile, Referral, ReferralPage
 
 log = logging.getLogger(__name__)
 
 PROFILE_REFERRALS = 100
-MAX_REFERRALS_PAGE = 200
 INVITE_CODE_RETRIES = 50
 
 

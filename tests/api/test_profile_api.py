@@ -122,6 +122,14 @@ async def test_referral_paging_parameters(client: httpx.AsyncClient, two_users: 
     headers = bearer(two_users[0]["access_token"])
     ok = await client.get("/api/v1/profile/referrals?limit=200&offset=5", headers=headers)
     assert ok.status_code == 200 and (ok.json()["limit"], ok.json()["offset"]) == (200, 5)
-    for query in ("limit=201", "limit=0", "offset=-1", "limit=abc", "limit=99999999999999999999999"):
+    for query in (
+        "limit=201",
+        "limit=0",
+        "offset=-1",
+        "limit=abc",
+        "limit=99999999999999999999999",
+        "limit=10&page=2",  # unknown parameters are rejected, like unknown body fields
+        "offset=5&=null",
+    ):
         response = await client.get(f"/api/v1/profile/referrals?{query}", headers=headers)
         assert (response.status_code, response.json()["code"]) == (422, "validation_error"), query
