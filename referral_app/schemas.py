@@ -13,7 +13,9 @@ E164_EXAMPLE = "+79123456789"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No whitespace stripping here: the documented constraints (minLength, pattern) apply to the value as
+    # sent, and the services trim what people type themselves (a blank phone is `invalid_phone`).
+    model_config = ConfigDict(extra="forbid")
 
 
 def _as_utc(value: datetime) -> datetime:
