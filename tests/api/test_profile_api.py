@@ -118,6 +118,20 @@ async def test_edit_profile(client: httpx.AsyncClient, two_users: tuple[dict, di
     assert (extra.status_code, extra.json()["code"]) == (422, "validation_error")
 
 
+async def test_control_characters_are_dropped_from_names(
+    client: httpx.AsyncClient, two_users: tuple[dict, dict]
+) -> None:
+    # A NUL byte in the name was a 500 on PostgreSQL (text cannot hold NUL).
+    headers = bearer(two_users[0]["access_token"])
+    for typed, stored in [("A\x00nna", "Anna"), ("\x1b[31mAnna\x7f", "[31mAnna"), ("Anna\tK\x85\n", "Anna K")]:
+        response = await client.patch("/api/v1/profile", headers=headers, json={"name": typed})
+        assert (response.status_code, response.json()["name"]) == (200, stored), typed
+        profile = await client.get("/api/v1/profile", headers=headers)
+        assert profile.json()["name"] == stored
+    blank = await client.patch("/api/v1/profile", headers=headers, json={"name": "\x00\x01"})
+    assert (blank.status_code, blank.json()["name"]) == (200, None)
+
+
 async def test_referral_paging_parameters(client: httpx.AsyncClient, two_users: tuple[dict, dict]) -> None:
     headers = bearer(two_users[0]["access_token"])
     ok = await client.get("/api/v1/profile/referrals?limit=200&offset=5", headers=headers)
