@@ -7,6 +7,7 @@ stores nothing: the rows of users, login_codes and auth_tokens are counted aroun
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import AsyncIterator
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from sqlmodel import Session, func, select
 
+from referral_app.core.config import Settings
 from referral_app.models import AuthToken, LoginCode, User
 from tests.helpers import api_login, bearer
 
@@ -450,3 +452,39 @@ async def test_unreadable_json_is_a_validation_error(client: httpx.AsyncClient, 
         assert response.json()["errors"] == [
             {"loc": ["body"], "msg": "The body is not readable JSON", "type": "json_invalid"}
         ]
+
+
+HOSTILE_FORWARDED_FOR = [
+    b"fe80::1%" + b"x" * 100,  # an IPv6 zone is free text: it made the stored IP too long for PostgreSQL
+    b"fe80::1%\x00",  # and could carry a NUL
+    b"fe80::1%eth0",
+    b"::ffff:198.51.100.7",
+    b"' OR '1'='1",
+    b"999.1.1.1",
+    b"unknown",
+    b", , ,",
+    b"",
+    b"\xe2\x80\xae198.51.100.8",
+    b"198.51.100.9 ; DROP TABLE login_codes; --",
+    b", ".join(b"198.51.100.%d" % (n % 250) for n in range(5000)),
+    b"x" * 60_000,
+]
+
+
+async def test_hostile_forwarded_for_from_a_trusted_proxy(settings: Settings, session: Session) -> None:
+    """Behind a trusted proxy X-Forwarded-For is believed, so whatever it holds must come out as a plain
+    IP address (or the proxy's own) that fits the 45-character column."""
+    from referral_app.api.main import create_api
+
+    transport = httpx.ASGITransport(app=create_api(), client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        for n, value in enumerate(HOSTILE_FORWARDED_FOR):
+            headers = httpx.Headers([(b"x-forwarded-for", value)])
+            response = await c.post("/api/v1/auth/code", json={"phone": f"+7912111{n:04d}"}, headers=headers)
+            assert response.status_code == 200, (value[:60], response.text[:200])
+    session.rollback()
+    stored = session.exec(select(LoginCode.requester_ip).order_by(LoginCode.id)).all()
+    proxy = "127.0.0.1"  # what cannot be read as an address falls back to the peer
+    assert stored == ["fe80::1"] * 3 + ["::ffff:c633:6407"] + [proxy] * 7 + ["198.51.100.249", proxy]
+    for ip in stored:
+        assert len(ip) <= 45 and str(ipaddress.ip_address(ip)) == ip
