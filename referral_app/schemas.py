@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 PHONE_EXAMPLE = "+7 912 345-67-89"
+MAX_REFERRALS_PAGE = 200
 E164_EXAMPLE = "+79123456789"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No whitespace stripping here: the documented constraints (minLength, pattern) apply to the value as
+    # sent, and the services trim what people type themselves (a blank phone is `invalid_phone`).
+    model_config = ConfigDict(extra="forbid")
+
+
+def _as_utc(value: datetime) -> datetime:
+    # The database keeps naive UTC; answers say so explicitly ("...Z"), as RFC 3339 `date-time` requires.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 # --- requests ---------------------------------------------------------------------------------------------
@@ -40,6 +52,13 @@ class InviteActivation(Strict):
     invite_code: str = Field(min_length=1, max_length=32, examples=["ab3-k7z"])
 
 
+class PageQuery(Strict):
+    """Query of the referral list; like the bodies, unknown parameters are rejected (validation_error)."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_REFERRALS_PAGE)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
 # --- responses --------------------------------------------------------------------------------------------
 
 
@@ -55,7 +74,7 @@ class CodeSent(BaseModel):
 
 class Referral(BaseModel):
     phone: str = Field(examples=["+79001234567"])
-    joined_at: datetime = Field(description="When they activated your invite code (UTC).")
+    joined_at: UtcDateTime = Field(description="When they activated your invite code (UTC).")
 
 
 class Profile(BaseModel):
@@ -68,7 +87,7 @@ class Profile(BaseModel):
     email: str | None
     referrals: list[Referral] = Field(description="The most recent referrals (up to 100), newest first.")
     referrals_count: int
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class TokenIssued(BaseModel):

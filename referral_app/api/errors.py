@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referral_app.core.config import get_settings
@@ -41,6 +42,26 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path. Starlette's own 405 names only the first matching
+    route's methods, so `Allow` on /api/v1/profile said GET although PATCH is served there too."""
+    routes = getattr(getattr(request.scope.get("app"), "router", None), "routes", ())
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+    return ", ".join(allowed)
+
+
+def _body_not_json() -> JSONResponse:
+    error = {"loc": ["body"], "msg": "The body is not readable JSON", "type": "json_invalid"}
+    return error_response(422, "validation_error", translate("error.validation_error"), errors=[error])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
@@ -53,12 +74,20 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 413:
             return payload_too_large(get_settings().max_body_bytes)
+        if exc.status_code == 400:
+            # FastAPI's "There was an error parsing the body": a JSON body that json.loads cannot read
+            # although it is not a plain syntax error (not UTF-8, nested past the recursion limit, an
+            # integer over 4300 digits). Broken JSON is a validation error like any other.
+            return _body_not_json()
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         detail = translate(f"error.{code}") if code != "http_error" else str(exc.detail)
-        return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        return error_response(exc.status_code, code, detail, headers)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeoutError)

@@ -40,6 +40,11 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted_proxies: Iter
 
 def _valid_ip(text: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    # An IPv6 zone ("fe80::1%eth0") names the proxy's interface, not the client, and is free text of any
+    # length (even NUL): without it the address fits the 45-character column and PostgreSQL accepts it.
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        address = ipaddress.IPv6Address(text.split("%", 1)[0])
+    return str(address)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
+from referral_app.core.config import get_settings
 from referral_app.core.db import begin_write
 from referral_app.core.errors import (
     InviteAlreadyActivated,
@@ -38,6 +39,12 @@ def normalize_invite_code(raw: str) -> str:
     return text.translate(_LOOKALIKES)
 
 
+def _well_formed(code: str) -> bool:
+    """Only codes made of the alphabet's characters can exist; anything else (say, a NUL byte, which
+    PostgreSQL refuses in a query parameter) is not looked up at all."""
+    return bool(code) and set(code) <= set(get_settings().invite_code_alphabet)
+
+
 def _in_referral_subtree(session: Session, owner_id: int, user_id: int) -> bool:
     """True when `user_id` is on the owner's referrer chain, i.e. the owner was invited by the user
     directly or through others, so activating the owner's code would close a cycle."""
@@ -55,7 +62,9 @@ def activate_invite(session: Session, user_id: int, raw_code: str, client_ip: st
     begin_write(session, REFERRAL_GRAPH_LOCK)
     try:
         me = session.get(User, user_id)
-        owner = session.exec(select(User.id).where(User.invite_code == code)).first() if code else None
+        owner = (
+            session.exec(select(User.id).where(User.invite_code == code)).first() if _well_formed(code) else None
+        )
         if me is None:
             raise NotAuthenticated()
         if me.referrer_id is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import unicodedata
 
 import email_validator
 import sqlalchemy as sa
@@ -15,12 +16,11 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
 from referral_app.core.errors import InvalidEmail, InvalidName, NotAuthenticated
 from referral_app.models import User
-from referral_app.schemas import Profile, Referral, ReferralPage
+from referral_app.schemas import MAX_REFERRALS_PAGE, Profile, Referral, ReferralPage
 
 log = logging.getLogger(__name__)
 
 PROFILE_REFERRALS = 100
-MAX_REFERRALS_PAGE = 200
 INVITE_CODE_RETRIES = 50
 
 
@@ -126,7 +126,10 @@ _UNSET = object()
 
 
 def _clean_name(value: object) -> str | None:
-    text = " ".join(str(value or "").split())
+    # Whitespace runs become one space; other control characters (NUL, ESC, DEL...) are invisible junk
+    # that PostgreSQL partly refuses to store (NUL), so they are dropped.
+    text = "".join(ch for ch in str(value or "") if ch.isspace() or unicodedata.category(ch) != "Cc")
+    text = " ".join(text.split())
     if len(text) > MAX_NAME_LENGTH:
         raise InvalidName(limit=MAX_NAME_LENGTH)
     return text or None

@@ -49,6 +49,9 @@ async def test_same_answer_for_new_and_existing_users(client: httpx.AsyncClient,
     [
         ({"phone": "12345"}, "invalid_phone"),
         ({"phone": "9123456789", "region": "ZZ"}, "invalid_phone"),
+        # Schema-valid (minLength 1) but blank: a bad phone, not a validation_error the schema did not predict.
+        ({"phone": "   "}, "invalid_phone"),
+        ({"phone": "\u0085"}, "invalid_phone"),
         ({"phone": "9123456789", "region": "Russia"}, "validation_error"),
         ({}, "validation_error"),
         ({"phone": 79123456789}, "validation_error"),

@@ -15,6 +15,20 @@ async def test_unknown_api_routes_answer_json_404(client: httpx.AsyncClient) -> 
         assert response.json() == {"detail": "Not found.", "code": "not_found"}
 
 
+async def test_wrong_method_answers_405_with_every_allowed_method(client: httpx.AsyncClient) -> None:
+    # GET and PATCH /api/v1/profile are two routes: Allow must name both, not only the first one.
+    for method, path, allow in [
+        ("OPTIONS", "/api/v1/profile", "GET, PATCH"),
+        ("DELETE", "/api/v1/profile", "GET, PATCH"),
+        ("GET", "/api/v1/auth/code", "POST"),
+        ("PUT", "/api/health", "GET"),
+    ]:
+        response = await client.request(method, path)
+        assert response.status_code == 405, (method, path)
+        assert response.json() == {"detail": "Method not allowed.", "code": "method_not_allowed"}
+        assert response.headers["Allow"] == allow, (method, path)
+
+
 async def test_broken_json_and_wrong_content_type(client: httpx.AsyncClient) -> None:
     broken = await client.post(
         "/api/v1/auth/code", content=b'{"phone": ', headers={"Content-Type": "application/json"}

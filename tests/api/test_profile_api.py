@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -57,6 +58,9 @@ async def test_activation_and_referrals(client: httpx.AsyncClient, two_users: tu
     page = (await client.get("/api/v1/profile/referrals", headers=bearer(alice["access_token"]))).json()
     assert page["total"] == 1 and page["limit"] == 50 and page["offset"] == 0
     assert page["items"][0]["phone"] == "+79001112233" and page["items"][0]["joined_at"]
+    # RFC 3339 `date-time` as documented: every timestamp says it is UTC.
+    stamps = [page["items"][0]["joined_at"], profile["referrals"][0]["joined_at"], profile["created_at"]]
+    assert all(datetime.fromisoformat(s).utcoffset() == timedelta(0) and s.endswith("Z") for s in stamps)
 
 
 async def test_activation_errors(client: httpx.AsyncClient, two_users: tuple[dict, dict]) -> None:
@@ -114,10 +118,32 @@ async def test_edit_profile(client: httpx.AsyncClient, two_users: tuple[dict, di
     assert (extra.status_code, extra.json()["code"]) == (422, "validation_error")
 
 
+async def test_control_characters_are_dropped_from_names(
+    client: httpx.AsyncClient, two_users: tuple[dict, dict]
+) -> None:
+    # A NUL byte in the name was a 500 on PostgreSQL (text cannot hold NUL).
+    headers = bearer(two_users[0]["access_token"])
+    for typed, stored in [("A\x00nna", "Anna"), ("\x1b[31mAnna\x7f", "[31mAnna"), ("Anna\tK\x85\n", "Anna K")]:
+        response = await client.patch("/api/v1/profile", headers=headers, json={"name": typed})
+        assert (response.status_code, response.json()["name"]) == (200, stored), typed
+        profile = await client.get("/api/v1/profile", headers=headers)
+        assert profile.json()["name"] == stored
+    blank = await client.patch("/api/v1/profile", headers=headers, json={"name": "\x00\x01"})
+    assert (blank.status_code, blank.json()["name"]) == (200, None)
+
+
 async def test_referral_paging_parameters(client: httpx.AsyncClient, two_users: tuple[dict, dict]) -> None:
     headers = bearer(two_users[0]["access_token"])
     ok = await client.get("/api/v1/profile/referrals?limit=200&offset=5", headers=headers)
     assert ok.status_code == 200 and (ok.json()["limit"], ok.json()["offset"]) == (200, 5)
-    for query in ("limit=201", "limit=0", "offset=-1", "limit=abc", "limit=99999999999999999999999"):
+    for query in (
+        "limit=201",
+        "limit=0",
+        "offset=-1",
+        "limit=abc",
+        "limit=99999999999999999999999",
+        "limit=10&page=2",  # unknown parameters are rejected, like unknown body fields
+        "offset=5&=null",
+    ):
         response = await client.get(f"/api/v1/profile/referrals?{query}", headers=headers)
         assert (response.status_code, response.json()["code"]) == (422, "validation_error"), query

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from referral_app.api.deps import ClientIP, CurrentUserId, SessionDep
 from referral_app.api.errors import responses
 from referral_app.core import errors
-from referral_app.schemas import InviteActivation, Profile, ProfileUpdate, ReferralPage
+from referral_app.schemas import InviteActivation, PageQuery, Profile, ProfileUpdate, ReferralPage
 from referral_app.services import referrals, users
 
 router = APIRouter(prefix="/profile", tags=["profile"])
@@ -66,9 +66,6 @@ def activate_invite(
     responses=responses(errors.NotAuthenticated, 422),
 )
 def list_referrals(
-    session: SessionDep,
-    user_id: CurrentUserId,
-    limit: Annotated[int, Query(ge=1, le=users.MAX_REFERRALS_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    session: SessionDep, user_id: CurrentUserId, page: Annotated[PageQuery, Query()]
 ) -> ReferralPage:
-    return users.list_referrals(session, user_id, limit, offset)
+    return users.list_referrals(session, user_id, page.limit, page.offset)
