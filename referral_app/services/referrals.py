@@ -88,7 +88,8 @@ def activate_invite(session: Session, user_id: int, raw_code: str, client_ip: st
         session.commit()
     except ServiceError as rejected:
         session.rollback()
-        reason = f"{rejected.code}:{code[:16]}"
+        # The attempted code is kept only when it could be a code at all: typed junk (even NUL) stays out.
+        reason = f"{rejected.code}:{code}" if _well_formed(code) and len(code) <= 16 else rejected.code
         audit.record_now(session, Event.INVITE_REJECTED, user_id=user_id, client_ip=client_ip, detail=reason)
         raise
     except BaseException:

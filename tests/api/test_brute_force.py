@@ -216,8 +216,9 @@ async def test_new_codes_are_limited_per_phone_whatever_the_client_ip(
             assert int(again.headers["Retry-After"]) == 60
         else:
             assert response.json()["code"] == "rate_limited"
-            # 5 an hour: free again when the first code (minute 0) is an hour old.
-            assert int(response.headers["Retry-After"]) in (HOUR - 60 * minute, HOUR - 60 * minute + 1)
+            # 5 an hour: free again when the first code (minute 0) is an hour old. The real seconds this
+            # loop takes also count (a few, on a busy machine), so allow for them.
+            assert HOUR - 60 * minute - 10 <= int(response.headers["Retry-After"]) <= HOUR - 60 * minute + 1
         wait(session, 60)
     assert attacker.sends == {(200, "sent"): 5, (429, "rate_limited"): 5 + 55}
     assert len(CapturingSender.inbox) == 5

@@ -102,3 +102,12 @@ def test_recorded_events_cannot_be_altered(session: Session) -> None:
         session.commit()
     session.rollback()
     assert events(session) == [("code_requested", PHONE, None)]
+
+
+def test_junk_invite_codes_are_not_copied_into_the_trail(session: Session) -> None:
+    profile = auth.login_with_code(session, PHONE, login_codes.issue_code(session, PHONE, IP)).profile
+    for junk in ("AB\x00CD", "'; DROP TABLE users; --", "X" * 40):
+        with pytest.raises(ServiceError):
+            referrals.activate_invite(session, profile.id, junk, IP)
+    rejected = [d for e, _, d in events(session) if e == "invite_rejected"]
+    assert rejected == ["invite_code_not_found", "invite_code_not_found", "invite_code_not_found"]
