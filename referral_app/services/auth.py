@@ -113,6 +113,9 @@ def authenticate(session: Session, token: str | None, settings: Settings | None 
 
 def logout(session: Session, token: str | None) -> None:
     """Revoke the token server-side; it is never accepted again."""
+    # A write transaction from the start: on SQLite a read transaction cannot become a write once another
+    # connection has written ("database is locked" at once). The UPDATE's guard makes it race-safe anyway.
+    begin_write(session)
     try:
         row = _active_token(session, token)
         session.execute(
