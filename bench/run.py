@@ -752,7 +752,8 @@ def report(info: dict[str, str], all_results: list[BackendResult]) -> str:
                 )
         for key, runs in r.wrk.items():
             for i, run in enumerate(runs, 1):
-                errors = sum(run["errors"].values())
+                kinds = ", ".join(f"{kind} {n}" for kind, n in run["errors"].items() if n)
+                errors = f"{sum(run['errors'].values())}" + (f" ({kinds})" if kinds else "")
                 out.append(
                     f"| {r.name} | wrk {key} | {i} | {run['rps']:.0f} req/s, {run['requests']} requests, "
                     f"p50 {run['p50_ms']:.1f} / p90 {run['p90_ms']:.1f} / p99 {run['p99_ms']:.1f} / "
