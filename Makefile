@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test test-fast screenshots lint format migrate clean help postman docker-test
+.PHONY: run test test-fast screenshots lint format migrate clean help postman docker-test bench
 
 help:
 	@echo "make run    - install, migrate and serve the app on http://localhost:$(PORT) (demo mode)"
@@ -76,3 +76,18 @@ postman: $(if $(BASE_URL),$(BIN)/node,$(VENV)/.requirements)
 # machine's PostgreSQL and Redis: see scripts/docker-test.sh.
 docker-test:
 	bash scripts/docker-test.sh
+
+# Benchmarks (bench/): `make run` on a free port, once on SQLite and once on PostgreSQL (BENCH_PG_URL, a
+# database dropped and recreated, default referral_bench on 127.0.0.1), then the send-code burst, wrk runs
+# and query counts; prints a Markdown table and writes it into docs/benchmarks.md. See bench/run.py.
+$(VENV)/.requirements-bench: bench/requirements.txt $(VENV)/.requirements
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.requirements-bench
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing wrk for the benchmarks (apt-get install wrk)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "make bench needs wrk: apt-get install wrk" >&2; exit 1; fi; }
+	$(BIN)/python -m bench.run

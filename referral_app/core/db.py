@@ -3,7 +3,8 @@
 Concurrency model: every service function runs one transaction on the session it is given.
 Functions that read-then-write start it with `begin_write(session, *keys)`, which serialises them:
 - PostgreSQL: transaction-scoped advisory locks on the given keys (taken in sorted order, so no deadlocks);
-- SQLite: `BEGIN IMMEDIATE`, which takes the database's single write lock up front (keys are not needed).
+- SQLite: `BEGIN IMMEDIATE`, which takes the database's single write lock up front (keys are not needed),
+  after queueing on a per-process lock so that this process's writers take turns in order.
 """
 
 from __future__ import annotations
@@ -127,10 +128,46 @@ def begin_write(session: Session, *lock_keys: str) -> None:
         session.rollback()
     bind = session.get_bind()
     if bind.dialect.name == "sqlite":
-        session.connection(execution_options={_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        _queue_sqlite_writer(session, bind)
+        try:
+            session.connection(execution_options={_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        except BaseException:
+            _release_sqlite_writer(session)
+            raise
         return
     for key in sorted(set(lock_keys)):
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_id(key)})
+
+
+# SQLite has one write lock, and a writer that finds it taken polls in SQLite's busy handler, sleeping
+# 1, 2, 5, ... up to 100 ms between tries: under many concurrent writers the lock sits free while they sleep,
+# and it goes to whoever wakes first, so some writers wait for seconds (p99 of 5.5 s for logins at 32
+# connections in `make bench`). So the writers of this process first queue on a lock of their own, handed
+# over the moment the previous write transaction ends; SQLite's lock still serialises writers across
+# processes. Held from begin_write to the end of the session's transaction (commit, rollback or close).
+_SQLITE_WRITER_KEY = "referral_app_sqlite_writer"
+_SQLITE_WRITER_TIMEOUT = 30.0  # as long as SQLite's busy_timeout; past it, SQLite's own lock decides
+_sqlite_writer_locks: dict[str, threading.Lock] = {}  # one per database file
+
+
+def _queue_sqlite_writer(session: Session, bind: Any) -> None:
+    url = str(getattr(bind, "engine", bind).url)
+    with _engines_lock:
+        lock = _sqlite_writer_locks.setdefault(url, threading.Lock())
+    if lock.acquire(timeout=_SQLITE_WRITER_TIMEOUT):
+        session.info[_SQLITE_WRITER_KEY] = lock
+
+
+def _release_sqlite_writer(session: Session) -> None:
+    lock = session.info.pop(_SQLITE_WRITER_KEY, None)
+    if lock is not None:
+        lock.release()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end_sqlite_writer(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the session's own transaction, not a savepoint inside it
+        _release_sqlite_writer(session)
 
 
 def _lock_id(key: str) -> int:

@@ -96,12 +96,25 @@ def authenticate(session: Session, token: str | None, settings: Settings | None 
     s = settings or get_settings()
     try:
         row = _active_token(session, token)
+        token_id, user_id, last_used_at = row.id, row.user_id, row.last_used_at
+        session.commit()  # end the read
         now = utcnow()
-        # last_used_at is refreshed at most once per interval, so reads do not all become writes.
-        if row.last_used_at is None or now - row.last_used_at >= timedelta(seconds=s.token_touch_interval_seconds):
-            session.execute(sa.update(AuthToken).where(col(AuthToken.id) == row.id).values(last_used_at=now))
-        user_id = row.user_id
-        session.commit()
+        # last_used_at is refreshed at most once per interval, so reads do not all become writes. The refresh
+        # is a write transaction of its own: turning the read into a write fails at once on SQLite ("database
+        # is locked", a 503) when another request wrote in between, e.g. the same token's refresh from a
+        # concurrent request. The WHERE lets only the first of those concurrent refreshes write.
+        interval = timedelta(seconds=s.token_touch_interval_seconds)
+        if last_used_at is None or now - last_used_at >= interval:
+            begin_write(session, f"token:{token_id}")
+            session.execute(
+                sa.update(AuthToken)
+                .where(
+                    col(AuthToken.id) == token_id,
+                    sa.or_(col(AuthToken.last_used_at).is_(None), col(AuthToken.last_used_at) <= now - interval),
+                )
+                .values(last_used_at=now)
+            )
+            session.commit()
     except BaseException:
         session.rollback()
         raise
@@ -110,6 +123,9 @@ def authenticate(session: Session, token: str | None, settings: Settings | None 
 
 def logout(session: Session, token: str | None, client_ip: str | None = None) -> None:
     """Revoke the token server-side; it is never accepted again."""
+    # A write transaction from the start: on SQLite a read transaction cannot become a write once another
+    # connection has written ("database is locked" at once). The UPDATE's guard makes it race-safe anyway.
+    begin_write(session)
     try:
         row = _active_token(session, token)
         session.execute(

@@ -77,3 +77,39 @@ def test_last_used_is_refreshed_at_most_once_per_interval(session: Session, sett
     configure(settings, token_touch_interval_seconds=0)
     auth.authenticate(session, token)
     assert session.exec(select(AuthToken.last_used_at)).one() > before
+
+
+def test_concurrent_requests_with_one_token_all_authenticate(engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    # Every call refreshes last_used_at (interval 0), as the first requests after each interval do. On
+    # SQLite a refresh that turned the token read into a write failed at once ("database is locked") when
+    # a concurrent refresh had written in between.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Session(engine, expire_on_commit=False) as s:
+        result = login(s)
+    configure(settings, token_touch_interval_seconds=0)
+
+    def check(_: int) -> int:
+        with Session(engine, expire_on_commit=False) as s:
+            return auth.authenticate(s, result.access_token)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert set(pool.map(check, range(200))) == {result.profile.id}
+
+
+def test_concurrent_logouts_all_succeed(engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    # Each logout reads its token, then revokes it: that must be one write transaction from the start, or
+    # on SQLite it fails ("database is locked") when another logout wrote in between.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Session(engine, expire_on_commit=False) as s:
+        tokens = [login(s, f"+7912000{n:04d}").access_token for n in range(60)]
+
+    def logout(token: str) -> None:
+        with Session(engine, expire_on_commit=False) as s:
+            auth.logout(s, token)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(logout, tokens))
+    with Session(engine) as s:
+        assert len(s.exec(select(AuthToken).where(AuthToken.revoked_at.is_not(None))).all()) == 60
