@@ -28,8 +28,11 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(repo_root: Path, tmp_path: Path, **env: str) -> RunningServer:
-    port = free_port()
+def start_server(repo_root: Path, tmp_path: Path, *, port: int | None = None, **env: str) -> RunningServer:
+    """`make run` in `repo_root` on `port` (a free one by default); `env` overrides the environment.
+
+    The log goes to `tmp_path/server-<port>.log`, appended to, so a restart on the same port keeps the story."""
+    port = port or free_port()
     log_path = tmp_path / f"server-{port}.log"
     environment = {
         **os.environ,
@@ -38,7 +41,7 @@ def start_server(repo_root: Path, tmp_path: Path, **env: str) -> RunningServer:
         "DEMO_MODE": "true",
         **env,
     }
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             ["make", "--no-print-directory", "run"],
             cwd=repo_root,

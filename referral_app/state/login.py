@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+import uuid
 
 import reflex as rx
 
@@ -16,6 +19,9 @@ from referral_app.services.referrals import normalize_invite_code
 from referral_app.state.app import PROFILE_ROUTE, AppState
 
 PHONE_STEP, CODE_STEP = "phone", "code"
+# A send still "in progress" this long after it started was cut off by its server process dying: the flag
+# is kept in the state store (Redis), which outlives the process, so nothing else would ever clear it.
+SEND_STALE_AFTER_SECONDS = 15
 
 
 class LoginState(AppState):
@@ -26,14 +32,20 @@ class LoginState(AppState):
     code: str = ""
     sending: bool = False
     verifying: bool = False
+    # Seconds until "Send a new code" opens, shown live; derived from _resend_at (wall clock, so any
+    # server process can take over the countdown).
     resend_left: int = 0
+    _resend_at: float = 0.0
     demo_code: str = ""
     code_length: int = 4
     # Errors are kept as the service raised them and translated when shown, so switching the
     # language re-translates them too.
     phone_error: dict = {}
     code_error: dict = {}
-    _countdown_running: bool = False
+    _sending_since: float = 0.0
+    # The ticker that owns the countdown: a newer one (after a reconnect, maybe to another server
+    # process) supersedes it, so a ticker that died with its process never blocks the countdown.
+    _ticker: str = ""
 
     @rx.var
     def regions(self) -> list[list[str]]:
@@ -74,6 +86,10 @@ class LoginState(AppState):
             self.pending_invite = normalize_invite_code(invite)[:16]
         if await self.current_user_id() is not None:
             return rx.redirect(PROFILE_ROUTE)
+        # Every (re)connect runs on_load: resume the countdown and the stale-send check here, since the
+        # process that ran them may be gone (a restart, or the websocket moved to another process).
+        if self.sending or (self.step == CODE_STEP and self.resend_left > 0):
+            return LoginState.run_countdown
         return None
 
     @rx.event
@@ -90,9 +106,9 @@ class LoginState(AppState):
     async def send_code(self, form_data: dict | None = None):  # type: ignore[no-untyped-def]
         """Background: the 1–2 s simulated delivery must not hold this user's state or anyone else's."""
         async with self:
-            if self.sending or (self.step == CODE_STEP and self.resend_left > 0):
+            if self.sending or (self.step == CODE_STEP and self._resend_at > time.time()):
                 return
-            self.sending = True
+            self.sending, self._sending_since = True, time.time()
             self.phone_error, self.code_error = {}, {}
             phone, region, ip = self.phone, self.region, self.request_ip()
         try:
@@ -112,27 +128,33 @@ class LoginState(AppState):
             self.code = ""
             self.code_length = issued.code_length
             self.demo_code = issued.debug_code or ""
+            self._resend_at = time.time() + issued.resend_in
             self.resend_left = issued.resend_in
             toast = rx.toast.success(self.text("verify.code_sent"))
         yield [toast, rx.set_focus("code-input"), LoginState.run_countdown]
 
     @rx.event(background=True)
     async def run_countdown(self):  # type: ignore[no-untyped-def]
+        """Tick the resend countdown once a second, and release a send whose process died.
+
+        Starting one supersedes any earlier ticker (which stops at its next tick), so there is always at
+        most one live ticker per session, wherever it runs."""
+        ticker = uuid.uuid4().hex
         async with self:
-            if self._countdown_running:
-                return
-            self._countdown_running = True
-        try:
-            while True:
-                await asyncio.sleep(1)
-                async with self:
-                    if self.resend_left <= 0 or self.step != CODE_STEP:
-                        self.resend_left = 0
-                        return
-                    self.resend_left -= 1
-        finally:
+            self._ticker = ticker
+        while True:
             async with self:
-                self._countdown_running = False
+                if self._ticker != ticker:
+                    return
+                now = time.time()
+                if self.sending and now - self._sending_since > SEND_STALE_AFTER_SECONDS:
+                    self.sending = False
+                left = math.ceil(self._resend_at - now) if self.step == CODE_STEP else 0
+                self.resend_left = max(0, left)
+                if not self.sending and self.resend_left == 0:
+                    self._ticker = ""
+                    return
+            await asyncio.sleep(1)
 
     @rx.event
     def set_code(self, value: str):  # type: ignore[no-untyped-def]
@@ -174,7 +196,7 @@ class LoginState(AppState):
         self.step = PHONE_STEP
         self.code, self.demo_code, self.normalized_phone = "", "", ""
         self.code_error, self.phone_error = {}, {}
-        self.resend_left = 0
+        self.resend_left, self._resend_at = 0, 0.0
 
 
 def _render(stored: dict, lang: str) -> str:

@@ -1,0 +1,133 @@
+"""The database goes away under a running server and comes back: a throw-away PostgreSQL cluster (initdb +
+pg_ctl in a temporary directory, on its own port) is stopped with `pg_ctl stop -m immediate` (a crash) and
+`-m fast` (an administrator's shutdown), while clients keep calling. The API must answer 503
+`service_unavailable` as JSON, quickly, and recover on its own once the database is back."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from tests.live_server import RunningServer
+from tests.resilience.infra import TempPostgres, postgres_bindir
+
+pytestmark = pytest.mark.server
+
+QUICK = 6.0  # seconds: an outage must be reported at least this fast (the connect timeout is 5 s)
+
+
+@pytest.fixture
+def cluster() -> Iterator[TempPostgres]:
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; set PG_BINDIR")
+    pg = TempPostgres(bindir)
+    try:
+        pg.init()
+        pg.start()
+        yield pg
+    finally:
+        pg.destroy()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["code"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "5"
+
+
+async def test_outage_answers_503_fast_and_the_api_recovers_by_itself(
+    cluster: TempPostgres, servers: Callable[..., RunningServer], record_property: Callable
+) -> None:
+    server = servers(
+        DATABASE_URL=cluster.create_database("app"),
+        CODE_MAX_PER_IP_PER_HOUR="100000",
+        SMS_DELAY_MIN="0",
+        SMS_DELAY_MAX="0.2",
+    )
+    pid = server.process.pid
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        sent = await http.post("/api/v1/auth/code", json={"phone": "+79170000001"})
+        issued = await http.post(
+            "/api/v1/auth/token", json={"phone": "+79170000001", "code": sent.json()["debug_code"]}
+        )
+        token = issued.json()["access_token"]
+
+        calls: dict[str, Callable] = {
+            "send-code": lambda n: http.post("/api/v1/auth/code", json={"phone": f"+7917100{n:04d}"}),
+            "token": lambda n: http.post("/api/v1/auth/token", json={"phone": f"+7917200{n:04d}", "code": "0000"}),
+            "profile": lambda n: http.get("/api/v1/profile", headers=bearer(token)),
+            "invite": lambda n: http.post(
+                "/api/v1/profile/invite", json={"invite_code": "ZZZZZZ"}, headers=bearer(token)
+            ),
+            "health": lambda n: http.get("/api/health"),
+        }
+        worst: dict[str, float] = collections.defaultdict(float)
+        seen: collections.Counter = collections.Counter()
+        numbers = iter(range(10_000))
+        recovered: dict[str, float] = {}
+
+        async def timed(name: str) -> httpx.Response:
+            started = time.monotonic()
+            response = await calls[name](next(numbers))
+            worst[name] = max(worst[name], time.monotonic() - started)
+            return response
+
+        for mode in ("immediate", "fast"):
+            # Clients keep calling while the database stops: every answer is a proper one, never a 500.
+            traffic = True
+
+            async def client(name: str) -> None:
+                while traffic:
+                    response = await timed(name)
+                    body = response.json()  # JSON, never an HTML error page
+                    seen[mode, name, response.status_code, body.get("code")] += 1
+                    assert response.status_code in (200, 400, 404, 503), response.text
+
+            clients = [asyncio.create_task(client(name)) for name in calls for _ in range(3)]
+            await asyncio.sleep(1)
+            await asyncio.to_thread(cluster.stop, mode)
+            await asyncio.sleep(1.5)
+            traffic = False
+            await asyncio.gather(*clients)
+
+            # The database is down: each endpoint says so at once.
+            for name in calls:
+                assert_unavailable(await timed(name))
+                assert_unavailable(await timed(name))
+
+            # It comes back: the same server process recovers without a restart.
+            await asyncio.to_thread(cluster.start)
+            started = time.monotonic()
+            while (await http.get("/api/health")).status_code != 200:
+                assert time.monotonic() - started < 10, "the API did not recover within 10 s"
+                await asyncio.sleep(0.1)
+            recovered[mode] = round(time.monotonic() - started, 2)
+            record_property(f"recovered_after_{mode}_seconds", recovered[mode])
+            profile = await http.get("/api/v1/profile", headers=bearer(token))
+            assert profile.status_code == 200 and profile.json()["phone"] == "+79170000001"
+            fresh = await http.post("/api/v1/auth/code", json={"phone": f"+7917300000{mode == 'fast':d}"})
+            assert fresh.status_code == 200, fresh.text
+            login = await http.post(
+                "/api/v1/auth/token",
+                json={"phone": fresh.json()["phone"], "code": fresh.json()["debug_code"]},
+            )
+            assert login.status_code == 200, login.text
+
+    assert server.process.poll() is None and server.process.pid == pid  # never restarted
+    for mode in ("immediate", "fast"):
+        for name in calls:
+            assert seen[mode, name, 503, "service_unavailable"] > 0, seen  # the outage was seen under load
+    assert max(worst.values()) < QUICK, dict(worst)
+    record_property("slowest_answer_seconds", round(max(worst.values()), 2))
+    print(f"slowest answer: {max(worst.values()):.2f} s; back to 200 after restart: {recovered} s; {dict(seen)}")
