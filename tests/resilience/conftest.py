@@ -10,16 +10,15 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from playwright.async_api import Browser, async_playwright
 
 from tests.live_server import RunningServer, start_server, stop_server
 from tests.resilience.infra import copy_project, kill_hard, scratch_postgres_database
-from tests.ui.conftest import CHROMIUM_ARGS, chromium_path
+from tests.ui.conftest import browser  # noqa: F401  (the same Chromium fixture as the UI tests)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -79,11 +78,3 @@ def running_servers(server_root: Path, log_dir: Path) -> Iterator[Callable[..., 
                 stop_server(server)
             except Exception:
                 kill_hard(server)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import api_login, bearer
 from tests.live_server import RunningServer
 from tests.resilience.conftest import postgres_database
 from tests.resilience.infra import check_invariants, kill_hard, port_is_closed
@@ -33,18 +34,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             yield url
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def login(http: httpx.AsyncClient, phone: str) -> dict:
-    sent = await http.post("/api/v1/auth/code", json={"phone": phone})
-    assert sent.status_code == 200, sent.text
-    issued = await http.post("/api/v1/auth/token", json={"phone": phone, "code": sent.json()["debug_code"]})
-    assert issued.status_code == 200, issued.text
-    return issued.json()
-
-
 async def test_kill_9_mid_flight_then_restart(
     servers: Callable[..., RunningServer], database_url: str, record_property: Callable
 ) -> None:
@@ -60,7 +49,7 @@ async def test_kill_9_mid_flight_then_restart(
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as http:
         # Before the crash: 30 users in a referral tree, a logged-out token, an edited profile, and a code
         # sent but not used yet.
-        users = await asyncio.gather(*(login(http, f"+7917000{i:04d}") for i in range(30)))
+        users = await asyncio.gather(*(api_login(http, f"+7917000{i:04d}") for i in range(30)))
         for i, user in enumerate(users[1:], start=1):
             parent = users[(i - 1) // 3]["user"]["invite_code"]
             activated = await http.post(
@@ -71,7 +60,7 @@ async def test_kill_9_mid_flight_then_restart(
             "/api/v1/profile", json={"name": "Anna"}, headers=bearer(users[0]["access_token"])
         )
         assert edited.status_code == 200
-        logged_out = (await login(http, "+79170001000"))["access_token"]
+        logged_out = (await api_login(http, "+79170001000"))["access_token"]
         assert (await http.post("/api/v1/auth/logout", headers=bearer(logged_out))).status_code == 204
         pending = await http.post("/api/v1/auth/code", json={"phone": "+79170002000"})
         assert pending.status_code == 200
