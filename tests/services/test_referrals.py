@@ -124,12 +124,12 @@ def _parallel(engine, calls):  # type: ignore[no-untyped-def]
 
 def test_parallel_activations_by_one_user_give_one_referrer(engine, session: Session) -> None:  # type: ignore[no-untyped-def]
     me = make_user(session, 0)
-    owners = [make_user(session, n) for n in range(1, 31)]
+    owners = [make_user(session, n) for n in range(1, 51)]
     results = _parallel(
         engine, [lambda s, code=o.invite_code: referrals.activate_invite(s, me.id, code) for o in owners]
     )
     assert results.count("ok") == 1
-    assert results.count("invite_already_activated") == 29
+    assert results.count("invite_already_activated") == 49
     referrer = session.exec(select(User.referrer_id).where(User.id == me.id)).one()
     assert referrer in {o.id for o in owners}
 
@@ -229,3 +229,16 @@ def test_profile_reads_use_a_constant_number_of_queries(engine, session: Session
     statements_per_read = queries_for_profile()
     assert statements_per_read == baseline, statements
     assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")]) == 3
+
+
+def test_parallel_first_logins_get_distinct_invite_codes(engine, session: Session) -> None:  # type: ignore[no-untyped-def]
+    phones = [f"+7914{n:07d}" for n in range(20)]
+    codes = {phone: login_codes.issue_code(session, phone, None) for phone in phones}
+    results = _parallel(
+        engine,
+        [lambda s, phone=phone, code=code: auth.login_with_code(s, phone, code) for phone, code in codes.items()],
+    )
+    assert results == ["ok"] * 20
+    rows = session.exec(select(User.phone, User.invite_code)).all()
+    assert sorted(phone for phone, _ in rows) == phones
+    assert len({code for _, code in rows}) == 20
