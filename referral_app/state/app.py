@@ -42,8 +42,9 @@ class AppState(rx.State):
     def text(self, key: str, **params: Any) -> str:
         return translate(f"ui.{key}", self.lang, **params)
 
-    def error_text(self, error: ServiceError) -> str:
-        return error.message(self.lang)
+    def error_text(self, stored: dict) -> str:
+        """A service error kept with ServiceError.to_dict(), in the current language ("" when none)."""
+        return ServiceError.from_dict(stored).message(self.lang) if stored else ""
 
     def request_ip(self) -> str | None:
         headers = self.router.headers.raw_headers

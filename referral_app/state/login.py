@@ -53,11 +53,11 @@ class LoginState(AppState):
 
     @rx.var
     def phone_error_text(self) -> str:
-        return _render(self.phone_error, self.lang)
+        return self.error_text(self.phone_error)
 
     @rx.var
     def code_error_text(self) -> str:
-        return _render(self.code_error, self.lang)
+        return self.error_text(self.code_error)
 
     @rx.var
     def resend_label(self) -> str:
@@ -197,7 +197,3 @@ class LoginState(AppState):
         self.code, self.demo_code, self.normalized_phone = "", "", ""
         self.code_error, self.phone_error = {}, {}
         self.resend_left, self._resend_at = 0, 0.0
-
-
-def _render(stored: dict, lang: str) -> str:
-    return ServiceError.from_dict(stored).message(lang) if stored else ""

@@ -67,11 +67,11 @@ class ProfileState(AppState):
 
     @rx.var
     def invite_error_text(self) -> str:
-        return ServiceError.from_dict(self.invite_error).message(self.lang) if self.invite_error else ""
+        return self.error_text(self.invite_error)
 
     @rx.var
     def details_error_text(self) -> str:
-        return ServiceError.from_dict(self.details_error).message(self.lang) if self.details_error else ""
+        return self.error_text(self.details_error)
 
     @rx.event
     async def on_load(self):  # type: ignore[no-untyped-def]
