@@ -22,8 +22,8 @@ from referral_app.core.db import get_engine, session_scope
 from referral_app.services import users
 
 CALLS = {
-    "get_profile": lambda session, user_id: users.get_profile(session, user_id),
-    "list_referrals": lambda session, user_id: users.list_referrals(session, user_id, limit=50),
+    "get_profile": lambda session, user_id: users.get_profile(session, user_id=user_id),
+    "list_referrals": lambda session, user_id: users.list_referrals(session, user_id=user_id, limit=50),
 }
 
 

@@ -22,12 +22,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import select
 
-from referral_app.core import security
 from referral_app.core.clock import utcnow
 from referral_app.core.config import get_settings
-from referral_app.core.db import begin_write, session_scope
+from referral_app.core.db import session_scope, transaction
 from referral_app.models import LoginCode, User
-from referral_app.services.secrets import code_hmac_key
+from referral_app.services import security
+from referral_app.services.server_keys import code_hmac_key
 from referral_app.services.users import get_or_create_user, new_invite_code
 
 CHUNK = 2000
@@ -36,38 +36,37 @@ CHUNK = 2000
 def seed_users(counts: list[int]) -> dict[str, dict]:
     settings = get_settings()
     result: dict[str, dict] = {}
-    # Read-then-write transactions start with the app's begin_write (BEGIN IMMEDIATE on SQLite): a plain
+    # Read-then-write transactions are the app's write transactions (BEGIN IMMEDIATE on SQLite): a plain
     # deferred one that has read cannot take SQLite's write lock once the server has written meanwhile
     # ("database is locked" at once, no busy wait).
     with session_scope() as session:
         next_phone = 0
         for index, count in enumerate(counts):
-            begin_write(session, "bench:seed")
-            taken = set(session.exec(select(User.invite_code)).all())
-            referrer, _ = get_or_create_user(session, f"+79150{index:06d}", settings)
-            taken.add(referrer.invite_code)
-            start = utcnow() - timedelta(minutes=count + 1)
-            rows = []
-            for i in range(count):
-                code = new_invite_code(settings)
-                while code in taken:
+            with transaction(session, "bench:seed"):
+                taken = set(session.exec(select(User.invite_code)).all())
+                referrer, _ = get_or_create_user(session, phone=f"+79150{index:06d}", settings=settings)
+                taken.add(referrer.invite_code)
+                start = utcnow() - timedelta(minutes=count + 1)
+                rows = []
+                for i in range(count):
                     code = new_invite_code(settings)
-                taken.add(code)
-                joined = start + timedelta(minutes=i)
-                rows.append(
-                    {
-                        "phone": f"+7914{next_phone:07d}",
-                        "invite_code": code,
-                        "referrer_id": referrer.id,
-                        "invite_activated_at": joined,
-                        "created_at": joined - timedelta(seconds=30),
-                        "last_login_at": joined,
-                    }
-                )
-                next_phone += 1
-            for chunk in range(0, len(rows), CHUNK):
-                session.execute(sa.insert(User), rows[chunk : chunk + CHUNK])
-            session.commit()
+                    while code in taken:
+                        code = new_invite_code(settings)
+                    taken.add(code)
+                    joined = start + timedelta(minutes=i)
+                    rows.append(
+                        {
+                            "phone": f"+7914{next_phone:07d}",
+                            "invite_code": code,
+                            "referrer_id": referrer.id,
+                            "invite_activated_at": joined,
+                            "created_at": joined - timedelta(seconds=30),
+                            "last_login_at": joined,
+                        }
+                    )
+                    next_phone += 1
+                for chunk in range(0, len(rows), CHUNK):
+                    session.execute(sa.insert(User), rows[chunk : chunk + CHUNK])
             result[str(count)] = {"id": referrer.id, "phone": referrer.phone, "referrals": count}
         if session.get_bind().dialect.name == "postgresql":
             # What autovacuum's autoanalyze does within a minute of a bulk change. Without statistics the
@@ -82,8 +81,7 @@ def seed_codes(count: int, start: int, out: Path) -> None:
     settings = get_settings()
     now = utcnow()
     pairs = []
-    with session_scope() as session:
-        begin_write(session, "bench:seed")
+    with session_scope() as session, transaction(session, "bench:seed"):
         key = code_hmac_key(session, settings)
         rows = []
         for i in range(start, start + count):
@@ -102,7 +100,6 @@ def seed_codes(count: int, start: int, out: Path) -> None:
             )
         for chunk in range(0, len(rows), CHUNK):
             session.execute(sa.insert(LoginCode), rows[chunk : chunk + CHUNK])
-        session.commit()
     out.write_text("".join(pairs))
 
 

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 import anyio.to_thread
 
 from referral_app.core.config import get_settings
-from referral_app.core.db import dispose_engines, migrate, run_with_session
+from referral_app.core.db import dispose_engines, migrate
+from referral_app.services.bridge import run_with_session
 from referral_app.services.login_codes import purge_expired
-from referral_app.services.secrets import ensure_code_hmac_key
+from referral_app.services.server_keys import ensure_code_hmac_key
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ async def apply_migrations() -> AsyncIterator[None]:
     """Entered before the server accepts connections; every worker runs it, migrate() takes a lock."""
     log.info("applying database migrations")
     await anyio.to_thread.run_sync(migrate)
-    await run_with_session(ensure_code_hmac_key, get_settings())
+    await run_with_session(ensure_code_hmac_key, settings=get_settings())
     log.info("database schema is up to date")
     try:
         yield

@@ -6,14 +6,15 @@ import reflex as rx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from referral_app.api.main import create_api
-from referral_app.core.logging import configure_logging
+from referral_app.core.log_setup import configure_logging
 from referral_app.lifespan import apply_migrations, purge_stale_codes
-from referral_app.pages import register_pages
+from referral_app.paths import API_PATHS
+from referral_app.web.errors import show_backend_error
+from referral_app.web.pages import register_pages
 
 configure_logging()
 
 api = create_api()
-API_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json")
 
 
 def route_api_first(reflex_app: ASGIApp) -> ASGIApp:
@@ -28,7 +29,7 @@ def route_api_first(reflex_app: ASGIApp) -> ASGIApp:
     return asgi
 
 
-app = rx.App(api_transformer=route_api_first)
+app = rx.App(api_transformer=route_api_first, backend_exception_handler=show_backend_error)
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(purge_stale_codes)
 register_pages(app)

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from referral_app.core.logging import configure_logging
+from referral_app.core.log_setup import configure_logging
 
 log = logging.getLogger("referral_app.serve")
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, SQLModel
 
 from referral_app.core.config import Settings, set_settings
 from referral_app.core.db import create_db_engine, dispose_engines, migrate
-from referral_app.services import secrets as server_secrets
+from referral_app.services import server_keys
 from referral_app.services.sms import load_sender
 from tests.helpers import make_settings
 from tests.live_server import RunningServer, start_server, stop_server
@@ -65,11 +65,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 def settings(backend: str, migrated_urls: dict[str, str]) -> Iterator[Settings]:
     current = make_settings(migrated_urls[backend])
     set_settings(current)
-    server_secrets.clear_cache()
+    server_keys.clear_cache()
     yield current
     _truncate(migrated_urls[backend])
     set_settings(None)
-    server_secrets.clear_cache()
+    server_keys.clear_cache()
     load_sender.cache_clear()
 
 

@@ -36,7 +36,7 @@ def get_token(credentials: Credentials) -> str | None:
 
 
 def get_current_user_id(session: SessionDep, token: Annotated[str | None, Depends(get_token)]) -> int:
-    return auth.authenticate(session, token)
+    return auth.authenticate(session, token=token)
 
 
 ClientIP = Annotated[str | None, Depends(get_client_ip)]

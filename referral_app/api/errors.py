@@ -16,10 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from referral_app.api.schemas import ErrorBody, InvalidCodeBody, RateLimitedBody, ValidationErrorBody
 from referral_app.core.config import get_settings
-from referral_app.core.errors import ServiceError, ServiceUnavailable
+from referral_app.core.db import is_database_outage
 from referral_app.core.i18n import translate
-from referral_app.schemas import ErrorBody, InvalidCodeBody, RateLimitedBody, ValidationErrorBody
+from referral_app.limits import NAME_MAX_LENGTH
+from referral_app.services.errors import ServiceError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        if is_database_outage(exc):
             return service_error_response(ServiceUnavailable())
         log.exception("unhandled error")
         return error_response(500, "internal_error", translate("error.internal_error"))
@@ -121,7 +123,7 @@ def responses(*errors: type[ServiceError] | int) -> dict[int | str, dict[str, An
     return documented
 
 
-_EXAMPLE_PARAMS = {"wait": "60 s", "attempts_left": 4, "limit": 100}
+_EXAMPLE_PARAMS = {"wait": "60 s", "attempts_left": 4, "limit": NAME_MAX_LENGTH}
 
 
 class BodySizeLimit:

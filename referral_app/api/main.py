@@ -7,8 +7,7 @@ from fastapi import APIRouter, FastAPI
 from referral_app.api.errors import BodySizeLimit, install_error_handlers
 from referral_app.api.routes import auth, health, profile
 from referral_app.core.config import get_settings
-
-API_PREFIX = "/api"
+from referral_app.paths import API_PREFIX, API_V1, DOCS, OPENAPI, REDOC
 
 DESCRIPTION = """
 Phone-number login with one-time SMS codes, and invite-code referrals.
@@ -33,14 +32,14 @@ def create_api() -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         openapi_tags=TAGS,
-        docs_url="/docs",
-        redoc_url="/redoc",
-        openapi_url="/openapi.json",
+        docs_url=DOCS,
+        redoc_url=REDOC,
+        openapi_url=OPENAPI,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_body_bytes)
 
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(prefix=API_V1)
     v1.include_router(auth.router)
     v1.include_router(profile.router)
     api = APIRouter(prefix=API_PREFIX)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from enum import StrEnum
+from typing import TypeVar
 
 from sqlmodel import Session
 
 from referral_app.core.clock import utcnow
+from referral_app.core.db import transaction
 from referral_app.models import AuditEvent
+from referral_app.services.errors import ServiceError
+
+E = TypeVar("E", bound=ServiceError)
 
 
 class Event(StrEnum):
@@ -46,9 +53,35 @@ def record(
     )
 
 
-def record_now(session: Session, event: Event, **fields: str | int | None) -> None:
-    """Record an event on its own (for actions that were refused and rolled back)."""
-    if session.in_transaction():
-        session.rollback()
-    record(session, event, **fields)  # type: ignore[arg-type]
-    session.commit()
+def record_alone(
+    session: Session,
+    event: Event,
+    *,
+    phone: str | None = None,
+    user_id: int | None = None,
+    client_ip: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Record an event in a transaction of its own (for actions that have none, or were rolled back)."""
+    with transaction(session, write=True):
+        record(session, event, phone=phone, user_id=user_id, client_ip=client_ip, detail=detail)
+
+
+@contextlib.contextmanager
+def refusals_recorded(
+    session: Session,
+    refusal: type[E],
+    event: Event,
+    *,
+    detail: Callable[[E], str | None],
+    phone: str | None = None,
+    user_id: int | None = None,
+    client_ip: str | None = None,
+) -> Iterator[None]:
+    """Refuse, audit, raise: when the block raises `refusal` (its transaction already rolled back), the
+    refusal is recorded as `event` on its own, and the error goes on to the caller."""
+    try:
+        yield
+    except refusal as refused:
+        record_alone(session, event, phone=phone, user_id=user_id, client_ip=client_ip, detail=detail(refused))
+        raise

@@ -9,18 +9,17 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from referral_app.core import security
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.db import begin_write
-from referral_app.core.errors import NotAuthenticated
+from referral_app.core.db import transaction
+from referral_app.limits import TOKEN_MAX_LENGTH
 from referral_app.models import AuthToken
-from referral_app.schemas import Profile
-from referral_app.services import audit
+from referral_app.services import audit, security
 from referral_app.services.audit import Event
+from referral_app.services.errors import NotAuthenticated
 from referral_app.services.login_codes import consume_code
 from referral_app.services.phones import mask_phone, normalize_phone
-from referral_app.services.users import get_or_create_user, load_profile
+from referral_app.services.users import get_or_create_user
 
 log = logging.getLogger(__name__)
 
@@ -30,41 +29,38 @@ class LoginResult:
     access_token: str
     expires_in: int
     is_new_user: bool
-    profile: Profile
+    user_id: int
 
 
 def login_with_code(
     session: Session,
-    raw_phone: str,
+    *,
+    phone: str,
     code: str,
     region: str | None = None,
-    settings: Settings | None = None,
     client_ip: str | None = None,
+    settings: Settings | None = None,
 ) -> LoginResult:
-    """Check the code; on success register (first login) or log in, and issue a token — atomically."""
+    """Check the code; on success register (first login) or log in, and issue a token — atomically.
+
+    A wrong code is committed as a failure (attempt counters and locks must stick) and then raised."""
     s = settings or get_settings()
-    phone = normalize_phone(raw_phone, region, default_region=s.default_region)
-    begin_write(session, f"phone:{phone}")
-    try:
-        failure = consume_code(session, phone, code, s, client_ip)
-        if failure is not None:
-            session.commit()  # keep the recorded failure: attempt counters and locks must stick
-            raise failure
-        user, created = get_or_create_user(session, phone, s)
-        user.last_login_at = utcnow()
-        token = _issue_token(session, user.id, s)
-        if created:
-            audit.record(session, Event.NEW_USER, phone=phone, user_id=user.id, client_ip=client_ip)
-        audit.record(session, Event.LOGIN, phone=phone, user_id=user.id, client_ip=client_ip)
-        session.flush()
-        profile = load_profile(session, user.id)
-        session.commit()
-    except BaseException:
-        if session.in_transaction():
-            session.rollback()
-        raise
-    log.info("%s %s", "registered" if created else "logged in", mask_phone(phone))
-    return LoginResult(access_token=token, expires_in=s.token_ttl_seconds, is_new_user=created, profile=profile)
+    e164 = normalize_phone(phone, region, default_region=s.default_region)
+    with transaction(session, f"phone:{e164}"):
+        failure = consume_code(session, phone=e164, code=code, client_ip=client_ip, settings=s)
+        if failure is None:
+            user, created = get_or_create_user(session, phone=e164, settings=s)
+            assert user.id is not None
+            user_id = user.id
+            user.last_login_at = utcnow()
+            token = _issue_token(session, user_id, s)
+            if created:
+                audit.record(session, Event.NEW_USER, phone=e164, user_id=user_id, client_ip=client_ip)
+            audit.record(session, Event.LOGIN, phone=e164, user_id=user_id, client_ip=client_ip)
+    if failure is not None:
+        raise failure
+    log.info("%s %s", "registered" if created else "logged in", mask_phone(e164))
+    return LoginResult(access_token=token, expires_in=s.token_ttl_seconds, is_new_user=created, user_id=user_id)
 
 
 def _issue_token(session: Session, user_id: int, s: Settings) -> str:
@@ -83,7 +79,7 @@ def _issue_token(session: Session, user_id: int, s: Settings) -> str:
 
 
 def _active_token(session: Session, token: str | None) -> AuthToken:
-    if not token or not token.startswith(security.TOKEN_PREFIX) or len(token) > 200:
+    if not token or not token.startswith(security.TOKEN_PREFIX) or len(token) > TOKEN_MAX_LENGTH:
         raise NotAuthenticated()
     row = session.exec(select(AuthToken).where(AuthToken.token_hash == security.token_hash(token))).first()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
@@ -91,21 +87,20 @@ def _active_token(session: Session, token: str | None) -> AuthToken:
     return row
 
 
-def authenticate(session: Session, token: str | None, settings: Settings | None = None) -> int:
+def authenticate(session: Session, *, token: str | None, settings: Settings | None = None) -> int:
     """Return the user id a live token belongs to, or raise NotAuthenticated."""
     s = settings or get_settings()
-    try:
+    with transaction(session):
         row = _active_token(session, token)
         token_id, user_id, last_used_at = row.id, row.user_id, row.last_used_at
-        session.commit()  # end the read
-        now = utcnow()
-        # last_used_at is refreshed at most once per interval, so reads do not all become writes. The refresh
-        # is a write transaction of its own: turning the read into a write fails at once on SQLite ("database
-        # is locked", a 503) when another request wrote in between, e.g. the same token's refresh from a
-        # concurrent request. The WHERE lets only the first of those concurrent refreshes write.
-        interval = timedelta(seconds=s.token_touch_interval_seconds)
-        if last_used_at is None or now - last_used_at >= interval:
-            begin_write(session, f"token:{token_id}")
+    now = utcnow()
+    # last_used_at is refreshed at most once per interval, so reads do not all become writes. The refresh
+    # is a write transaction of its own: turning the read into a write fails at once on SQLite ("database
+    # is locked", a 503) when another request wrote in between, e.g. the same token's refresh from a
+    # concurrent request. The WHERE lets only the first of those concurrent refreshes write.
+    interval = timedelta(seconds=s.token_touch_interval_seconds)
+    if last_used_at is None or now - last_used_at >= interval:
+        with transaction(session, f"token:{token_id}"):
             session.execute(
                 sa.update(AuthToken)
                 .where(
@@ -114,19 +109,14 @@ def authenticate(session: Session, token: str | None, settings: Settings | None 
                 )
                 .values(last_used_at=now)
             )
-            session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return user_id
 
 
-def logout(session: Session, token: str | None, client_ip: str | None = None) -> None:
+def logout(session: Session, *, token: str | None, client_ip: str | None = None) -> None:
     """Revoke the token server-side; it is never accepted again."""
     # A write transaction from the start: on SQLite a read transaction cannot become a write once another
     # connection has written ("database is locked" at once). The UPDATE's guard makes it race-safe anyway.
-    begin_write(session)
-    try:
+    with transaction(session, write=True):
         row = _active_token(session, token)
         session.execute(
             sa.update(AuthToken)
@@ -134,7 +124,3 @@ def logout(session: Session, token: str | None, client_ip: str | None = None) ->
             .values(revoked_at=utcnow())
         )
         audit.record(session, Event.TOKEN_REVOKED, user_id=row.user_id, client_ip=client_ip)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise

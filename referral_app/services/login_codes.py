@@ -15,17 +15,17 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from referral_app.core import security
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.db import begin_write, run_with_session
-from referral_app.core.errors import InvalidCode, RateLimited, ServiceError, TooManyAttempts
-from referral_app.core.i18n import translate
+from referral_app.core.db import transaction
+from referral_app.core.i18n import DEFAULT_LANGUAGE, translate
 from referral_app.models import LoginCode, PhoneGuard
-from referral_app.services import audit
+from referral_app.services import audit, security
 from referral_app.services.audit import Event
+from referral_app.services.bridge import run_with_session
+from referral_app.services.errors import InvalidCode, RateLimited, ServiceError, TooManyAttempts
 from referral_app.services.phones import mask_phone, normalize_phone
-from referral_app.services.secrets import code_hmac_key
+from referral_app.services.server_keys import code_hmac_key
 from referral_app.services.sms import load_sender
 
 log = logging.getLogger(__name__)
@@ -77,13 +77,15 @@ def _check_send_limits(session: Session, phone: str, client_ip: str | None, now:
         raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now), reason="ip_hourly_limit")
 
 
-def issue_code(session: Session, phone: str, client_ip: str | None, settings: Settings | None = None) -> str:
+def issue_code(session: Session, *, phone: str, client_ip: str | None, settings: Settings | None = None) -> str:
     """Create a new code for an E.164 phone (replacing any earlier one) after checking every send limit.
 
     Returns the code in clear text: it must go only into the SMS (and, in demo mode, to the requester)."""
     s = settings or get_settings()
-    begin_write(session, f"phone:{phone}", f"ip:{client_ip}")
-    try:
+    refusals = audit.refusals_recorded(
+        session, RateLimited, Event.CODE_REFUSED, detail=lambda e: e.reason, phone=phone, client_ip=client_ip
+    )
+    with refusals, transaction(session, f"phone:{phone}", f"ip:{client_ip}"):
         now = utcnow()
         _check_phone_lock(session.get(PhoneGuard, phone), now)
         _check_send_limits(session, phone, client_ip, now, s)
@@ -98,19 +100,11 @@ def issue_code(session: Session, phone: str, client_ip: str | None, settings: Se
             )
         )
         audit.record(session, Event.CODE_REQUESTED, phone=phone, client_ip=client_ip)
-        session.commit()
-    except RateLimited as refused:
-        session.rollback()
-        audit.record_now(session, Event.CODE_REFUSED, phone=phone, client_ip=client_ip, detail=refused.reason)
-        raise
-    except BaseException:
-        session.rollback()
-        raise
     return code
 
 
 async def send_login_code(
-    raw_phone: str, region: str | None, client_ip: str | None, settings: Settings | None = None
+    *, phone: str, region: str | None, client_ip: str | None, settings: Settings | None = None
 ) -> IssuedCode:
     """The whole send-code flow: normalise, issue (rate-limited), wait for the simulated SMS gateway, send.
 
@@ -118,16 +112,16 @@ async def send_login_code(
     concurrent requests neither block the event loop nor hold threads while they wait.
     """
     s = settings or get_settings()
-    phone = normalize_phone(raw_phone, region, default_region=s.default_region)
+    e164 = normalize_phone(phone, region, default_region=s.default_region)
 
-    code = await run_with_session(issue_code, phone, client_ip, s)
+    code = await run_with_session(issue_code, phone=e164, client_ip=client_ip, settings=s)
     low, high = sorted((s.sms_delay_min, s.sms_delay_max))
     await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
-    await load_sender(s.sms_sender).send(phone, translate("sms.login_code", "ru", code=code))
-    await run_with_session(audit.record_now, Event.CODE_SENT, phone=phone, client_ip=client_ip)
-    log.info("login code sent to %s", mask_phone(phone))
+    await load_sender(s.sms_sender).send(e164, translate("sms.login_code", DEFAULT_LANGUAGE, code=code))
+    await run_with_session(audit.record_alone, Event.CODE_SENT, phone=e164, client_ip=client_ip)
+    log.info("login code sent to %s", mask_phone(e164))
     return IssuedCode(
-        phone=phone,
+        phone=e164,
         expires_in=s.code_ttl_seconds,
         resend_in=s.code_resend_cooldown_seconds,
         code_length=s.code_length,
@@ -136,13 +130,13 @@ async def send_login_code(
 
 
 def consume_code(
-    session: Session, phone: str, code: str, settings: Settings | None = None, client_ip: str | None = None
+    session: Session, *, phone: str, code: str, client_ip: str | None = None, settings: Settings | None = None
 ) -> ServiceError | None:
     """Check `code` against the phone's latest code inside the caller's write transaction.
 
     Returns None when it matched (the code is now consumed), otherwise the error to report; the failure
     is already recorded (code attempts, the phone's consecutive failures, maybe a lock, the audit trail)
-    and the caller must commit it before raising.
+    and the caller must commit it before raising: attempt counters and locks must stick.
     """
     failure = _check_code(session, phone, code, settings or get_settings(), client_ip)
     if failure is not None:
@@ -205,8 +199,8 @@ def _check_code(
     return InvalidCode(attempts_left=min(code_left, s.phone_max_failures - guard.failed_attempts))
 
 
-def purge_expired(session: Session, older_than: timedelta = timedelta(days=1)) -> int:
+def purge_expired(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int:
     """Delete codes no rule looks at any more (all limits look back at most an hour)."""
-    result = session.execute(sa.delete(LoginCode).where(col(LoginCode.created_at) < utcnow() - older_than))
-    session.commit()
-    return result.rowcount
+    with transaction(session, write=True):
+        result = session.execute(sa.delete(LoginCode).where(col(LoginCode.created_at) < utcnow() - older_than))
+    return int(result.rowcount)

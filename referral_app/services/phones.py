@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import phonenumbers
 
-from referral_app.core.errors import InvalidPhone
-
-MAX_INPUT_LENGTH = 32
+from referral_app.limits import PHONE_INPUT_MAX_LENGTH
+from referral_app.services.errors import InvalidPhone
 
 
 def normalize_phone(raw: str, region: str | None = None, *, default_region: str = "RU") -> str:
@@ -18,7 +17,7 @@ def normalize_phone(raw: str, region: str | None = None, *, default_region: str 
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidPhone()
     text = (raw or "").strip()
-    if not text or len(text) > MAX_INPUT_LENGTH:
+    if not text or len(text) > PHONE_INPUT_MAX_LENGTH:
         raise InvalidPhone()
     try:
         number = phonenumbers.parse(text, region)
@@ -32,39 +31,3 @@ def normalize_phone(raw: str, region: str | None = None, *, default_region: str 
 def mask_phone(phone: str) -> str:
     """For logs: keep the country and the last digits only."""
     return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:] if len(phone) > 7 else "***"
-
-
-# Offered in the web app's country picker; numbers from anywhere else work when typed with +country.
-COMMON_REGIONS = (
-    "RU",
-    "KZ",
-    "BY",
-    "UZ",
-    "KG",
-    "AM",
-    "AZ",
-    "GE",
-    "MD",
-    "TJ",
-    "UA",
-    "TR",
-    "IL",
-    "AE",
-    "DE",
-    "FR",
-    "GB",
-    "ES",
-    "IT",
-    "NL",
-    "PL",
-    "FI",
-    "US",
-    "CA",
-    "CN",
-    "IN",
-)
-
-
-def region_choices() -> list[tuple[str, str]]:
-    """(region, "RU +7") pairs for a country picker."""
-    return [(r, f"{r} +{phonenumbers.country_code_for_region(r)}") for r in COMMON_REGIONS]

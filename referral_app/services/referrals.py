@@ -9,8 +9,12 @@ from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import get_settings
-from referral_app.core.db import begin_write
-from referral_app.core.errors import (
+from referral_app.core.db import transaction
+from referral_app.limits import INVITE_CODE_MAX_LENGTH
+from referral_app.models import User
+from referral_app.services import audit
+from referral_app.services.audit import Event
+from referral_app.services.errors import (
     InviteAlreadyActivated,
     InviteCodeNotFound,
     NotAuthenticated,
@@ -18,11 +22,7 @@ from referral_app.core.errors import (
     ReferralCycle,
     ServiceError,
 )
-from referral_app.models import User
-from referral_app.schemas import Profile
-from referral_app.services import audit
-from referral_app.services.audit import Event
-from referral_app.services.users import load_profile
+from referral_app.services.users import Profile, get_profile
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ def normalize_invite_code(raw: str) -> str:
     return text.translate(_LOOKALIKES)
 
 
-def _well_formed(code: str) -> bool:
-    """Only codes made of the alphabet's characters can exist; anything else (say, a NUL byte, which
-    PostgreSQL refuses in a query parameter) is not looked up at all."""
-    return bool(code) and set(code) <= set(get_settings().invite_code_alphabet)
+def is_well_formed(code: str) -> bool:
+    """Only codes of the alphabet's characters, no longer than a code can be, can exist; anything else
+    (say, a NUL byte, which PostgreSQL refuses in a query parameter) is not looked up or stored at all."""
+    return 0 < len(code) <= INVITE_CODE_MAX_LENGTH and set(code) <= set(get_settings().invite_code_alphabet)
 
 
 def _in_referral_subtree(session: Session, owner_id: int, user_id: int) -> bool:
@@ -57,13 +57,22 @@ def _in_referral_subtree(session: Session, owner_id: int, user_id: int) -> bool:
     return session.execute(sa.select(chain.c.id).where(chain.c.id == user_id).limit(1)).first() is not None
 
 
-def activate_invite(session: Session, user_id: int, raw_code: str, client_ip: str | None = None) -> Profile:
-    code = normalize_invite_code(raw_code)
-    begin_write(session, REFERRAL_GRAPH_LOCK)
-    try:
+def activate_invite(session: Session, *, user_id: int, invite_code: str, client_ip: str | None = None) -> Profile:
+    """Make the owner of `invite_code` the user's referrer, once ever. Returns the updated profile."""
+    code = normalize_invite_code(invite_code)
+    # The attempted code is kept only when it could be a code at all: typed junk (even NUL) stays out.
+    refusals = audit.refusals_recorded(
+        session,
+        ServiceError,
+        Event.INVITE_REJECTED,
+        detail=lambda rejected: f"{rejected.code}:{code}" if is_well_formed(code) else rejected.code,
+        user_id=user_id,
+        client_ip=client_ip,
+    )
+    with refusals, transaction(session, REFERRAL_GRAPH_LOCK):
         me = session.get(User, user_id)
         owner = (
-            session.exec(select(User.id).where(User.invite_code == code)).first() if _well_formed(code) else None
+            session.exec(select(User.id).where(User.invite_code == code)).first() if is_well_formed(code) else None
         )
         if me is None:
             raise NotAuthenticated()
@@ -84,16 +93,5 @@ def activate_invite(session: Session, user_id: int, raw_code: str, client_ip: st
         if updated.rowcount != 1:
             raise InviteAlreadyActivated()
         audit.record(session, Event.INVITE_ACTIVATED, user_id=user_id, client_ip=client_ip, detail=code)
-        profile = load_profile(session, user_id)
-        session.commit()
-    except ServiceError as rejected:
-        session.rollback()
-        # The attempted code is kept only when it could be a code at all: typed junk (even NUL) stays out.
-        reason = f"{rejected.code}:{code}" if _well_formed(code) and len(code) <= 16 else rejected.code
-        audit.record_now(session, Event.INVITE_REJECTED, user_id=user_id, client_ip=client_ip, detail=reason)
-        raise
-    except BaseException:
-        session.rollback()
-        raise
     log.info("user %s activated an invite code of user %s", user_id, owner)
-    return profile
+    return get_profile(session, user_id=user_id)

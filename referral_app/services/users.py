@@ -5,30 +5,62 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import email_validator
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.errors import InvalidEmail, InvalidName, NotAuthenticated
+from referral_app.core.db import transaction
+from referral_app.limits import NAME_MAX_LENGTH, PROFILE_REFERRALS, REFERRALS_PAGE_DEFAULT, REFERRALS_PAGE_MAX
 from referral_app.models import User
-from referral_app.schemas import MAX_REFERRALS_PAGE, Profile, Referral, ReferralPage
+from referral_app.services.errors import InvalidEmail, InvalidName, NotAuthenticated
 
 log = logging.getLogger(__name__)
 
-PROFILE_REFERRALS = 100
 INVITE_CODE_RETRIES = 50
+
+
+@dataclass(frozen=True)
+class Referral:
+    phone: str
+    joined_at: datetime  # when they activated the user's invite code (naive UTC)
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: int
+    phone: str
+    invite_code: str
+    activated_invite_code: str | None
+    invited_by: str | None  # the phone of the user whose code was activated
+    name: str | None
+    email: str | None
+    referrals: list[Referral]  # the newest first
+    referrals_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReferralPage:
+    items: list[Referral]
+    total: int
+    limit: int
+    offset: int
 
 
 def new_invite_code(settings: Settings) -> str:
     return "".join(secrets.choice(settings.invite_code_alphabet) for _ in range(settings.invite_code_length))
 
 
-def get_or_create_user(session: Session, phone: str, settings: Settings | None = None) -> tuple[User, bool]:
+def get_or_create_user(session: Session, *, phone: str, settings: Settings | None = None) -> tuple[User, bool]:
     """Inside the caller's transaction. Returns (user, created).
 
     Invite-code uniqueness is enforced by the unique index: insert, and on a collision retry with a new
@@ -52,7 +84,7 @@ def get_or_create_user(session: Session, phone: str, settings: Settings | None =
     raise RuntimeError("could not find a free invite code; widen INVITE_CODE_LENGTH or the alphabet")
 
 
-def _referrals_query(user_id: int):  # type: ignore[no-untyped-def]
+def _referrals_query(user_id: int) -> SelectOfScalar[tuple[str, datetime | None]]:
     return (
         select(User.phone, User.invite_activated_at)
         .where(User.referrer_id == user_id)
@@ -69,7 +101,7 @@ def _count_referrals(session: Session, user_id: int) -> int:
 _Referrer = aliased(User, name="referrer")
 
 
-def load_profile(session: Session, user_id: int) -> Profile:
+def _load_profile(session: Session, user_id: int, referrals_limit: int) -> Profile:
     """The profile in a constant number of queries (three), however many referrals there are."""
     row = session.exec(
         select(User, _Referrer.invite_code, _Referrer.phone)
@@ -79,7 +111,8 @@ def load_profile(session: Session, user_id: int) -> Profile:
     if row is None:
         raise NotAuthenticated()
     user, activated_code, invited_by = row
-    referrals = session.exec(_referrals_query(user_id).limit(PROFILE_REFERRALS)).all()
+    referrals = session.exec(_referrals_query(user_id).limit(referrals_limit)).all()
+    assert user.id is not None
     return Profile(
         id=user.id,
         phone=user.phone,
@@ -88,29 +121,33 @@ def load_profile(session: Session, user_id: int) -> Profile:
         invited_by=invited_by,
         name=user.name,
         email=user.email,
-        referrals=[Referral(phone=phone, joined_at=joined) for phone, joined in referrals],
+        referrals=_referrals(referrals),
         referrals_count=_count_referrals(session, user_id),
         created_at=user.created_at,
     )
 
 
-def get_profile(session: Session, user_id: int) -> Profile:
-    try:
-        return load_profile(session, user_id)
-    finally:
-        session.rollback()  # read-only: end the transaction
+def _referrals(rows: Sequence[tuple[str, datetime | None]]) -> list[Referral]:
+    # A referral always has its activation time (both are set by one UPDATE).
+    return [Referral(phone=phone, joined_at=joined) for phone, joined in rows if joined is not None]
 
 
-def list_referrals(session: Session, user_id: int, limit: int = 50, offset: int = 0) -> ReferralPage:
-    limit = max(1, min(limit, MAX_REFERRALS_PAGE))
+def get_profile(session: Session, *, user_id: int, referrals_limit: int = PROFILE_REFERRALS) -> Profile:
+    """The profile with the newest `referrals_limit` referrals; NotAuthenticated when the user is gone."""
+    with transaction(session):
+        return _load_profile(session, user_id, max(0, min(referrals_limit, PROFILE_REFERRALS)))
+
+
+def list_referrals(
+    session: Session, *, user_id: int, limit: int = REFERRALS_PAGE_DEFAULT, offset: int = 0
+) -> ReferralPage:
+    limit = max(1, min(limit, REFERRALS_PAGE_MAX))
     offset = max(0, offset)
-    try:
+    with transaction(session):
         rows = session.exec(_referrals_query(user_id).limit(limit).offset(offset)).all()
         total = _count_referrals(session, user_id)
-    finally:
-        session.rollback()
     return ReferralPage(
-        items=[Referral(phone=phone, joined_at=joined) for phone, joined in rows],
+        items=_referrals(rows),
         total=total,
         limit=limit,
         offset=offset,
@@ -124,18 +161,18 @@ def normalize_email(raw: str) -> str:
         raise InvalidEmail() from None
 
 
-MAX_NAME_LENGTH = 100
-
 _UNSET = object()
+_UNSTORABLE = ("Cc", "Cs")  # control characters, surrogates
 
 
 def _clean_name(value: object) -> str | None:
     # Whitespace runs become one space; other control characters (NUL, ESC, DEL...) are invisible junk
-    # that PostgreSQL partly refuses to store (NUL), so they are dropped.
-    text = "".join(ch for ch in str(value or "") if ch.isspace() or unicodedata.category(ch) != "Cc")
+    # that PostgreSQL partly refuses to store (NUL), and lone surrogates ("\ud800" in JSON) cannot be
+    # encoded at all, so both are dropped.
+    text = "".join(ch for ch in str(value or "") if ch.isspace() or unicodedata.category(ch) not in _UNSTORABLE)
     text = " ".join(text.split())
-    if len(text) > MAX_NAME_LENGTH:
-        raise InvalidName(limit=MAX_NAME_LENGTH)
+    if len(text) > NAME_MAX_LENGTH:
+        raise InvalidName(limit=NAME_MAX_LENGTH)
     return text or None
 
 
@@ -144,19 +181,14 @@ def _clean_email(value: object) -> str | None:
     return normalize_email(text) if text else None
 
 
-def update_profile(session: Session, user_id: int, *, name: object = _UNSET, email: object = _UNSET) -> Profile:
-    """Change the given fields; an empty string or None clears a field."""
+def update_profile(session: Session, *, user_id: int, name: object = _UNSET, email: object = _UNSET) -> Profile:
+    """Change the given fields; an empty string or None clears a field. Returns the updated profile."""
     values: dict[str, str | None] = {}
     if name is not _UNSET:
         values["name"] = _clean_name(name)
     if email is not _UNSET:
         values["email"] = _clean_email(email)
-    try:
-        if values:
+    if values:
+        with transaction(session, write=True):
             session.execute(sa.update(User).where(col(User.id) == user_id).values(**values))
-        profile = load_profile(session, user_id)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return profile
+    return get_profile(session, user_id=user_id)

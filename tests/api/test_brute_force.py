@@ -153,7 +153,9 @@ async def test_trying_every_code_stops_after_ten_guesses(
         await attacker.guess(code)
     assert attacker.guesses[(429, "rate_limited")] == 1 + 101
     assert attacker.guesses[(400, "invalid_code")] == 4
-    assert set(attacker.retry_after[1:]) <= {HOUR, HOUR - 1}  # counting down, not extended by the tries
+    # Counting down, never extended by the tries (how far it got depends on the machine's speed).
+    waits = attacker.retry_after
+    assert all(later <= earlier <= HOUR for earlier, later in itertools.pairwise(waits)), waits
     nothing_gained(session)
 
     # The victim's own (burned) code does not work either until a new code is sent after the hour.

@@ -108,6 +108,23 @@ async def test_openapi_documents_every_endpoint_and_its_errors(client: httpx.Asy
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
 
+async def test_documented_limits_are_the_configured_ones(client: httpx.AsyncClient) -> None:
+    """Route descriptions are written from the settings, so they cannot go stale when a limit changes."""
+    from referral_app.core.config import get_settings
+
+    s = get_settings()
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    send = paths["/api/v1/auth/code"]["post"]["description"]
+    assert f"Sends a {s.code_length}-digit code" in send
+    assert f"{s.code_max_per_phone_per_hour} per hour per phone, {s.code_max_per_ip_per_hour} per hour" in send
+    token = paths["/api/v1/auth/token"]["post"]["description"]
+    assert f"after {s.code_max_attempts} wrong tries" in token
+    assert f"after {s.phone_max_failures} consecutive failures" in token
+    name = paths["/api/v1/profile"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+    name_schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["ProfileUpdate"]
+    assert "invalid_name" in name_schema["properties"]["name"]["description"] and name
+
+
 async def test_swagger_and_redoc_pages(client: httpx.AsyncClient) -> None:
     for path in ("/docs", "/redoc"):
         response = await client.get(path)

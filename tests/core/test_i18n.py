@@ -1,4 +1,4 @@
-"""The translation table is complete: every message in every language, every error code translated."""
+"""The translation tables are complete: every message in every language, every error code translated."""
 
 from __future__ import annotations
 
@@ -6,17 +6,18 @@ import string
 
 import pytest
 
-from referral_app.core import errors
-from referral_app.core.i18n import LANGUAGES, MESSAGES, humanize_seconds, translate, ui_texts
+from referral_app.core.config import Settings
+from referral_app.core.i18n import LANGUAGES, MESSAGES, humanize_seconds
+from referral_app.services import errors
+from referral_app.web.texts import UI_TEXTS, ui_text, ui_texts
 
 
 def _placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-@pytest.mark.parametrize("key", sorted(MESSAGES))
-def test_every_message_exists_in_every_language_with_the_same_placeholders(key: str) -> None:
-    entry = MESSAGES[key]
+@pytest.mark.parametrize("entry", [*MESSAGES.values(), *UI_TEXTS.values()])
+def test_every_message_exists_in_every_language_with_the_same_placeholders(entry: dict[str, str]) -> None:
     assert set(entry) == set(LANGUAGES)
     assert len({frozenset(_placeholders(text)) for text in entry.values()}) == 1, entry
 
@@ -54,8 +55,37 @@ def test_waits_read_naturally() -> None:
     assert humanize_seconds(121) == "3 min"
 
 
-def test_ui_texts_are_keyed_without_prefix_and_fall_back_to_the_default_language() -> None:
+def test_ui_texts_fall_back_to_the_default_language() -> None:
     ru, en = ui_texts("ru"), ui_texts("en")
-    assert ru.keys() == en.keys() and "login.title" in ru
+    assert ru.keys() == en.keys() == UI_TEXTS.keys() and "login.title" in ru
     assert ui_texts("xx") == ru
-    assert translate("ui.login.title", "de") == en["login.title"]  # unknown language: English for the API
+    assert ui_text("login.title", "de") == ru["login.title"]
+
+
+def test_ui_texts_state_the_configured_code_length(settings: Settings) -> None:
+    from tests.helpers import configure
+
+    configure(settings, code_length=6)
+    assert "6" in ui_texts("en")["login.subtitle"] and "{" not in ui_texts("en")["login.subtitle"]
+    assert "6" in ui_text("login.subtitle", "ru")
+
+
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        None,
+        "invalid_code",
+        {"code": "invalid_code", "params": {}},
+        {"code": "invalid_code", "params": {"attempts_left": "3"}},
+        {"code": "invalid_code", "params": {"attempts_left": 3, "extra": 1}},
+        {"code": "rate_limited", "retry_after": None, "params": {}},
+        {"code": "rate_limited", "retry_after": True, "params": {}},
+        {"code": "no_such_code"},
+        {"code": ["not", "hashable"]},
+    ],
+)
+def test_an_error_dict_from_a_client_never_breaks_translation(tampered: object) -> None:
+    """Stored errors pass through the browser: anything malformed becomes the generic error, not a crash."""
+    restored = errors.ServiceError.from_dict(tampered)
+    assert type(restored) is errors.ServiceError
+    assert restored.message("ru") == errors.ServiceError().message("ru")

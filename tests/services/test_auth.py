@@ -8,25 +8,29 @@ import pytest
 from sqlmodel import Session, select
 
 from referral_app.core.config import Settings
-from referral_app.core.errors import NotAuthenticated
 from referral_app.models import AuthToken, LoginCode, User
-from referral_app.services import auth, login_codes
+from referral_app.services import auth, login_codes, users
+from referral_app.services.errors import NotAuthenticated
 from tests.helpers import configure, shift_back
 
 PHONE = "+79123456789"
 
 
 def login(session: Session, phone: str = PHONE) -> auth.LoginResult:
-    return auth.login_with_code(session, phone, login_codes.issue_code(session, phone, None))
+    return auth.login_with_code(
+        session, phone=phone, code=login_codes.issue_code(session, phone=phone, client_ip=None)
+    )
 
 
 def test_first_login_registers_then_logs_in(session: Session) -> None:
     first = login(session)
-    assert first.is_new_user and first.profile.phone == PHONE
+    first_profile = users.get_profile(session, user_id=first.user_id)
+    assert first.is_new_user and first_profile.phone == PHONE
     shift_back(session, LoginCode, 61, "created_at")
     second = login(session)
     assert not second.is_new_user
-    assert second.profile.id == first.profile.id and second.profile.invite_code == first.profile.invite_code
+    assert second.user_id == first.user_id
+    assert users.get_profile(session, user_id=second.user_id).invite_code == first_profile.invite_code
     assert session.exec(select(User)).one().last_login_at is not None
 
 
@@ -41,10 +45,10 @@ def test_token_is_opaque_long_and_stored_only_as_sha256(session: Session) -> Non
 
 def test_authenticate_accepts_live_tokens_only(session: Session) -> None:
     result = login(session)
-    assert auth.authenticate(session, result.access_token) == result.profile.id
+    assert auth.authenticate(session, token=result.access_token) == result.user_id
     for bad in (None, "", "rfa_unknown", "Bearer x", result.access_token + "x", "x" * 500):
         with pytest.raises(NotAuthenticated) as caught:
-            auth.authenticate(session, bad)
+            auth.authenticate(session, token=bad)
         assert caught.value.status_code == 401
         assert caught.value.headers() == {"WWW-Authenticate": "Bearer"}
 
@@ -53,18 +57,18 @@ def test_expired_token_is_rejected(session: Session) -> None:
     token = login(session).access_token
     shift_back(session, AuthToken, 30 * 24 * 3600 + 1, "expires_at")
     with pytest.raises(NotAuthenticated):
-        auth.authenticate(session, token)
+        auth.authenticate(session, token=token)
 
 
 def test_logout_revokes_server_side(session: Session) -> None:
     token = login(session).access_token
     other = login(session, "+79001112233").access_token
-    auth.logout(session, token)
+    auth.logout(session, token=token)
     with pytest.raises(NotAuthenticated):
-        auth.authenticate(session, token)
+        auth.authenticate(session, token=token)
     with pytest.raises(NotAuthenticated):
-        auth.logout(session, token)
-    assert auth.authenticate(session, other)  # other sessions are untouched
+        auth.logout(session, token=token)
+    assert auth.authenticate(session, token=other)  # other sessions are untouched
     assert session.exec(select(AuthToken).where(AuthToken.revoked_at.is_not(None))).one()
 
 
@@ -72,10 +76,10 @@ def test_last_used_is_refreshed_at_most_once_per_interval(session: Session, sett
     token = login(session).access_token
     shift_back(session, AuthToken, 30, "last_used_at")
     before = session.exec(select(AuthToken.last_used_at)).one()
-    auth.authenticate(session, token)
+    auth.authenticate(session, token=token)
     assert session.exec(select(AuthToken.last_used_at)).one() == before  # within 60 s: no write
     configure(settings, token_touch_interval_seconds=0)
-    auth.authenticate(session, token)
+    auth.authenticate(session, token=token)
     assert session.exec(select(AuthToken.last_used_at)).one() > before
 
 
@@ -91,10 +95,10 @@ def test_concurrent_requests_with_one_token_all_authenticate(engine, settings: S
 
     def check(_: int) -> int:
         with Session(engine, expire_on_commit=False) as s:
-            return auth.authenticate(s, result.access_token)
+            return auth.authenticate(s, token=result.access_token)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        assert set(pool.map(check, range(200))) == {result.profile.id}
+        assert set(pool.map(check, range(200))) == {result.user_id}
 
 
 def test_concurrent_logouts_all_succeed(engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +111,7 @@ def test_concurrent_logouts_all_succeed(engine, settings: Settings) -> None:  # 
 
     def logout(token: str) -> None:
         with Session(engine, expire_on_commit=False) as s:
-            auth.logout(s, token)
+            auth.logout(s, token=token)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(logout, tokens))

@@ -9,11 +9,10 @@ import time
 import pytest
 from sqlmodel import Session, select
 
-from referral_app.core import security
 from referral_app.core.config import Settings
-from referral_app.core.errors import InvalidCode, InvalidPhone, RateLimited, TooManyAttempts
 from referral_app.models import LoginCode, PhoneGuard, ServerSecret
-from referral_app.services import auth, login_codes
+from referral_app.services import auth, login_codes, security
+from referral_app.services.errors import InvalidCode, InvalidPhone, RateLimited, TooManyAttempts
 from tests.helpers import configure, shift_back
 
 PHONE = "+79123456789"
@@ -21,7 +20,7 @@ IP = "198.51.100.1"
 
 
 def issue(session: Session, phone: str = PHONE, ip: str | None = IP) -> str:
-    return login_codes.issue_code(session, phone, ip)
+    return login_codes.issue_code(session, phone=phone, client_ip=ip)
 
 
 def wrong(code: str) -> str:
@@ -50,9 +49,9 @@ def test_configured_secret_is_used_and_none_is_stored(session: Session, settings
 def test_generated_secret_persists_across_processes(session: Session) -> None:
     issue(session)
     first = session.exec(select(ServerSecret)).one().value
-    from referral_app.services import secrets as server_secrets
+    from referral_app.services import server_keys
 
-    server_secrets.clear_cache()  # a new process would start with an empty cache
+    server_keys.clear_cache()  # a new process would start with an empty cache
     shift_back(session, LoginCode, 61, "created_at")
     issue(session)
     assert session.exec(select(ServerSecret)).one().value == first
@@ -96,15 +95,15 @@ def test_new_code_replaces_the_previous_one(session: Session) -> None:
     second = issue(session)
     if first != second:
         with pytest.raises(InvalidCode):
-            auth.login_with_code(session, PHONE, first)
-    assert auth.login_with_code(session, PHONE, second).is_new_user
+            auth.login_with_code(session, phone=PHONE, code=first)
+    assert auth.login_with_code(session, phone=PHONE, code=second).is_new_user
 
 
 def test_code_is_single_use(session: Session) -> None:
     code = issue(session)
-    auth.login_with_code(session, PHONE, code)
+    auth.login_with_code(session, phone=PHONE, code=code)
     with pytest.raises(InvalidCode) as caught:
-        auth.login_with_code(session, PHONE, code)
+        auth.login_with_code(session, phone=PHONE, code=code)
     assert caught.value.params["attempts_left"] == 0
 
 
@@ -112,9 +111,9 @@ def test_expired_code_is_rejected_with_the_same_message(session: Session) -> Non
     code = issue(session)
     shift_back(session, LoginCode, 301, "created_at", "expires_at")
     with pytest.raises(InvalidCode) as expired:
-        auth.login_with_code(session, PHONE, code)
+        auth.login_with_code(session, phone=PHONE, code=code)
     with pytest.raises(InvalidCode) as never_requested:
-        auth.login_with_code(session, "+79000000000", "1234")
+        auth.login_with_code(session, phone="+79000000000", code="1234")
     assert expired.value.code == never_requested.value.code == "invalid_code"
     assert expired.value.message() == never_requested.value.message()
 
@@ -123,14 +122,14 @@ def test_wrong_code_counts_down_then_burns(session: Session) -> None:
     code = issue(session)
     for left in (4, 3, 2, 1):
         with pytest.raises(InvalidCode) as caught:
-            auth.login_with_code(session, PHONE, wrong(code))
+            auth.login_with_code(session, phone=PHONE, code=wrong(code))
         assert caught.value.params["attempts_left"] == left
         assert caught.value.extra() == {"attempts_left": left}
     with pytest.raises(TooManyAttempts):
-        auth.login_with_code(session, PHONE, wrong(code))
+        auth.login_with_code(session, phone=PHONE, code=wrong(code))
     # Burned: even the right code no longer works.
     with pytest.raises(TooManyAttempts):
-        auth.login_with_code(session, PHONE, code)
+        auth.login_with_code(session, phone=PHONE, code=code)
 
 
 def test_ten_consecutive_failures_lock_the_phone_across_codes(session: Session) -> None:
@@ -140,7 +139,7 @@ def test_ten_consecutive_failures_lock_the_phone_across_codes(session: Session) 
         shift_back(session, LoginCode, 61, "created_at")
         for _ in range(5):
             with pytest.raises((InvalidCode, TooManyAttempts, RateLimited)) as caught:
-                auth.login_with_code(session, PHONE, wrong(code))
+                auth.login_with_code(session, phone=PHONE, code=wrong(code))
             failures += 1
     assert failures == 10
     assert isinstance(caught.value, RateLimited)
@@ -154,15 +153,15 @@ def test_ten_consecutive_failures_lock_the_phone_across_codes(session: Session) 
     shift_back(session, PhoneGuard, 3601, "locked_until")
     shift_back(session, LoginCode, 3600, "created_at", "expires_at")
     code = issue(session)
-    assert auth.login_with_code(session, PHONE, code).access_token
+    assert auth.login_with_code(session, phone=PHONE, code=code).access_token
 
 
 def test_success_resets_the_consecutive_failure_count(session: Session) -> None:
     code = issue(session)
     for _ in range(4):
         with pytest.raises(InvalidCode):
-            auth.login_with_code(session, PHONE, wrong(code))
-    auth.login_with_code(session, PHONE, code)
+            auth.login_with_code(session, phone=PHONE, code=wrong(code))
+    auth.login_with_code(session, phone=PHONE, code=code)
     assert session.get(PhoneGuard, PHONE, populate_existing=True).failed_attempts == 0
 
 
@@ -170,18 +169,18 @@ def test_attempts_left_never_exceeds_what_the_phone_lock_allows(session: Session
     code = issue(session)
     for _ in range(4):
         with pytest.raises(InvalidCode):
-            auth.login_with_code(session, PHONE, wrong(code))
+            auth.login_with_code(session, phone=PHONE, code=wrong(code))
     shift_back(session, LoginCode, 61, "created_at")
     code = issue(session)
     for _ in range(4):
         with pytest.raises(InvalidCode) as caught:
-            auth.login_with_code(session, PHONE, wrong(code))
+            auth.login_with_code(session, phone=PHONE, code=wrong(code))
     # 8 consecutive failures: the phone allows 2 more, though the new code alone would allow 1.
     assert caught.value.params["attempts_left"] == 1
     shift_back(session, LoginCode, 61, "created_at")
     issue(session)
     with pytest.raises(InvalidCode) as caught:
-        auth.login_with_code(session, PHONE, "0000" if code != "0000" else "1111")
+        auth.login_with_code(session, phone=PHONE, code="0000" if code != "0000" else "1111")
     assert caught.value.params["attempts_left"] <= 1
 
 
@@ -191,7 +190,7 @@ def test_brute_force_over_all_codes_never_logs_in(session: Session) -> None:
     outcomes: dict[str, int] = {}
     for guess in range(10_000):
         try:
-            auth.login_with_code(session, PHONE, f"{guess:04d}")
+            auth.login_with_code(session, phone=PHONE, code=f"{guess:04d}")
             pytest.fail("a brute-force guess logged in")  # pragma: no cover
         except (InvalidCode, TooManyAttempts, RateLimited) as err:
             outcomes[err.code] = outcomes.get(err.code, 0) + 1
@@ -205,7 +204,7 @@ def test_brute_force_over_all_codes_never_logs_in(session: Session) -> None:
 
 def test_invalid_phone_is_rejected_before_anything_is_stored(session: Session) -> None:
     with pytest.raises(InvalidPhone):
-        auth.login_with_code(session, "not a phone", "1234")
+        auth.login_with_code(session, phone="not a phone", code="1234")
     assert session.exec(select(PhoneGuard)).first() is None
 
 
@@ -218,7 +217,7 @@ def test_verify_race_gives_exactly_one_token(engine, settings: Settings) -> None
     def verify(_: int) -> str:
         with Session(engine, expire_on_commit=False) as s:
             try:
-                return auth.login_with_code(s, PHONE, code).access_token
+                return auth.login_with_code(s, phone=PHONE, code=code).access_token
             except (InvalidCode, RateLimited):  # replays count as failures, so the phone may lock
                 return "rejected"
 
@@ -248,7 +247,10 @@ async def test_default_delivery_delay_is_real_and_concurrent(settings: Settings,
     caplog.set_level(logging.INFO)
     started = time.perf_counter()
     results = await asyncio.gather(
-        *(login_codes.send_login_code(f"+7912{n:07d}", None, f"10.0.{n // 250}.{n % 250}") for n in range(200))
+        *(
+            login_codes.send_login_code(phone=f"+7912{n:07d}", region=None, client_ip=f"10.0.{n // 250}.{n % 250}")
+            for n in range(200)
+        )
     )
     elapsed = time.perf_counter() - started
     assert 1.0 <= elapsed < 4.0, elapsed
@@ -262,11 +264,11 @@ async def test_default_delivery_delay_is_real_and_concurrent(settings: Settings,
 
 
 def test_secret_is_generated_on_start_and_kept(session: Session, settings: Settings) -> None:
-    from referral_app.services import secrets as server_secrets
+    from referral_app.services import server_keys
 
-    server_secrets.ensure_code_hmac_key(session, settings)
+    server_keys.ensure_code_hmac_key(session, settings=settings)
     stored = session.exec(select(ServerSecret)).one().value
     assert len(stored) >= 40
-    server_secrets.clear_cache()
-    server_secrets.ensure_code_hmac_key(session, settings)  # a second process, or a restart
+    server_keys.clear_cache()
+    server_keys.ensure_code_hmac_key(session, settings=settings)  # a second process, or a restart
     assert session.exec(select(ServerSecret)).one().value == stored

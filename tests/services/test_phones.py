@@ -1,6 +1,6 @@
 import pytest
 
-from referral_app.core.errors import InvalidPhone
+from referral_app.services.errors import InvalidPhone
 from referral_app.services.phones import mask_phone, normalize_phone
 
 

@@ -11,21 +11,22 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from referral_app.core.config import Settings
-from referral_app.core.errors import (
+from referral_app.limits import REFERRALS_PAGE_MAX
+from referral_app.models import User
+from referral_app.services import auth, login_codes, referrals, users
+from referral_app.services.errors import (
     InviteAlreadyActivated,
     InviteCodeNotFound,
     OwnInviteCode,
     ReferralCycle,
     ServiceError,
 )
-from referral_app.models import User
-from referral_app.services import auth, login_codes, referrals, users
 from referral_app.services.users import get_or_create_user
 from tests.helpers import configure
 
 
 def make_user(session: Session, n: int) -> User:
-    user, created = get_or_create_user(session, f"+7912{n:07d}")
+    user, created = get_or_create_user(session, phone=f"+7912{n:07d}")
     session.commit()
     assert created
     return user
@@ -49,10 +50,10 @@ def test_typed_codes_are_normalised(typed: str, expected: str) -> None:
 def test_activation_links_the_two_users(session: Session) -> None:
     alice, bob = make_user(session, 1), make_user(session, 2)
     typed = "-".join([alice.invite_code[:3].lower(), alice.invite_code[3:]])
-    profile = referrals.activate_invite(session, bob.id, typed)
+    profile = referrals.activate_invite(session, user_id=bob.id, invite_code=typed)
     assert profile.activated_invite_code == alice.invite_code
     assert profile.invited_by == alice.phone
-    alice_profile = users.get_profile(session, alice.id)
+    alice_profile = users.get_profile(session, user_id=alice.id)
     assert [r.phone for r in alice_profile.referrals] == [bob.phone]
     assert alice_profile.referrals_count == 1
 
@@ -61,7 +62,9 @@ def test_lookalike_letters_find_the_code(session: Session) -> None:
     alice, bob = make_user(session, 1), make_user(session, 2)
     session.execute(sa.update(User).where(User.id == alice.id).values(invite_code="A0B1C1"))
     session.commit()
-    assert referrals.activate_invite(session, bob.id, "aobicl").activated_invite_code == "A0B1C1"
+    assert (
+        referrals.activate_invite(session, user_id=bob.id, invite_code="aobicl").activated_invite_code == "A0B1C1"
+    )
 
 
 def test_unknown_code(session: Session) -> None:
@@ -69,40 +72,40 @@ def test_unknown_code(session: Session) -> None:
     # NUL made PostgreSQL refuse the lookup (a 500); codes outside the alphabet are not looked up at all.
     for typed in ("ZZZZZZ", "", "!!!!", "AB\x00CD", "😀" * 6, "'; DROP TABLE users; --", "ÄÖÜ123"):
         with pytest.raises(InviteCodeNotFound) as caught:
-            referrals.activate_invite(session, bob.id, typed)
+            referrals.activate_invite(session, user_id=bob.id, invite_code=typed)
         assert caught.value.status_code == 404
 
 
 def test_own_code(session: Session) -> None:
     bob = make_user(session, 2)
     with pytest.raises(OwnInviteCode) as caught:
-        referrals.activate_invite(session, bob.id, bob.invite_code)
+        referrals.activate_invite(session, user_id=bob.id, invite_code=bob.invite_code)
     assert caught.value.status_code == 400
 
 
 def test_only_once_ever(session: Session) -> None:
     alice, bob, carol = make_user(session, 1), make_user(session, 2), make_user(session, 3)
-    referrals.activate_invite(session, bob.id, alice.invite_code)
+    referrals.activate_invite(session, user_id=bob.id, invite_code=alice.invite_code)
     for code in (carol.invite_code, alice.invite_code):
         with pytest.raises(InviteAlreadyActivated) as caught:
-            referrals.activate_invite(session, bob.id, code)
+            referrals.activate_invite(session, user_id=bob.id, invite_code=code)
         assert caught.value.status_code == 409
-    assert users.get_profile(session, bob.id).activated_invite_code == alice.invite_code
+    assert users.get_profile(session, user_id=bob.id).activated_invite_code == alice.invite_code
 
 
 def test_direct_and_longer_cycles_are_refused(session: Session) -> None:
     a, b, c, d = (make_user(session, n) for n in range(1, 5))
-    referrals.activate_invite(session, b.id, a.invite_code)  # a invited b
+    referrals.activate_invite(session, user_id=b.id, invite_code=a.invite_code)  # a invited b
     with pytest.raises(ReferralCycle):
-        referrals.activate_invite(session, a.id, b.invite_code)  # A→B→A
-    referrals.activate_invite(session, c.id, b.invite_code)  # b invited c
-    referrals.activate_invite(session, d.id, c.invite_code)  # c invited d
+        referrals.activate_invite(session, user_id=a.id, invite_code=b.invite_code)  # A→B→A
+    referrals.activate_invite(session, user_id=c.id, invite_code=b.invite_code)  # b invited c
+    referrals.activate_invite(session, user_id=d.id, invite_code=c.invite_code)  # c invited d
     with pytest.raises(ReferralCycle) as caught:
-        referrals.activate_invite(session, a.id, d.invite_code)  # A→B→C→D→A
+        referrals.activate_invite(session, user_id=a.id, invite_code=d.invite_code)  # A→B→C→D→A
     assert caught.value.status_code == 409
     # Someone outside the subtree is fine.
     e = make_user(session, 5)
-    assert referrals.activate_invite(session, a.id, e.invite_code).invited_by == e.phone
+    assert referrals.activate_invite(session, user_id=a.id, invite_code=e.invite_code).invited_by == e.phone
 
 
 def _parallel(engine, calls):  # type: ignore[no-untyped-def]
@@ -126,7 +129,11 @@ def test_parallel_activations_by_one_user_give_one_referrer(engine, session: Ses
     me = make_user(session, 0)
     owners = [make_user(session, n) for n in range(1, 51)]
     results = _parallel(
-        engine, [lambda s, code=o.invite_code: referrals.activate_invite(s, me.id, code) for o in owners]
+        engine,
+        [
+            lambda s, code=o.invite_code: referrals.activate_invite(s, user_id=me.id, invite_code=code)
+            for o in owners
+        ],
     )
     assert results.count("ok") == 1
     assert results.count("invite_already_activated") == 49
@@ -140,8 +147,8 @@ def test_mutual_activation_at_once_lets_at_most_one_through(engine, session: Ses
         results = _parallel(
             engine,
             [
-                lambda s, a=a, b=b: referrals.activate_invite(s, a.id, b.invite_code),
-                lambda s, a=a, b=b: referrals.activate_invite(s, b.id, a.invite_code),
+                lambda s, a=a, b=b: referrals.activate_invite(s, user_id=a.id, invite_code=b.invite_code),
+                lambda s, a=a, b=b: referrals.activate_invite(s, user_id=b.id, invite_code=a.invite_code),
             ],
         )
         assert sorted(results) == ["ok", "referral_cycle"]
@@ -152,13 +159,13 @@ def test_concurrent_edges_cannot_close_a_long_cycle(engine, session: Session) ->
     # b→a and d→c exist (b invited by a...), then a takes d's code while c takes b's code, at once:
     # each is fine alone, together they would close a→d→c→b→a.
     a, b, c, d = (make_user(session, n) for n in range(1, 5))
-    referrals.activate_invite(session, b.id, a.invite_code)
-    referrals.activate_invite(session, d.id, c.invite_code)
+    referrals.activate_invite(session, user_id=b.id, invite_code=a.invite_code)
+    referrals.activate_invite(session, user_id=d.id, invite_code=c.invite_code)
     results = _parallel(
         engine,
         [
-            lambda s: referrals.activate_invite(s, a.id, d.invite_code),
-            lambda s: referrals.activate_invite(s, c.id, b.invite_code),
+            lambda s: referrals.activate_invite(s, user_id=a.id, invite_code=d.invite_code),
+            lambda s: referrals.activate_invite(s, user_id=c.id, invite_code=b.invite_code),
         ],
     )
     assert sorted(results) == ["ok", "referral_cycle"]
@@ -182,10 +189,15 @@ def test_forced_invite_code_collisions_still_give_unique_codes(
     created = [make_user(session, n) for n in range(30)]
     assert len({u.invite_code for u in created}) == 30
     # Also under concurrency: first logins racing for the few free codes.
-    codes = {f"+7913{n:07d}": login_codes.issue_code(session, f"+7913{n:07d}", None) for n in range(10)}
+    codes = {
+        f"+7913{n:07d}": login_codes.issue_code(session, phone=f"+7913{n:07d}", client_ip=None) for n in range(10)
+    }
     results = _parallel(
         engine,
-        [lambda s, phone=phone, code=code: auth.login_with_code(s, phone, code) for phone, code in codes.items()],
+        [
+            lambda s, phone=phone, code=code: auth.login_with_code(s, phone=phone, code=code)
+            for phone, code in codes.items()
+        ],
     )
     assert results == ["ok"] * 10
     codes = session.exec(select(User.invite_code)).all()
@@ -195,13 +207,13 @@ def test_forced_invite_code_collisions_still_give_unique_codes(
 def test_referral_list_pages_newest_first(session: Session) -> None:
     owner = make_user(session, 0)
     for n in range(1, 8):
-        referrals.activate_invite(session, make_user(session, n).id, owner.invite_code)
-    page = users.list_referrals(session, owner.id, limit=3, offset=0)
+        referrals.activate_invite(session, user_id=make_user(session, n).id, invite_code=owner.invite_code)
+    page = users.list_referrals(session, user_id=owner.id, limit=3, offset=0)
     assert page.total == 7 and page.limit == 3 and page.offset == 0
     assert [r.phone for r in page.items] == [f"+7912{n:07d}" for n in (7, 6, 5)]
-    last = users.list_referrals(session, owner.id, limit=3, offset=6)
+    last = users.list_referrals(session, user_id=owner.id, limit=3, offset=6)
     assert [r.phone for r in last.items] == ["+79120000001"]
-    assert users.list_referrals(session, owner.id, limit=10_000).limit == users.MAX_REFERRALS_PAGE
+    assert users.list_referrals(session, user_id=owner.id, limit=10_000).limit == REFERRALS_PAGE_MAX
 
 
 def test_profile_reads_use_a_constant_number_of_queries(engine, session: Session) -> None:  # type: ignore[no-untyped-def]
@@ -216,15 +228,15 @@ def test_profile_reads_use_a_constant_number_of_queries(engine, session: Session
         statements.clear()
         sa.event.listen(engine, "before_cursor_execute", count)
         try:
-            users.get_profile(session, owner_id)
+            users.get_profile(session, user_id=owner_id)
         finally:
             sa.event.remove(engine, "before_cursor_execute", count)
         return len(statements)
 
     baseline = queries_for_profile()
     for n in range(1, 121):
-        referrals.activate_invite(session, make_user(session, n).id, owner_code)
-    profile = users.get_profile(session, owner_id)
+        referrals.activate_invite(session, user_id=make_user(session, n).id, invite_code=owner_code)
+    profile = users.get_profile(session, user_id=owner_id)
     assert profile.referrals_count == 120 and len(profile.referrals) == 100
     statements_per_read = queries_for_profile()
     assert statements_per_read == baseline, statements
@@ -233,10 +245,13 @@ def test_profile_reads_use_a_constant_number_of_queries(engine, session: Session
 
 def test_parallel_first_logins_get_distinct_invite_codes(engine, session: Session) -> None:  # type: ignore[no-untyped-def]
     phones = [f"+7914{n:07d}" for n in range(20)]
-    codes = {phone: login_codes.issue_code(session, phone, None) for phone in phones}
+    codes = {phone: login_codes.issue_code(session, phone=phone, client_ip=None) for phone in phones}
     results = _parallel(
         engine,
-        [lambda s, phone=phone, code=code: auth.login_with_code(s, phone, code) for phone, code in codes.items()],
+        [
+            lambda s, phone=phone, code=code: auth.login_with_code(s, phone=phone, code=code)
+            for phone, code in codes.items()
+        ],
     )
     assert results == ["ok"] * 20
     rows = session.exec(select(User.phone, User.invite_code)).all()

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Body, Response, status
 
 from referral_app.api.deps import ClientIP, SessionDep, Token
 from referral_app.api.errors import responses
-from referral_app.core import errors
-from referral_app.schemas import CodeRequest, CodeSent, TokenIssued, TokenRequest
-from referral_app.services import auth, login_codes
+from referral_app.api.schemas import CodeRequest, CodeSent, Profile, TokenIssued, TokenRequest
+from referral_app.core.config import get_settings
+from referral_app.core.i18n import humanize_seconds
+from referral_app.services import auth, errors, login_codes, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+# The limits in these descriptions are the server's own settings, read when the API is built.
+_s = get_settings()
 
 
 @router.post(
@@ -19,9 +21,11 @@ router = APIRouter(prefix="/auth", tags=["auth"])
     response_model_exclude_none=True,
     summary="Send a login code by SMS",
     description=(
-        "Sends a 4-digit code to the phone (delivery takes 1–2 s). The answer is the same whether or not "
-        "the phone is registered. Limits: one code per 60 s and 5 per hour per phone, 30 per hour per "
-        "client IP; a new code replaces the previous one. In demo mode the answer carries `debug_code`."
+        f"Sends a {_s.code_length}-digit code to the phone (delivery takes {_s.sms_delay_min:g}–"
+        f"{_s.sms_delay_max:g} s). The answer is the same whether or not the phone is registered. Limits: one "
+        f"code per {humanize_seconds(_s.code_resend_cooldown_seconds)} and {_s.code_max_per_phone_per_hour} "
+        f"per hour per phone, {_s.code_max_per_ip_per_hour} per hour per client IP; a new code replaces the "
+        "previous one. In demo mode the answer carries `debug_code`."
     ),
     responses=responses(errors.InvalidPhone, errors.RateLimited, 422),
 )
@@ -34,8 +38,8 @@ async def request_code(
         }
     ),
 ) -> CodeSent:
-    issued = await login_codes.send_login_code(body.phone, body.region, client_ip)
-    return CodeSent(**asdict(issued))
+    issued = await login_codes.send_login_code(phone=body.phone, region=body.region, client_ip=client_ip)
+    return CodeSent.model_validate(issued)
 
 
 @router.post(
@@ -45,18 +49,22 @@ async def request_code(
     description=(
         "Exchanges the latest code for a bearer token. The first login creates the account with a fresh "
         "invite code (`is_new_user: true`). A wrong code answers `invalid_code` with `attempts_left`; after "
-        "5 wrong tries the code is burned (`too_many_attempts`); after 10 consecutive failures the phone "
-        "is locked for an hour (`rate_limited`)."
+        f"{_s.code_max_attempts} wrong tries the code is burned (`too_many_attempts`); after "
+        f"{_s.phone_max_failures} consecutive failures the phone is locked for "
+        f"{humanize_seconds(_s.phone_lock_seconds)} (`rate_limited`)."
     ),
     responses=responses(errors.InvalidCode, errors.InvalidPhone, errors.TooManyAttempts, errors.RateLimited, 422),
 )
 def issue_token(session: SessionDep, client_ip: ClientIP, body: TokenRequest) -> TokenIssued:
-    result = auth.login_with_code(session, body.phone, body.code, body.region, client_ip=client_ip)
+    result = auth.login_with_code(
+        session, phone=body.phone, code=body.code, region=body.region, client_ip=client_ip
+    )
+    profile = users.get_profile(session, user_id=result.user_id)
     return TokenIssued(
         access_token=result.access_token,
         expires_in=result.expires_in,
         is_new_user=result.is_new_user,
-        user=result.profile,
+        user=Profile.model_validate(profile),
     )
 
 
@@ -67,5 +75,5 @@ def issue_token(session: SessionDep, client_ip: ClientIP, body: TokenRequest) ->
     responses=responses(errors.NotAuthenticated),
 )
 def logout(session: SessionDep, client_ip: ClientIP, token: Token) -> Response:
-    auth.logout(session, token, client_ip)
+    auth.logout(session, token=token, client_ip=client_ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from referral_app.api.deps import SessionDep
 from referral_app.api.errors import responses
-from referral_app.core import errors
+from referral_app.services import errors
 
 router = APIRouter(tags=["health"])
 

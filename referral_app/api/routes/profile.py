@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query
 
 from referral_app.api.deps import ClientIP, CurrentUserId, SessionDep
 from referral_app.api.errors import responses
-from referral_app.core import errors
-from referral_app.schemas import InviteActivation, PageQuery, Profile, ProfileUpdate, ReferralPage
-from referral_app.services import referrals, users
+from referral_app.api.schemas import InviteActivation, PageQuery, Profile, ProfileUpdate, ReferralPage
+from referral_app.limits import PROFILE_REFERRALS
+from referral_app.services import errors, referrals, users
 
 router = APIRouter(prefix="/profile", tags=["profile"])
 
@@ -17,11 +17,14 @@ router = APIRouter(prefix="/profile", tags=["profile"])
     "",
     response_model=Profile,
     summary="My profile",
-    description="Phone, own invite code, the activated code and who invited me, and my latest 100 referrals.",
+    description=(
+        f"Phone, own invite code, the activated code and who invited me, and my latest {PROFILE_REFERRALS} "
+        "referrals."
+    ),
     responses=responses(errors.NotAuthenticated),
 )
 def read_profile(session: SessionDep, user_id: CurrentUserId) -> Profile:
-    return users.get_profile(session, user_id)
+    return Profile.model_validate(users.get_profile(session, user_id=user_id))
 
 
 @router.patch(
@@ -32,7 +35,9 @@ def read_profile(session: SessionDep, user_id: CurrentUserId) -> Profile:
     responses=responses(errors.NotAuthenticated, errors.InvalidEmail, errors.InvalidName, 422),
 )
 def edit_profile(session: SessionDep, user_id: CurrentUserId, body: ProfileUpdate) -> Profile:
-    return users.update_profile(session, user_id, **body.model_dump(exclude_unset=True))
+    return Profile.model_validate(
+        users.update_profile(session, user_id=user_id, **body.model_dump(exclude_unset=True))
+    )
 
 
 @router.post(
@@ -55,7 +60,10 @@ def edit_profile(session: SessionDep, user_id: CurrentUserId, body: ProfileUpdat
 def activate_invite(
     session: SessionDep, client_ip: ClientIP, user_id: CurrentUserId, body: InviteActivation
 ) -> Profile:
-    return referrals.activate_invite(session, user_id, body.invite_code, client_ip)
+    profile = referrals.activate_invite(
+        session, user_id=user_id, invite_code=body.invite_code, client_ip=client_ip
+    )
+    return Profile.model_validate(profile)
 
 
 @router.get(
@@ -68,4 +76,6 @@ def activate_invite(
 def list_referrals(
     session: SessionDep, user_id: CurrentUserId, page: Annotated[PageQuery, Query()]
 ) -> ReferralPage:
-    return users.list_referrals(session, user_id, page.limit, page.offset)
+    return ReferralPage.model_validate(
+        users.list_referrals(session, user_id=user_id, limit=page.limit, offset=page.offset)
+    )

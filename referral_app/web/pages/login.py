@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from referral_app.components.layout import busy_label, card, field_error, labelled, page
-from referral_app.state.login import CODE_STEP, LoginState
+from referral_app.limits import PHONE_INPUT_MAX_LENGTH
+from referral_app.web.components.layout import busy_label, card, field_error, labelled, page
+from referral_app.web.state.login import CODE_STEP, LoginState
 
 
 def _region_picker() -> rx.Component:
@@ -43,6 +44,7 @@ def _phone_step() -> rx.Component:
                             input_mode="tel",
                             auto_complete="tel",
                             auto_focus=True,
+                            max_length=PHONE_INPUT_MAX_LENGTH,
                             placeholder=LoginState.t["login.phone_placeholder"],
                             value=LoginState.phone,
                             on_change=LoginState.set_phone,

@@ -1,4 +1,5 @@
-"""Request and response shapes of the JSON API (and the values services hand back to callers)."""
+"""Request and response shapes of the JSON API. Answers are built from the services' own result types
+(`Profile.model_validate(profile)`); every size limit comes from referral_app/limits.py."""
 
 from __future__ import annotations
 
@@ -7,8 +8,19 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from referral_app.limits import (
+    EMAIL_MAX_LENGTH,
+    INVITE_CODE_INPUT_MAX_LENGTH,
+    LOGIN_CODE_INPUT_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PHONE_INPUT_MAX_LENGTH,
+    PROFILE_REFERRALS,
+    REFERRALS_OFFSET_MAX,
+    REFERRALS_PAGE_DEFAULT,
+    REFERRALS_PAGE_MAX,
+)
+
 PHONE_EXAMPLE = "+7 912 345-67-89"
-MAX_REFERRALS_PAGE = 200
 E164_EXAMPLE = "+79123456789"
 
 
@@ -30,7 +42,7 @@ UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class CodeRequest(Strict):
-    phone: str = Field(min_length=1, max_length=32, examples=[PHONE_EXAMPLE])
+    phone: str = Field(min_length=1, max_length=PHONE_INPUT_MAX_LENGTH, examples=[PHONE_EXAMPLE])
     region: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z]{2}$",
@@ -40,29 +52,40 @@ class CodeRequest(Strict):
 
 
 class TokenRequest(CodeRequest):
-    code: str = Field(min_length=1, max_length=16, examples=["1234"])
+    code: str = Field(min_length=1, max_length=LOGIN_CODE_INPUT_MAX_LENGTH, examples=["1234"])
 
 
 class ProfileUpdate(Strict):
-    name: str | None = Field(default=None, max_length=100, examples=["Anna"])
-    email: str | None = Field(default=None, max_length=254, examples=["anna@example.com"])
+    # The name's length is the service's rule (it counts after collapsing whitespace): `invalid_name`.
+    name: str | None = Field(
+        default=None,
+        description=f"At most {NAME_MAX_LENGTH} characters once runs of whitespace are collapsed "
+        "(longer: `invalid_name`).",
+        examples=["Anna"],
+    )
+    email: str | None = Field(default=None, max_length=EMAIL_MAX_LENGTH, examples=["anna@example.com"])
 
 
 class InviteActivation(Strict):
-    invite_code: str = Field(min_length=1, max_length=32, examples=["ab3-k7z"])
+    invite_code: str = Field(min_length=1, max_length=INVITE_CODE_INPUT_MAX_LENGTH, examples=["ab3-k7z"])
 
 
 class PageQuery(Strict):
     """Query of the referral list; like the bodies, unknown parameters are rejected (validation_error)."""
 
-    limit: int = Field(default=50, ge=1, le=MAX_REFERRALS_PAGE)
-    offset: int = Field(default=0, ge=0, le=10_000_000)
+    limit: int = Field(default=REFERRALS_PAGE_DEFAULT, ge=1, le=REFERRALS_PAGE_MAX)
+    offset: int = Field(default=0, ge=0, le=REFERRALS_OFFSET_MAX)
 
 
 # --- responses --------------------------------------------------------------------------------------------
 
 
-class CodeSent(BaseModel):
+class Answer(BaseModel):
+    # Built from the services' dataclasses by attribute.
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CodeSent(Answer):
     phone: str = Field(examples=[E164_EXAMPLE])
     expires_in: int = Field(description="Seconds the code stays valid.", examples=[300])
     resend_in: int = Field(description="Seconds until another code may be requested.", examples=[60])
@@ -72,12 +95,12 @@ class CodeSent(BaseModel):
     )
 
 
-class Referral(BaseModel):
+class Referral(Answer):
     phone: str = Field(examples=["+79001234567"])
     joined_at: UtcDateTime = Field(description="When they activated your invite code (UTC).")
 
 
-class Profile(BaseModel):
+class Profile(Answer):
     id: int
     phone: str = Field(examples=[E164_EXAMPLE])
     invite_code: str = Field(examples=["7K3M9Q"])
@@ -85,12 +108,14 @@ class Profile(BaseModel):
     invited_by: str | None = Field(description="Phone of the user whose code you activated.")
     name: str | None
     email: str | None
-    referrals: list[Referral] = Field(description="The most recent referrals (up to 100), newest first.")
+    referrals: list[Referral] = Field(
+        description=f"The most recent referrals (up to {PROFILE_REFERRALS}), newest first."
+    )
     referrals_count: int
     created_at: UtcDateTime
 
 
-class TokenIssued(BaseModel):
+class TokenIssued(Answer):
     access_token: str = Field(examples=["rfa_2Yc6v..."])
     token_type: str = Field(default="bearer", examples=["bearer"])
     expires_in: int = Field(description="Seconds until the token expires.", examples=[2592000])
@@ -98,7 +123,7 @@ class TokenIssued(BaseModel):
     user: Profile
 
 
-class ReferralPage(BaseModel):
+class ReferralPage(Answer):
     items: list[Referral]
     total: int
     limit: int

@@ -10,13 +10,13 @@ import uuid
 import reflex as rx
 
 from referral_app.core.config import get_settings
-from referral_app.core.db import run_with_session
-from referral_app.core.errors import ServiceError
-from referral_app.core.i18n import translate
+from referral_app.limits import INVITE_CODE_MAX_LENGTH, LOGIN_CODE_INPUT_MAX_LENGTH, PHONE_INPUT_MAX_LENGTH
+from referral_app.paths import PROFILE_PAGE
 from referral_app.services import auth, login_codes
-from referral_app.services.phones import region_choices
+from referral_app.services.errors import ServiceError
 from referral_app.services.referrals import normalize_invite_code
-from referral_app.state.app import PROFILE_ROUTE, AppState
+from referral_app.web.regions import region_choices
+from referral_app.web.state.app import AppState, clip
 
 PHONE_STEP, CODE_STEP = "phone", "code"
 # A send still "in progress" this long after it started was cut off by its server process dying: the flag
@@ -37,7 +37,7 @@ class LoginState(AppState):
     resend_left: int = 0
     _resend_at: float = 0.0
     demo_code: str = ""
-    code_length: int = 4
+    code_length: int = get_settings().code_length
     # Errors are kept as the service raised them and translated when shown, so switching the
     # language re-translates them too.
     phone_error: dict = {}
@@ -53,39 +53,39 @@ class LoginState(AppState):
 
     @rx.var
     def phone_error_text(self) -> str:
-        return self.error_text(self.phone_error)
+        return self._error_text(self.phone_error)
 
     @rx.var
     def code_error_text(self) -> str:
-        return self.error_text(self.code_error)
+        return self._error_text(self.code_error)
 
     @rx.var
     def resend_label(self) -> str:
         if self.resend_left > 0:
-            return translate("ui.verify.resend_in", self.lang, seconds=self.resend_left)
-        return translate("ui.verify.resend", self.lang)
+            return self._text("verify.resend_in", seconds=self.resend_left)
+        return self._text("verify.resend")
 
     @rx.var
     def sent_to(self) -> str:
-        return translate("ui.verify.sent_to", self.lang, phone=self.normalized_phone)
+        return self._text("verify.sent_to", phone=self.normalized_phone)
 
     @rx.var
     def demo_notice(self) -> str:
-        return translate("ui.verify.demo_code", self.lang, code=self.demo_code) if self.demo_code else ""
+        return self._text("verify.demo_code", code=self.demo_code) if self.demo_code else ""
 
     @rx.var
     def invite_notice(self) -> str:
-        if not self.pending_invite:
-            return ""
-        return translate("ui.login.invite_pending", self.lang, code=self.pending_invite)
+        return self._text("login.invite_pending", code=self.pending_invite) if self.pending_invite else ""
 
     @rx.event
     async def on_load(self):  # type: ignore[no-untyped-def]
         invite = self.router.url.query_parameters.get("invite", "")
         if invite:
-            self.pending_invite = normalize_invite_code(invite)[:16]
-        if await self.current_user_id() is not None:
-            return rx.redirect(PROFILE_ROUTE)
+            self.pending_invite = normalize_invite_code(clip(invite, INVITE_CODE_MAX_LENGTH * 2))[
+                :INVITE_CODE_MAX_LENGTH
+            ]
+        if await self._user_id_or_none() is not None:
+            return rx.redirect(PROFILE_PAGE)
         # Every (re)connect runs on_load: resume the countdown and the stale-send check here, since the
         # process that ran them may be gone (a restart, or the websocket moved to another process).
         if self.sending or (self.step == CODE_STEP and self.resend_left > 0):
@@ -94,12 +94,12 @@ class LoginState(AppState):
 
     @rx.event
     def set_region(self, region: str) -> None:
-        self.region = region
+        self.region = clip(region, 2)
         self.phone_error = {}
 
     @rx.event
     def set_phone(self, phone: str) -> None:
-        self.phone = phone[:32]
+        self.phone = clip(phone, PHONE_INPUT_MAX_LENGTH)
         self.phone_error = {}
 
     @rx.event(background=True)
@@ -110,9 +110,9 @@ class LoginState(AppState):
                 return
             self.sending, self._sending_since = True, time.time()
             self.phone_error, self.code_error = {}, {}
-            phone, region, ip = self.phone, self.region, self.request_ip()
+            phone, region, ip = self.phone, self.region, self._client_ip()
         try:
-            issued = await login_codes.send_login_code(phone, region, ip)
+            issued = await login_codes.send_login_code(phone=phone, region=region, client_ip=ip)
         except ServiceError as error:
             async with self:
                 self.sending = False
@@ -130,7 +130,7 @@ class LoginState(AppState):
             self.demo_code = issued.debug_code or ""
             self._resend_at = time.time() + issued.resend_in
             self.resend_left = issued.resend_in
-            toast = rx.toast.success(self.text("verify.code_sent"))
+            toast = rx.toast.success(self._text("verify.code_sent"))
         yield [toast, rx.set_focus("code-input"), LoginState.run_countdown]
 
     @rx.event(background=True)
@@ -158,7 +158,9 @@ class LoginState(AppState):
 
     @rx.event
     def set_code(self, value: str):  # type: ignore[no-untyped-def]
-        self.code = "".join(ch for ch in value if ch.isdigit())[: self.code_length]
+        self.code = "".join(ch for ch in clip(value, LOGIN_CODE_INPUT_MAX_LENGTH) if ch.isdigit())[
+            : self.code_length
+        ]
         self.code_error = {}
         if len(self.code) == self.code_length and not self.verifying:
             return LoginState.verify
@@ -170,22 +172,23 @@ class LoginState(AppState):
             return
         self.verifying = True
         yield
-        try:
-            result = await run_with_session(
-                auth.login_with_code, self.normalized_phone, self.code, client_ip=self.request_ip()
-            )
-        except ServiceError as error:
-            self.code_error = error.to_dict()
+        result = await self._attempt(
+            "verifying",
+            "code_error",
+            auth.login_with_code,
+            phone=self.normalized_phone,
+            code=self.code,
+            client_ip=self._client_ip(),
+        )
+        if result is None:
             self.code = ""
-            self.verifying = False
             yield rx.set_focus("code-input")
             return
         self.token = result.access_token
-        self.verifying = False
         self.notice_key = ""
-        welcome = self.text("welcome_new" if result.is_new_user else "welcome_back")
+        welcome = self._text("welcome_new" if result.is_new_user else "welcome_back")
         self._reset()
-        yield [rx.redirect(PROFILE_ROUTE), rx.toast.success(welcome)]
+        yield [rx.redirect(PROFILE_PAGE), rx.toast.success(welcome)]
 
     @rx.event
     def change_number(self):  # type: ignore[no-untyped-def]

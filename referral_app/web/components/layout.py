@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from referral_app.state.app import AppState
+from referral_app.web.state.app import AppState
 
 CONTENT_WIDTH = "480px"
 

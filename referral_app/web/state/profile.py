@@ -7,12 +7,14 @@ import math
 
 import reflex as rx
 
-from referral_app.core.db import run_with_session
-from referral_app.core.errors import NotAuthenticated, ServiceError
-from referral_app.core.qr import svg_data_uri
-from referral_app.schemas import Profile, ReferralPage
+from referral_app.limits import EMAIL_MAX_LENGTH, INVITE_CODE_INPUT_MAX_LENGTH, NAME_MAX_LENGTH
+from referral_app.paths import LOGIN_PAGE
 from referral_app.services import auth, referrals, users
-from referral_app.state.app import LOGIN_ROUTE, AppState
+from referral_app.services.bridge import run_with_session
+from referral_app.services.errors import NotAuthenticated
+from referral_app.services.users import Profile, Referral
+from referral_app.web.qr import svg_data_uri
+from referral_app.web.state.app import AppState, clip
 
 REFERRALS_PER_PAGE = 10
 
@@ -47,19 +49,19 @@ class ProfileState(AppState):
 
     @rx.var
     def member_since_text(self) -> str:
-        return self.text("profile.member_since", date=self.member_since) if self.member_since else ""
+        return self._text("profile.member_since", date=self.member_since) if self.member_since else ""
 
     @rx.var
     def invited_by_text(self) -> str:
-        return self.text("profile.invited_by", phone=self.invited_by) if self.invited_by else ""
+        return self._text("profile.invited_by", phone=self.invited_by) if self.invited_by else ""
 
     @rx.var
     def referrals_total_text(self) -> str:
-        return self.text("profile.referrals_total", count=self.referrals_total)
+        return self._text("profile.referrals_total", count=self.referrals_total)
 
     @rx.var
     def page_text(self) -> str:
-        return self.text("profile.page", page=self.referrals_page, pages=self.referrals_pages)
+        return self._text("profile.page", page=self.referrals_page, pages=self.referrals_pages)
 
     @rx.var
     def referrals_pages(self) -> int:
@@ -67,27 +69,23 @@ class ProfileState(AppState):
 
     @rx.var
     def invite_error_text(self) -> str:
-        return self.error_text(self.invite_error)
+        return self._error_text(self.invite_error)
 
     @rx.var
     def details_error_text(self) -> str:
-        return self.error_text(self.details_error)
+        return self._error_text(self.details_error)
 
     @rx.event
     async def on_load(self):  # type: ignore[no-untyped-def]
         self.loaded = False
         self.origin = self.router.url.origin
         if not self.token:
-            return rx.redirect(LOGIN_ROUTE)
-        if (user_id := await self.current_user_id()) is None:
-            return self.session_ended()
-        try:
-            profile = await run_with_session(users.get_profile, user_id)
-            page = await run_with_session(users.list_referrals, user_id, REFERRALS_PER_PAGE, 0)
-        except NotAuthenticated:
-            return self.session_ended()
+            return rx.redirect(LOGIN_PAGE)
+        user_id = await self._user_id()
+        # One read for the whole page: the profile carries the first page of referrals and their count.
+        profile = await run_with_session(users.get_profile, user_id=user_id, referrals_limit=REFERRALS_PER_PAGE)
         self._show(profile)
-        self._show_page(page, 1)
+        self._show_referrals(profile.referrals, profile.referrals_count, 1)
         self.invite_input = self.pending_invite if not profile.activated_invite_code else ""
         self.invite_from_link = bool(self.invite_input)
         self.invite_error, self.details_error = {}, {}
@@ -103,86 +101,84 @@ class ProfileState(AppState):
         self.name = profile.name or ""
         self.email = profile.email or ""
 
-    def _show_page(self, page: ReferralPage, number: int) -> None:
+    def _show_referrals(self, items: list[Referral], total: int, page: int) -> None:
         self.referrals = [
-            {"phone": item.phone, "joined": item.joined_at.strftime("%d.%m.%Y %H:%M")} for item in page.items
+            {"phone": item.phone, "joined": item.joined_at.strftime("%d.%m.%Y %H:%M")} for item in items
         ]
-        self.referrals_total = page.total
-        self.referrals_page = number
+        self.referrals_total = total
+        self.referrals_page = page
 
     @rx.event
     def set_invite_input(self, value: str) -> None:
-        self.invite_input = value[:32].upper()
+        self.invite_input = clip(value, INVITE_CODE_INPUT_MAX_LENGTH).upper()
         self.invite_from_link = False
         self.invite_error = {}
 
     @rx.event
     async def activate_invite(self, form_data: dict | None = None):  # type: ignore[no-untyped-def]
-        if (user_id := await self.current_user_id()) is None:
-            yield self.session_ended()
-            return
+        user_id = await self._user_id()
         self.activating = True
         yield
-        try:
-            profile = await run_with_session(
-                referrals.activate_invite, user_id, self.invite_input, self.request_ip()
-            )
-        except ServiceError as error:
-            self.invite_error = error.to_dict()
-            self.activating = False
+        profile = await self._attempt(
+            "activating",
+            "invite_error",
+            referrals.activate_invite,
+            user_id=user_id,
+            invite_code=self.invite_input,
+            client_ip=self._client_ip(),
+        )
+        if profile is None:
             return
         self._show(profile)
         self.pending_invite = ""
-        self.invite_input, self.invite_from_link, self.activating = "", False, False
-        yield rx.toast.success(self.text("profile.activated_toast"))
+        self.invite_input, self.invite_from_link = "", False
+        yield rx.toast.success(self._text("profile.activated_toast"))
 
     @rx.event
     async def change_page(self, delta: int):  # type: ignore[no-untyped-def]
-        number = min(max(1, self.referrals_page + delta), self.referrals_pages)
-        if (user_id := await self.current_user_id()) is None:
-            return self.session_ended()
+        step = delta if isinstance(delta, int) and not isinstance(delta, bool) else 0
+        number = min(max(1, self.referrals_page + step), self.referrals_pages)
+        user_id = await self._user_id()
         page = await run_with_session(
-            users.list_referrals, user_id, REFERRALS_PER_PAGE, (number - 1) * REFERRALS_PER_PAGE
+            users.list_referrals,
+            user_id=user_id,
+            limit=REFERRALS_PER_PAGE,
+            offset=(number - 1) * REFERRALS_PER_PAGE,
         )
-        self._show_page(page, number)
-        return None
+        self._show_referrals(page.items, page.total, number)
 
     @rx.event
     def set_name(self, value: str) -> None:
-        self.name = value
+        self.name = clip(value, NAME_MAX_LENGTH)
         self.details_error = {}
 
     @rx.event
     def set_email(self, value: str) -> None:
-        self.email = value
+        self.email = clip(value, EMAIL_MAX_LENGTH)
         self.details_error = {}
 
     @rx.event
     async def save_details(self, form_data: dict | None = None):  # type: ignore[no-untyped-def]
-        if (user_id := await self.current_user_id()) is None:
-            yield self.session_ended()
-            return
+        user_id = await self._user_id()
         self.saving = True
         yield
-        try:
-            profile = await run_with_session(users.update_profile, user_id, name=self.name, email=self.email)
-        except ServiceError as error:
-            self.details_error = error.to_dict()
-            self.saving = False
+        profile = await self._attempt(
+            "saving", "details_error", users.update_profile, user_id=user_id, name=self.name, email=self.email
+        )
+        if profile is None:
             return
         self._show(profile)
-        self.saving = False
-        yield rx.toast.success(self.text("profile.saved"))
+        yield rx.toast.success(self._text("profile.saved"))
 
     @rx.event
     def copy(self, value: str):  # type: ignore[no-untyped-def]
-        return [rx.set_clipboard(value), rx.toast.success(self.text("profile.copied"))]
+        return [rx.set_clipboard(clip(value, 200)), rx.toast.success(self._text("profile.copied"))]
 
     @rx.event
     async def logout(self):  # type: ignore[no-untyped-def]
         if self.token:
             with contextlib.suppress(NotAuthenticated):  # already revoked or expired: same outcome
-                await run_with_session(auth.logout, self.token, self.request_ip())
+                await run_with_session(auth.logout, token=self.token, client_ip=self._client_ip())
         self.token = ""
         self.loaded = False
-        return [rx.redirect(LOGIN_ROUTE), rx.toast.success(self.text("profile.logged_out"))]
+        return [rx.redirect(LOGIN_PAGE), rx.toast.success(self._text("profile.logged_out"))]

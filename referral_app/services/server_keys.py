@@ -9,8 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from referral_app.core.config import Settings
-from referral_app.core.security import new_secret_key
+from referral_app.core.db import transaction
 from referral_app.models import ServerSecret
+from referral_app.services.security import new_secret_key
 
 CODE_KEY_NAME = "code_hmac_key"
 _cache: dict[str, str] = {}
@@ -45,14 +46,10 @@ def _load_or_create(session: Session, name: str) -> str:
     return row.value
 
 
-def ensure_code_hmac_key(session: Session, settings: Settings) -> None:
+def ensure_code_hmac_key(session: Session, *, settings: Settings) -> None:
     """On start: generate and store the key now (when none is configured) rather than on the first code."""
-    try:
+    with transaction(session, write=True):
         code_hmac_key(session, settings)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def clear_cache() -> None:

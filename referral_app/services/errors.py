@@ -1,6 +1,6 @@
 """Errors the service layer raises. Each has a stable machine `code`, an HTTP status and a translated message.
 
-API routes and Reflex states render these; neither invents its own messages.
+API routes and the web app's states render these; neither invents its own messages.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from referral_app.core.i18n import API_LANGUAGE, humanize_seconds, translate
 class ServiceError(Exception):
     code: ClassVar[str] = "internal_error"
     status_code: ClassVar[int] = 500
+    # The message's placeholders (besides `wait`, made from retry_after): integers, checked by from_dict.
+    param_names: ClassVar[tuple[str, ...]] = ()
+    needs_wait: ClassVar[bool] = False  # the message says how long to wait
     _by_code: ClassVar[dict[str, type[ServiceError]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -35,10 +38,24 @@ class ServiceError(Exception):
         return {"code": self.code, "retry_after": self.retry_after, "params": dict(self.params)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ServiceError:
-        error_class = cls._by_code.get(data["code"], ServiceError)
+    def from_dict(cls, data: object) -> ServiceError:
+        """The error `to_dict` described. The dict may have passed through the browser, so anything that
+        does not describe a known error exactly (code, integer wait, its own integer parameters) gives the
+        generic internal error rather than an exception."""
+        stored = data if isinstance(data, dict) else {}
+        code = stored.get("code")
+        error_class = cls._by_code.get(code, ServiceError) if isinstance(code, str) else ServiceError
+        retry_after, params = stored.get("retry_after"), stored.get("params") or {}
+        valid = (
+            (_is_int(retry_after) if error_class.needs_wait else retry_after is None or _is_int(retry_after))
+            and isinstance(params, dict)
+            and set(params) == set(error_class.param_names)
+            and all(_is_int(value) for value in params.values())
+        )
+        if not valid:
+            error_class, retry_after, params = ServiceError, None, {}
         error = error_class.__new__(error_class)
-        ServiceError.__init__(error, retry_after=data.get("retry_after"), **data.get("params", {}))
+        ServiceError.__init__(error, retry_after=retry_after, **params)
         return error
 
     def extra(self) -> dict[str, Any]:
@@ -59,10 +76,15 @@ class InvalidEmail(ServiceError):
 
 class InvalidName(ServiceError):
     code, status_code = "invalid_name", 422
+    param_names = ("limit",)
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(limit=limit)
 
 
 class RateLimited(ServiceError):
     code, status_code = "rate_limited", 429
+    needs_wait = True
 
     def __init__(self, *, retry_after: int, reason: str | None = None) -> None:
         super().__init__(retry_after=max(1, int(retry_after)))
@@ -74,6 +96,7 @@ class RateLimited(ServiceError):
 
 class InvalidCode(ServiceError):
     code, status_code = "invalid_code", 400
+    param_names = ("attempts_left",)
 
     def __init__(self, *, attempts_left: int) -> None:
         super().__init__(attempts_left=attempts_left)
@@ -119,3 +142,7 @@ class ServiceUnavailable(ServiceError):
 
     def __init__(self) -> None:
         super().__init__(retry_after=5)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(10**9) < value < 10**9

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from referral_app.components.layout import busy_label, card, field_error, labelled, page
-from referral_app.state.profile import ProfileState
+from referral_app.limits import EMAIL_MAX_LENGTH, INVITE_CODE_INPUT_MAX_LENGTH, NAME_MAX_LENGTH
+from referral_app.web.components.layout import busy_label, card, field_error, labelled, page
+from referral_app.web.state.profile import ProfileState
 
 T = ProfileState.t
 
@@ -106,6 +107,7 @@ def _enter_code() -> rx.Component:
                     placeholder=T["profile.invite_placeholder"],
                     aria_label=T["profile.enter_code"],
                     auto_complete="off",
+                    max_length=INVITE_CODE_INPUT_MAX_LENGTH,
                     size="3",
                     width="100%",
                     style={"fontFamily": "monospace"},
@@ -203,7 +205,7 @@ def _details() -> rx.Component:
                     value=ProfileState.name,
                     on_change=ProfileState.set_name,
                     auto_complete="name",
-                    max_length=100,
+                    max_length=NAME_MAX_LENGTH,
                     size="3",
                     width="100%",
                 ),
@@ -218,6 +220,7 @@ def _details() -> rx.Component:
                     value=ProfileState.email,
                     on_change=ProfileState.set_email,
                     auto_complete="email",
+                    max_length=EMAIL_MAX_LENGTH,
                     size="3",
                     width="100%",
                     aria_describedby="details-error",

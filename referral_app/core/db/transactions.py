@@ -1,0 +1,107 @@
+"""The one way services run a transaction: `with transaction(session, *lock_keys, write=True): ...`.
+
+Begin (writers serialised), commit at the end of the block, roll back on any exception. Writers:
+- PostgreSQL: transaction-scoped advisory locks on the given keys (taken in sorted order, so no deadlocks);
+- SQLite: `BEGIN IMMEDIATE`, which takes the database's single write lock up front (keys are not needed),
+  after queueing on a per-process lock so that this process's writers take turns in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session
+
+from referral_app.core.db.engine import SQLITE_BEGIN_OPTION
+
+
+@contextlib.contextmanager
+def transaction(session: Session, *lock_keys: str, write: bool = False) -> Iterator[Session]:
+    """One transaction on `session`. `write=True` (implied by lock keys) serialises it with every other
+    writer holding one of the same keys (all writers, on SQLite)."""
+    _end_idle_transaction(session)
+    if write or lock_keys:
+        _begin_write(session, lock_keys)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """The database is unreachable (or the pool is exhausted): nothing was changed, the call may be retried."""
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.TimeoutError):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
+def lock_id(key: str) -> int:
+    """A 64-bit advisory lock number for a text key."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+def _end_idle_transaction(session: Session) -> None:
+    # A read left open on the session (e.g. by loading an attribute) is ended first; unsaved changes are a
+    # programming error, since they would be silently dropped.
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("a new transaction would discard unsaved changes: commit them first")
+        session.rollback()
+
+
+def _begin_write(session: Session, lock_keys: tuple[str, ...]) -> None:
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        _queue_sqlite_writer(session, bind)
+        try:
+            session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        except BaseException:
+            _release_sqlite_writer(session)
+            raise
+        return
+    try:
+        for key in sorted(set(lock_keys)):
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_id(key)})
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# SQLite has one write lock, and a writer that finds it taken polls in SQLite's busy handler, sleeping
+# 1, 2, 5, ... up to 100 ms between tries: under many concurrent writers the lock sits free while they sleep,
+# and it goes to whoever wakes first, so some writers wait for seconds (p99 of 5.5 s for logins at 32
+# connections in `make bench`). So the writers of this process first queue on a lock of their own, handed
+# over the moment the previous write transaction ends; SQLite's lock still serialises writers across
+# processes. Held from the start of a write transaction to its end (commit, rollback or close).
+_SQLITE_WRITER_KEY = "referral_app_sqlite_writer"
+_SQLITE_WRITER_TIMEOUT = 30.0  # as long as SQLite's busy_timeout; past it, SQLite's own lock decides
+_sqlite_writer_locks: dict[str, threading.Lock] = {}  # one per database file
+_sqlite_writer_locks_guard = threading.Lock()
+
+
+def _queue_sqlite_writer(session: Session, bind: Any) -> None:
+    url = str(getattr(bind, "engine", bind).url)
+    with _sqlite_writer_locks_guard:
+        lock = _sqlite_writer_locks.setdefault(url, threading.Lock())
+    if lock.acquire(timeout=_SQLITE_WRITER_TIMEOUT):
+        session.info[_SQLITE_WRITER_KEY] = lock
+
+
+def _release_sqlite_writer(session: Session) -> None:
+    lock = session.info.pop(_SQLITE_WRITER_KEY, None)
+    if lock is not None:
+        lock.release()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end_sqlite_writer(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the session's own transaction, not a savepoint inside it
+        _release_sqlite_writer(session)

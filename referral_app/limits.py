@@ -1,0 +1,23 @@
+"""Fixed sizes and input limits: the one source for the tables, the services, the API schemas and the web
+pages. Tunable limits (code length, attempts, lock times) are settings: see core/config.py."""
+
+# Stored values.
+E164_MAX_LENGTH = 16  # "+" and at most 15 digits (ITU-T E.164)
+INVITE_CODE_MAX_LENGTH = 16  # the longest INVITE_CODE_LENGTH setting allowed
+NAME_MAX_LENGTH = 100  # after whitespace runs are collapsed; longer answers `invalid_name`
+EMAIL_MAX_LENGTH = 254  # RFC 5321's path limit
+IP_MAX_LENGTH = 45  # the longest textual IPv6 address (with an embedded IPv4)
+AUDIT_DETAIL_MAX_LENGTH = 100
+HASH_LENGTH = 64  # hex SHA-256 / HMAC-SHA256
+
+# What people may type, before it is normalised: spaces, dashes, brackets, hyphens.
+PHONE_INPUT_MAX_LENGTH = 32
+LOGIN_CODE_INPUT_MAX_LENGTH = 16
+INVITE_CODE_INPUT_MAX_LENGTH = 32
+TOKEN_MAX_LENGTH = 200  # "rfa_" + 43 characters today; anything much longer is not one of ours
+
+# Referral lists.
+PROFILE_REFERRALS = 100  # the newest referrals a profile carries
+REFERRALS_PAGE_DEFAULT = 50
+REFERRALS_PAGE_MAX = 200
+REFERRALS_OFFSET_MAX = 10_000_000

@@ -1,0 +1,14 @@
+"""Every URL path the app serves, in one place: the web app's pages and the API's mount points."""
+
+# Web app pages.
+LOGIN_PAGE = "/"
+PROFILE_PAGE = "/profile"
+
+# The JSON API and its documentation (FastAPI), served on the same port.
+API_PREFIX = "/api"
+API_V1 = "/v1"
+DOCS = "/docs"
+REDOC = "/redoc"
+OPENAPI = "/openapi.json"
+# Requests for these go to FastAPI whole (see referral_app.py).
+API_PATHS = (API_PREFIX + "/", DOCS, REDOC, OPENAPI)

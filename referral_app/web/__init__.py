@@ -1,0 +1,1 @@
+"""The web app (Reflex): state classes call the services; pages and components render them."""
