@@ -16,7 +16,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 help:
 	@echo "make run    - install, migrate and serve the app on http://localhost:$(PORT) (demo mode)"
 	@echo "make test   - install test tools and run the whole test suite"
-	@echo "make lint   - ruff checks"
+	@echo "make lint   - ruff checks and mypy (strict) on referral_app/"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,7 @@ screenshots: $(VENV)/.requirements-dev
 lint: $(VENV)/.requirements-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.requirements-dev
 	$(BIN)/ruff format .

@@ -8,6 +8,15 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from referral_app.core.clock import utcnow
+from referral_app.limits import (
+    AUDIT_DETAIL_MAX_LENGTH,
+    E164_MAX_LENGTH,
+    EMAIL_MAX_LENGTH,
+    HASH_LENGTH,
+    INVITE_CODE_MAX_LENGTH,
+    IP_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+)
 
 # Deterministic constraint names, identical on SQLite and PostgreSQL, so migrations can refer to them.
 SQLModel.metadata.naming_convention = {
@@ -28,12 +37,12 @@ class User(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_users_referrer_id_activated_at", "referrer_id", "invite_activated_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    phone: str = Field(max_length=16, sa_column_kwargs={"unique": True})
-    invite_code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
+    phone: str = Field(max_length=E164_MAX_LENGTH, sa_column_kwargs={"unique": True})
+    invite_code: str = Field(max_length=INVITE_CODE_MAX_LENGTH, sa_column_kwargs={"unique": True})
     referrer_id: int | None = Field(default=None, foreign_key="users.id", ondelete="RESTRICT")
     invite_activated_at: datetime | None = Field(default=None, sa_type=Timestamp)
-    name: str | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=254)
+    name: str | None = Field(default=None, max_length=NAME_MAX_LENGTH)
+    email: str | None = Field(default=None, max_length=EMAIL_MAX_LENGTH)
     created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
     last_login_at: datetime | None = Field(default=None, sa_type=Timestamp)
 
@@ -48,13 +57,13 @@ class LoginCode(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    phone: str = Field(max_length=16)
-    code_hmac: str = Field(max_length=64)
+    phone: str = Field(max_length=E164_MAX_LENGTH)
+    code_hmac: str = Field(max_length=HASH_LENGTH)
     created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
     expires_at: datetime = Field(sa_type=Timestamp)
     attempts: int = Field(default=0)
     consumed_at: datetime | None = Field(default=None, sa_type=Timestamp)
-    requester_ip: str | None = Field(default=None, max_length=45)
+    requester_ip: str | None = Field(default=None, max_length=IP_MAX_LENGTH)
 
 
 class PhoneGuard(SQLModel, table=True):
@@ -62,7 +71,7 @@ class PhoneGuard(SQLModel, table=True):
 
     __tablename__ = "phone_guards"
 
-    phone: str = Field(primary_key=True, max_length=16)
+    phone: str = Field(primary_key=True, max_length=E164_MAX_LENGTH)
     failed_attempts: int = Field(default=0)
     locked_until: datetime | None = Field(default=None, sa_type=Timestamp)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
@@ -73,7 +82,7 @@ class AuthToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
-    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    token_hash: str = Field(max_length=HASH_LENGTH, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
     last_used_at: datetime | None = Field(default=None, sa_type=Timestamp)
     expires_at: datetime = Field(sa_type=Timestamp)
@@ -104,6 +113,6 @@ class AuditEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp, index=True)
     event: str = Field(max_length=40)
     user_id: int | None = Field(default=None)
-    phone: str | None = Field(default=None, max_length=16)
-    client_ip: str | None = Field(default=None, max_length=45)
-    detail: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=E164_MAX_LENGTH)
+    client_ip: str | None = Field(default=None, max_length=IP_MAX_LENGTH)
+    detail: str | None = Field(default=None, max_length=AUDIT_DETAIL_MAX_LENGTH)

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from referral_app.api.schemas import ErrorBody, InvalidCodeBody, RateLimitedBody, ValidationErrorBody
 from referral_app.core.config import get_settings
 from referral_app.core.db import is_database_outage
-from referral_app.core.i18n import translate
+from referral_app.core.i18n import API_LANGUAGE, translate
 from referral_app.limits import NAME_MAX_LENGTH
 from referral_app.services.errors import ServiceError, ServiceUnavailable
 
@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
-def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any):
+def error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     return JSONResponse({"detail": detail, "code": code, **extra}, status_code=status, headers=headers)
 
 
@@ -110,20 +112,24 @@ def install_error_handlers(app: FastAPI) -> None:
 def responses(*errors: type[ServiceError] | int) -> dict[int | str, dict[str, Any]]:
     documented: dict[int | str, dict[str, Any]] = {}
     for err in errors:
+        model: type[ErrorBody]
         if isinstance(err, int):
             status, codes, model = err, ["validation_error"], ValidationErrorBody
         else:
             status, codes = err.status_code, [err.code]
-            model = {"invalid_code": InvalidCodeBody, "rate_limited": RateLimitedBody}.get(err.code, ErrorBody)
+            model = _ERROR_BODIES.get(err.code, ErrorBody)
         entry = documented.setdefault(status, {"model": model, "description": ""})
         entry["description"] = " / ".join(filter(None, [entry["description"], *(f"`{c}`" for c in codes)]))
         examples = entry.setdefault("content", {}).setdefault("application/json", {}).setdefault("examples", {})
         for code in codes:
-            examples[code] = {"value": {"detail": translate(f"error.{code}", **_EXAMPLE_PARAMS), "code": code}}
+            examples[code] = {
+                "value": {"detail": translate(f"error.{code}", API_LANGUAGE, **_EXAMPLE_PARAMS), "code": code}
+            }
     return documented
 
 
-_EXAMPLE_PARAMS = {"wait": "60 s", "attempts_left": 4, "limit": NAME_MAX_LENGTH}
+_EXAMPLE_PARAMS: dict[str, object] = {"wait": "60 s", "attempts_left": 4, "limit": NAME_MAX_LENGTH}
+_ERROR_BODIES: dict[str, type[ErrorBody]] = {"invalid_code": InvalidCodeBody, "rate_limited": RateLimitedBody}
 
 
 class BodySizeLimit:

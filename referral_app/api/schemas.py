@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -144,4 +144,4 @@ class RateLimitedBody(ErrorBody):
 
 
 class ValidationErrorBody(ErrorBody):
-    errors: list[dict] = Field(default_factory=list, description="What was wrong, field by field.")
+    errors: list[dict[str, Any]] = Field(default_factory=list, description="What was wrong, field by field.")

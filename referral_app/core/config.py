@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from referral_app.limits import INVITE_CODE_MAX_LENGTH
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
 
@@ -67,7 +69,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
 
     # Invite codes
-    invite_code_length: int = Field(default=6, ge=4, le=16)
+    invite_code_length: int = Field(default=6, ge=4, le=INVITE_CODE_MAX_LENGTH)
     invite_code_alphabet: str = Field(
         default="0123456789ABCDEFGHJKMNPQRSTVWXYZ", description="Crockford base32: no I, L, O, U."
     )

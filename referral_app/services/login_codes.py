@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.db import transaction
+from referral_app.core.db import rowcount, transaction
 from referral_app.core.i18n import DEFAULT_LANGUAGE, translate
 from referral_app.models import LoginCode, PhoneGuard
 from referral_app.services import audit, security
@@ -163,28 +163,29 @@ def _check_code(
         .order_by(col(LoginCode.created_at).desc(), col(LoginCode.id).desc())
         .limit(1)
     ).first()
-    usable = latest is not None and latest.consumed_at is None and latest.expires_at > now
-    burned = usable and latest.attempts >= s.code_max_attempts
+    # The code a guess counts against: the latest one, while it is unused and alive.
+    usable = latest if latest is not None and latest.consumed_at is None and latest.expires_at > now else None
+    burned = usable is not None and usable.attempts >= s.code_max_attempts
     candidate = code.strip()
     if (
-        usable
+        usable is not None
         and not burned
-        and security.codes_match(code_hmac_key(session, s), phone, candidate, latest.code_hmac)
+        and security.codes_match(code_hmac_key(session, s), phone, candidate, usable.code_hmac)
     ):
         consumed = session.execute(
             sa.update(LoginCode)
-            .where(col(LoginCode.id) == latest.id, col(LoginCode.consumed_at).is_(None))
+            .where(col(LoginCode.id) == usable.id, col(LoginCode.consumed_at).is_(None))
             .values(consumed_at=now)
         )
-        if consumed.rowcount == 1:
+        if rowcount(consumed) == 1:
             guard.failed_attempts, guard.locked_until, guard.updated_at = 0, None, now
             return None
 
     guard.failed_attempts += 1
     guard.updated_at = now
-    if usable and not burned:
-        latest.attempts += 1
-        burned = latest.attempts >= s.code_max_attempts
+    if usable is not None and not burned:
+        usable.attempts += 1
+        burned = usable.attempts >= s.code_max_attempts
         if burned:
             audit.record(session, Event.CODE_BURNED, phone=phone, client_ip=client_ip)
     if guard.failed_attempts >= s.phone_max_failures:
@@ -195,7 +196,7 @@ def _check_code(
         return RateLimited(retry_after=s.phone_lock_seconds)
     if burned:
         return TooManyAttempts()
-    code_left = s.code_max_attempts - latest.attempts if usable else 0
+    code_left = s.code_max_attempts - usable.attempts if usable is not None else 0
     return InvalidCode(attempts_left=min(code_left, s.phone_max_failures - guard.failed_attempts))
 
 
@@ -203,4 +204,4 @@ def purge_expired(session: Session, *, older_than: timedelta = timedelta(days=1)
     """Delete codes no rule looks at any more (all limits look back at most an hour)."""
     with transaction(session, write=True):
         result = session.execute(sa.delete(LoginCode).where(col(LoginCode.created_at) < utcnow() - older_than))
-    return int(result.rowcount)
+    return rowcount(result)

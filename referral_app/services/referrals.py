@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import get_settings
-from referral_app.core.db import transaction
+from referral_app.core.db import rowcount, transaction
 from referral_app.limits import INVITE_CODE_MAX_LENGTH
 from referral_app.models import User
 from referral_app.services import audit
@@ -49,11 +49,13 @@ def _in_referral_subtree(session: Session, owner_id: int, user_id: int) -> bool:
     """True when `user_id` is on the owner's referrer chain, i.e. the owner was invited by the user
     directly or through others, so activating the owner's code would close a cycle."""
     chain = (
-        sa.select(User.id.label("id"), User.referrer_id.label("referrer_id"))
-        .where(User.id == owner_id)
+        sa.select(col(User.id).label("id"), col(User.referrer_id).label("referrer_id"))
+        .where(col(User.id) == owner_id)
         .cte("chain", recursive=True)
     )
-    chain = chain.union(sa.select(User.id, User.referrer_id).join(chain, User.id == chain.c.referrer_id))
+    chain = chain.union(
+        sa.select(col(User.id), col(User.referrer_id)).join(chain, col(User.id) == chain.c.referrer_id)
+    )
     return session.execute(sa.select(chain.c.id).where(chain.c.id == user_id).limit(1)).first() is not None
 
 
@@ -90,7 +92,7 @@ def activate_invite(session: Session, *, user_id: int, invite_code: str, client_
             .where(col(User.id) == user_id, col(User.referrer_id).is_(None))
             .values(referrer_id=owner, invite_activated_at=utcnow())
         )
-        if updated.rowcount != 1:
+        if rowcount(updated) != 1:
             raise InviteAlreadyActivated()
         audit.record(session, Event.INVITE_ACTIVATED, user_id=user_id, client_ip=client_ip, detail=code)
     log.info("user %s activated an invite code of user %s", user_id, owner)

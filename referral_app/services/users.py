@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
@@ -84,9 +84,9 @@ def get_or_create_user(session: Session, *, phone: str, settings: Settings | Non
     raise RuntimeError("could not find a free invite code; widen INVITE_CODE_LENGTH or the alphabet")
 
 
-def _referrals_query(user_id: int) -> SelectOfScalar[tuple[str, datetime | None]]:
+def _referrals_query(user_id: int) -> Select[str, datetime | None]:
     return (
-        select(User.phone, User.invite_activated_at)
+        select(col(User.phone), col(User.invite_activated_at))
         .where(User.referrer_id == user_id)
         .order_by(col(User.invite_activated_at).desc(), col(User.id).desc())
     )

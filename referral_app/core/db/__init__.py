@@ -2,7 +2,7 @@
 
 from referral_app.core.db.engine import create_db_engine, dispose_engines, get_engine, session_scope
 from referral_app.core.db.migrations import alembic_config, migrate, wait_for_database
-from referral_app.core.db.transactions import is_database_outage, lock_id, transaction
+from referral_app.core.db.transactions import is_database_outage, lock_id, rowcount, transaction
 
 __all__ = [
     "alembic_config",
@@ -12,6 +12,7 @@ __all__ = [
     "is_database_outage",
     "lock_id",
     "migrate",
+    "rowcount",
     "session_scope",
     "transaction",
     "wait_for_database",

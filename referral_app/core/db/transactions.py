@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -41,6 +41,11 @@ def is_database_outage(exc: BaseException) -> bool:
     if isinstance(exc, sa.exc.OperationalError | sa.exc.TimeoutError):
         return True
     return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
+def rowcount(result: sa.Result[Any]) -> int:
+    """Rows an UPDATE or DELETE run through a session matched (the session types it as a plain Result)."""
+    return cast("sa.CursorResult[Any]", result).rowcount
 
 
 def lock_id(key: str) -> int:

@@ -55,12 +55,12 @@ def card(*children: rx.Component, **props: object) -> rx.Component:
     return rx.card(rx.vstack(*children, spacing="3", width="100%"), width="100%", size="3", **props)
 
 
-def field_error(text: rx.Var, id: str) -> rx.Component:
+def field_error(text: rx.Var[str], id: str) -> rx.Component:
     """An error line whose space is always kept, so messages never make the layout jump."""
     return rx.text(text, color_scheme="red", size="2", id=id, role="alert", min_height="1.4em")
 
 
-def labelled(label: rx.Var, control: rx.Component, html_for: str) -> rx.Component:
+def labelled(label: rx.Var[str], control: rx.Component, html_for: str) -> rx.Component:
     return rx.vstack(
         rx.el.label(rx.text(label, size="2", weight="medium"), html_for=html_for),
         control,
@@ -69,7 +69,7 @@ def labelled(label: rx.Var, control: rx.Component, html_for: str) -> rx.Componen
     )
 
 
-def busy_label(busy: rx.Var, idle_text: rx.Var, busy_text: rx.Var) -> rx.Component:
+def busy_label(busy: rx.Var[bool], idle_text: rx.Var[str], busy_text: rx.Var[str]) -> rx.Component:
     return rx.cond(
         busy,
         rx.hstack(rx.spinner(size="2"), rx.text(busy_text), align="center", spacing="2"),

@@ -11,7 +11,7 @@ from referral_app.web.state.profile import ProfileState
 T = ProfileState.t
 
 
-def _copy_button(value: rx.Var, id: str) -> rx.Component:
+def _copy_button(value: rx.Var[str], id: str) -> rx.Component:
     return rx.icon_button(
         rx.icon("copy", size=18),
         on_click=ProfileState.copy(value),

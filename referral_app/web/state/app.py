@@ -4,9 +4,10 @@ one way handlers call services (`_attempt`, `_user_id`) and show their errors (`
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import reflex as rx
+from reflex.event import EventHandler, EventSpec
 from sqlmodel import Session
 
 from referral_app.core.config import get_settings
@@ -21,6 +22,15 @@ from referral_app.web.texts import ui_text, ui_texts
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# Reflex types rx.event on EventNamespace.__new__, which mypy reads as making an EventNamespace rather than
+# the EventCallback it returns, so that calling a handler (`State.handler(arg)`) would not type-check.
+event = cast("Callable[..., Any]", rx.event)
+
+# What handlers hand back to Reflex: events for the browser (a redirect, a toast) or for the state.
+Events = EventSpec | EventHandler | list[EventSpec | EventHandler] | None
+# A service error as ServiceError.to_dict() keeps it in the state (translated when shown).
+StoredError = dict[str, Any]
+
 
 def clip(value: object, limit: int) -> str:
     """A client-sent value as text of at most `limit` characters (anything but a string is empty)."""
@@ -33,7 +43,7 @@ class AppState(rx.State):
     token: str = rx.LocalStorage("", name="referral_token", sync=True)
     pending_invite: str = rx.LocalStorage("", name="referral_pending_invite")
     # A message for the login page after a redirect (e.g. the session ended).
-    notice_key: str = ""
+    notice_key: rx.Field[str] = rx.field("")
 
     @rx.var
     def t(self) -> dict[str, str]:
@@ -43,14 +53,14 @@ class AppState(rx.State):
     def notice(self) -> str:
         return self._text(self.notice_key) if self.notice_key else ""
 
-    @rx.event
+    @event
     def set_language(self, lang: str | list[str]) -> None:
         lang = lang[0] if isinstance(lang, list) and lang else lang
         if isinstance(lang, str) and lang in LANGUAGES:
             self.lang = lang
 
-    @rx.event
-    def show_error(self, error: dict):  # type: ignore[no-untyped-def]
+    @event
+    def show_error(self, error: StoredError) -> Events:
         """Show a service error no handler dealt with itself (web/errors.py sends every one here), in the
         tab's language: an ended session goes back to sign-in, anything else is a toast."""
         failure = ServiceError.from_dict(error)
@@ -63,7 +73,7 @@ class AppState(rx.State):
     def _text(self, key: str, **params: object) -> str:
         return ui_text(key, self.lang, **params)
 
-    def _error_text(self, stored: dict) -> str:
+    def _error_text(self, stored: StoredError) -> str:
         """A service error kept with ServiceError.to_dict(), in the current language ("" when none)."""
         return ServiceError.from_dict(stored).message(self.lang) if stored else ""
 
@@ -108,7 +118,7 @@ class AppState(rx.State):
         finally:
             setattr(self, busy, False)
 
-    def _end_session(self) -> rx.event.EventSpec:
+    def _end_session(self) -> EventSpec:
         self.token = ""
         self.notice_key = "session_expired"
         return rx.redirect(LOGIN_PAGE)

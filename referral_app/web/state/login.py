@@ -6,6 +6,8 @@ import asyncio
 import math
 import time
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import reflex as rx
 
@@ -16,7 +18,7 @@ from referral_app.services import auth, login_codes
 from referral_app.services.errors import ServiceError
 from referral_app.services.referrals import normalize_invite_code
 from referral_app.web.regions import region_choices
-from referral_app.web.state.app import AppState, clip
+from referral_app.web.state.app import AppState, Events, StoredError, clip, event
 
 PHONE_STEP, CODE_STEP = "phone", "code"
 # A send still "in progress" this long after it started was cut off by its server process dying: the flag
@@ -25,23 +27,23 @@ SEND_STALE_AFTER_SECONDS = 15
 
 
 class LoginState(AppState):
-    step: str = PHONE_STEP
-    region: str = get_settings().default_region
-    phone: str = ""
-    normalized_phone: str = ""
-    code: str = ""
-    sending: bool = False
-    verifying: bool = False
+    step: rx.Field[str] = rx.field(PHONE_STEP)
+    region: rx.Field[str] = rx.field(get_settings().default_region)
+    phone: rx.Field[str] = rx.field("")
+    normalized_phone: rx.Field[str] = rx.field("")
+    code: rx.Field[str] = rx.field("")
+    sending: rx.Field[bool] = rx.field(False)
+    verifying: rx.Field[bool] = rx.field(False)
     # Seconds until "Send a new code" opens, shown live; derived from _resend_at (wall clock, so any
     # server process can take over the countdown).
-    resend_left: int = 0
+    resend_left: rx.Field[int] = rx.field(0)
     _resend_at: float = 0.0
-    demo_code: str = ""
-    code_length: int = get_settings().code_length
+    demo_code: rx.Field[str] = rx.field("")
+    code_length: rx.Field[int] = rx.field(get_settings().code_length)
     # Errors are kept as the service raised them and translated when shown, so switching the
     # language re-translates them too.
-    phone_error: dict = {}
-    code_error: dict = {}
+    phone_error: rx.Field[StoredError] = rx.field(default_factory=dict)
+    code_error: rx.Field[StoredError] = rx.field(default_factory=dict)
     _sending_since: float = 0.0
     # The ticker that owns the countdown: a newer one (after a reconnect, maybe to another server
     # process) supersedes it, so a ticker that died with its process never blocks the countdown.
@@ -77,8 +79,8 @@ class LoginState(AppState):
     def invite_notice(self) -> str:
         return self._text("login.invite_pending", code=self.pending_invite) if self.pending_invite else ""
 
-    @rx.event
-    async def on_load(self):  # type: ignore[no-untyped-def]
+    @event
+    async def on_load(self) -> Events:
         invite = self.router.url.query_parameters.get("invite", "")
         if invite:
             self.pending_invite = normalize_invite_code(clip(invite, INVITE_CODE_MAX_LENGTH * 2))[
@@ -92,18 +94,18 @@ class LoginState(AppState):
             return LoginState.run_countdown
         return None
 
-    @rx.event
+    @event
     def set_region(self, region: str) -> None:
         self.region = clip(region, 2)
         self.phone_error = {}
 
-    @rx.event
+    @event
     def set_phone(self, phone: str) -> None:
         self.phone = clip(phone, PHONE_INPUT_MAX_LENGTH)
         self.phone_error = {}
 
-    @rx.event(background=True)
-    async def send_code(self, form_data: dict | None = None):  # type: ignore[no-untyped-def]
+    @event(background=True)
+    async def send_code(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
         """Background: the 1–2 s simulated delivery must not hold this user's state or anyone else's."""
         async with self:
             if self.sending or (self.step == CODE_STEP and self._resend_at > time.time()):
@@ -133,8 +135,8 @@ class LoginState(AppState):
             toast = rx.toast.success(self._text("verify.code_sent"))
         yield [toast, rx.set_focus("code-input"), LoginState.run_countdown]
 
-    @rx.event(background=True)
-    async def run_countdown(self):  # type: ignore[no-untyped-def]
+    @event(background=True)
+    async def run_countdown(self) -> None:
         """Tick the resend countdown once a second, and release a send whose process died.
 
         Starting one supersedes any earlier ticker (which stops at its next tick), so there is always at
@@ -156,8 +158,8 @@ class LoginState(AppState):
                     return
             await asyncio.sleep(1)
 
-    @rx.event
-    def set_code(self, value: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_code(self, value: str) -> Events:
         self.code = "".join(ch for ch in clip(value, LOGIN_CODE_INPUT_MAX_LENGTH) if ch.isdigit())[
             : self.code_length
         ]
@@ -166,12 +168,12 @@ class LoginState(AppState):
             return LoginState.verify
         return None
 
-    @rx.event
-    async def verify(self, form_data: dict | None = None):  # type: ignore[no-untyped-def]
+    @event
+    async def verify(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
         if self.verifying or len(self.code) != self.code_length:
             return
         self.verifying = True
-        yield
+        yield None
         result = await self._attempt(
             "verifying",
             "code_error",
@@ -190,8 +192,8 @@ class LoginState(AppState):
         self._reset()
         yield [rx.redirect(PROFILE_PAGE), rx.toast.success(welcome)]
 
-    @rx.event
-    def change_number(self):  # type: ignore[no-untyped-def]
+    @event
+    def change_number(self) -> Events:
         self._reset()
         return rx.set_focus("phone-input")
 

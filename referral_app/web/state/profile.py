@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import AsyncIterator
+from typing import Any
 
 import reflex as rx
 
@@ -14,30 +16,30 @@ from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import NotAuthenticated
 from referral_app.services.users import Profile, Referral
 from referral_app.web.qr import svg_data_uri
-from referral_app.web.state.app import AppState, clip
+from referral_app.web.state.app import AppState, Events, StoredError, clip, event
 
 REFERRALS_PER_PAGE = 10
 
 
 class ProfileState(AppState):
-    loaded: bool = False
-    phone: str = ""
-    invite_code: str = ""
-    activated_invite_code: str = ""
-    invited_by: str = ""
-    member_since: str = ""
-    name: str = ""
-    email: str = ""
-    referrals: list[dict[str, str]] = []
-    referrals_total: int = 0
-    referrals_page: int = 1
-    invite_input: str = ""
-    invite_from_link: bool = False
-    invite_error: dict = {}
-    details_error: dict = {}
-    activating: bool = False
-    saving: bool = False
-    origin: str = ""
+    loaded: rx.Field[bool] = rx.field(False)
+    phone: rx.Field[str] = rx.field("")
+    invite_code: rx.Field[str] = rx.field("")
+    activated_invite_code: rx.Field[str] = rx.field("")
+    invited_by: rx.Field[str] = rx.field("")
+    member_since: rx.Field[str] = rx.field("")
+    name: rx.Field[str] = rx.field("")
+    email: rx.Field[str] = rx.field("")
+    referrals: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    referrals_total: rx.Field[int] = rx.field(0)
+    referrals_page: rx.Field[int] = rx.field(1)
+    invite_input: rx.Field[str] = rx.field("")
+    invite_from_link: rx.Field[bool] = rx.field(False)
+    invite_error: rx.Field[StoredError] = rx.field(default_factory=dict)
+    details_error: rx.Field[StoredError] = rx.field(default_factory=dict)
+    activating: rx.Field[bool] = rx.field(False)
+    saving: rx.Field[bool] = rx.field(False)
+    origin: rx.Field[str] = rx.field("")
 
     @rx.var
     def share_link(self) -> str:
@@ -75,8 +77,8 @@ class ProfileState(AppState):
     def details_error_text(self) -> str:
         return self._error_text(self.details_error)
 
-    @rx.event
-    async def on_load(self):  # type: ignore[no-untyped-def]
+    @event
+    async def on_load(self) -> Events:
         self.loaded = False
         self.origin = self.router.url.origin
         if not self.token:
@@ -108,17 +110,17 @@ class ProfileState(AppState):
         self.referrals_total = total
         self.referrals_page = page
 
-    @rx.event
+    @event
     def set_invite_input(self, value: str) -> None:
         self.invite_input = clip(value, INVITE_CODE_INPUT_MAX_LENGTH).upper()
         self.invite_from_link = False
         self.invite_error = {}
 
-    @rx.event
-    async def activate_invite(self, form_data: dict | None = None):  # type: ignore[no-untyped-def]
+    @event
+    async def activate_invite(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
         user_id = await self._user_id()
         self.activating = True
-        yield
+        yield None
         profile = await self._attempt(
             "activating",
             "invite_error",
@@ -134,8 +136,8 @@ class ProfileState(AppState):
         self.invite_input, self.invite_from_link = "", False
         yield rx.toast.success(self._text("profile.activated_toast"))
 
-    @rx.event
-    async def change_page(self, delta: int):  # type: ignore[no-untyped-def]
+    @event
+    async def change_page(self, delta: int) -> None:
         step = delta if isinstance(delta, int) and not isinstance(delta, bool) else 0
         number = min(max(1, self.referrals_page + step), self.referrals_pages)
         user_id = await self._user_id()
@@ -147,21 +149,21 @@ class ProfileState(AppState):
         )
         self._show_referrals(page.items, page.total, number)
 
-    @rx.event
+    @event
     def set_name(self, value: str) -> None:
         self.name = clip(value, NAME_MAX_LENGTH)
         self.details_error = {}
 
-    @rx.event
+    @event
     def set_email(self, value: str) -> None:
         self.email = clip(value, EMAIL_MAX_LENGTH)
         self.details_error = {}
 
-    @rx.event
-    async def save_details(self, form_data: dict | None = None):  # type: ignore[no-untyped-def]
+    @event
+    async def save_details(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
         user_id = await self._user_id()
         self.saving = True
-        yield
+        yield None
         profile = await self._attempt(
             "saving", "details_error", users.update_profile, user_id=user_id, name=self.name, email=self.email
         )
@@ -170,12 +172,12 @@ class ProfileState(AppState):
         self._show(profile)
         yield rx.toast.success(self._text("profile.saved"))
 
-    @rx.event
-    def copy(self, value: str):  # type: ignore[no-untyped-def]
+    @event
+    def copy(self, value: str) -> Events:
         return [rx.set_clipboard(clip(value, 200)), rx.toast.success(self._text("profile.copied"))]
 
-    @rx.event
-    async def logout(self):  # type: ignore[no-untyped-def]
+    @event
+    async def logout(self) -> Events:
         if self.token:
             with contextlib.suppress(NotAuthenticated):  # already revoked or expired: same outcome
                 await run_with_session(auth.logout, token=self.token, client_ip=self._client_ip())
