@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from enum import StrEnum
-from typing import TypeVar
+from typing import TypedDict, TypeVar, Unpack
 
 from sqlmodel import Session
 
@@ -31,40 +31,22 @@ class Event(StrEnum):
     INVITE_REJECTED = "invite_rejected"  # detail: the reason (error code)
 
 
-def record(
-    session: Session,
-    event: Event,
-    *,
-    phone: str | None = None,
-    user_id: int | None = None,
-    client_ip: str | None = None,
-    detail: str | None = None,
-) -> None:
+class EventFields(TypedDict, total=False):
+    phone: str | None
+    user_id: int | None
+    client_ip: str | None
+    detail: str | None
+
+
+def record(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
     """Add the event to the caller's transaction: it is kept exactly when the action is."""
-    session.add(
-        AuditEvent(
-            created_at=utcnow(),
-            event=event.value,
-            phone=phone,
-            user_id=user_id,
-            client_ip=client_ip,
-            detail=detail,
-        )
-    )
+    session.add(AuditEvent(created_at=utcnow(), event=event.value, **fields))
 
 
-def record_alone(
-    session: Session,
-    event: Event,
-    *,
-    phone: str | None = None,
-    user_id: int | None = None,
-    client_ip: str | None = None,
-    detail: str | None = None,
-) -> None:
+def record_alone(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
     """Record an event in a transaction of its own (for actions that have none, or were rolled back)."""
     with transaction(session, write=True):
-        record(session, event, phone=phone, user_id=user_id, client_ip=client_ip, detail=detail)
+        record(session, event, **fields)
 
 
 @contextlib.contextmanager
