@@ -84,7 +84,9 @@ class AppState(rx.State):
 
     async def _user_id(self) -> int:
         """The signed-in user; NotAuthenticated (shown by show_error: back to sign-in) when there is none."""
-        return await run_with_session(auth.authenticate, token=self.token or None)
+        if not self.token:
+            raise NotAuthenticated()
+        return await run_with_session(auth.authenticate, token=self.token)
 
     async def _user_id_or_none(self) -> int | None:
         """The signed-in user, or None: a dead token is forgotten."""

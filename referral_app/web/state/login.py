@@ -12,7 +12,12 @@ from typing import Any
 import reflex as rx
 
 from referral_app.core.config import get_settings
-from referral_app.limits import INVITE_CODE_MAX_LENGTH, LOGIN_CODE_INPUT_MAX_LENGTH, PHONE_INPUT_MAX_LENGTH
+from referral_app.limits import (
+    INVITE_CODE_INPUT_MAX_LENGTH,
+    INVITE_CODE_MAX_LENGTH,
+    LOGIN_CODE_INPUT_MAX_LENGTH,
+    PHONE_INPUT_MAX_LENGTH,
+)
 from referral_app.paths import PROFILE_PAGE
 from referral_app.services import auth, login_codes
 from referral_app.services.errors import ServiceError
@@ -83,9 +88,8 @@ class LoginState(AppState):
     async def on_load(self) -> Events:
         invite = self.router.url.query_parameters.get("invite", "")
         if invite:
-            self.pending_invite = normalize_invite_code(clip(invite, INVITE_CODE_MAX_LENGTH * 2))[
-                :INVITE_CODE_MAX_LENGTH
-            ]
+            typed = normalize_invite_code(clip(invite, INVITE_CODE_INPUT_MAX_LENGTH))
+            self.pending_invite = typed[:INVITE_CODE_MAX_LENGTH]
         if await self._user_id_or_none() is not None:
             return rx.redirect(PROFILE_PAGE)
         # Every (re)connect runs on_load: resume the countdown and the stale-send check here, since the
