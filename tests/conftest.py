@@ -18,7 +18,7 @@ from referral_app.core.db import create_db_engine, dispose_engines, migrate
 from referral_app.services import server_keys
 from referral_app.services.sms import load_sender
 from tests.helpers import make_settings
-from tests.live_server import RunningServer, start_server, stop_server
+from tests.support.server import RunningServer, start_server, stop_server
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]

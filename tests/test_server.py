@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.live_server import RunningServer
+from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.server
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.live_server import RunningServer, start_server, stop_server
-from tests.resilience.infra import copy_project, kill_hard, scratch_postgres_database
+from tests.support.postgres import scratch_postgres_database
+from tests.support.server import RunningServer, copy_project, kill_hard, start_server, stop_server
 from tests.ui.conftest import browser  # noqa: F401  (the same Chromium fixture as the UI tests)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")

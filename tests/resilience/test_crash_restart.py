@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from tests.helpers import api_login, bearer
-from tests.live_server import RunningServer
 from tests.resilience.conftest import postgres_database
-from tests.resilience.infra import check_invariants, kill_hard, port_is_closed
+from tests.support.invariants import check_invariants
+from tests.support.ports import port_is_closed
+from tests.support.server import RunningServer, kill_hard
 
 pytestmark = pytest.mark.server
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.live_server import RunningServer
-from tests.resilience.infra import TempPostgres, postgres_bindir
+from tests.support.postgres import TempPostgres, postgres_bindir
+from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.server
 

@@ -20,9 +20,10 @@ from playwright.async_api import Browser, Page, expect
 
 from referral_app.services.phones import mask_phone
 from referral_app.web.state.login import SEND_STALE_AFTER_SECONDS
-from tests.live_server import RunningServer
 from tests.resilience.conftest import postgres_database, require_redis, running_servers
-from tests.resilience.infra import TcpProxy, forget_reflex_sockets, kill_hard, stop_gracefully
+from tests.support.proxy import TcpProxy
+from tests.support.reflex_internals import forget_reflex_sockets
+from tests.support.server import RunningServer, kill_hard, stop_gracefully
 
 pytestmark = pytest.mark.server
 

@@ -16,9 +16,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.live_server import RunningServer
 from tests.resilience.conftest import postgres_database, require_redis, running_servers
-from tests.resilience.infra import children_of, established_connections, reflex_socket_owner
+from tests.support.procfs import children_of, established_connections
+from tests.support.reflex_internals import reflex_socket_owner
+from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.server
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.live_server import RunningServer
+from tests.support.server import RunningServer
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

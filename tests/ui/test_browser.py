@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.live_server import RunningServer
+from tests.support.server import RunningServer
 from tests.ui.conftest import DESKTOP, MOBILE
 
 pytestmark = pytest.mark.server

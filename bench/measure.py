@@ -1,0 +1,185 @@
+"""The measurements, each in a process of its own so the load generator does not share the GIL with bench:
+send-code bursts (bench/burst.py), wrk runs (bench/wrk/api.lua), and the server's memory (psutil)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from bench.commands import record
+from bench.config import PYTHON, REPEATS, ROOT, WRK_DURATION, WRK_SCRIPT, log
+from bench.server import AppServer
+
+
+@dataclass
+class BackendResult:
+    """Every run's figures for one backend (or the calibration floor), keyed by measurement."""
+
+    name: str
+    database_url: str
+    error: str | None = None
+    bursts: dict[str, list[dict]] = field(default_factory=dict)
+    wrk: dict[str, list[dict]] = field(default_factory=dict)
+    queries: dict[str, dict] = field(default_factory=dict)
+    memory: dict[str, dict] = field(default_factory=dict)
+    load: dict[str, str] = field(default_factory=dict)
+
+
+# --- memory ----------------------------------------------------------------------------------------------
+
+
+def memory(processes: list[psutil.Process]) -> dict[str, float]:
+    """RSS summed over the tree (counts pages shared by the forked worker twice), PSS summed (shares them
+    out), and the biggest process's RSS (the granian worker that serves the requests). MiB."""
+    rss = pss = biggest = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            info = process.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", 0)
+            biggest = max(biggest, info.rss)
+    mib = 1024 * 1024
+    return {
+        "rss_mib": round(rss / mib, 1),
+        "pss_mib": round(pss / mib, 1),
+        "worker_rss_mib": round(biggest / mib, 1),
+    }
+
+
+class MemorySampler:
+    """The peak of `memory` while the `with` block runs, sampled in a thread."""
+
+    def __init__(self, processes: list[psutil.Process], interval: float = 0.1) -> None:
+        self.processes, self.interval = processes, interval
+        self.peak: dict[str, float] = {"rss_mib": 0.0, "pss_mib": 0.0, "worker_rss_mib": 0.0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            sample = memory(self.processes)
+            for key, value in sample.items():
+                self.peak[key] = max(self.peak[key], value)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- requests --------------------------------------------------------------------------------------------
+
+
+def http_json(method: str, url: str, body: dict | None = None, token: str | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (http://127.0.0.1 only)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read() or b"null")
+
+
+def login(server: AppServer, phone: str) -> str:
+    """A token for `phone`, through /auth/code and /auth/token (demo mode returns the code)."""
+    sent = http_json("POST", server.base_url + "/api/v1/auth/code", {"phone": phone})
+    issued = http_json(
+        "POST", server.base_url + "/api/v1/auth/token", {"phone": phone, "code": sent["debug_code"]}
+    )
+    return issued["access_token"]
+
+
+_phone_counter = 0  # every burst uses new phones: a phone's resend and hourly limits must not interfere
+
+
+def run_burst(server: AppServer, n: int, ips: str, result: BackendResult, sample_memory: bool) -> None:
+    global _phone_counter
+    key = f"{n}:{ips}"
+    for attempt in range(REPEATS):
+        start, _phone_counter = _phone_counter, _phone_counter + n
+        cmd = [
+            PYTHON,
+            "-m",
+            "bench.burst",
+            "--url",
+            server.base_url,
+            "-n",
+            str(n),
+            "--ips",
+            ips,
+            "--phone-start",
+            str(start),
+        ]
+        record([*cmd[:-1], "$START"])
+        sampler = MemorySampler(server.processes()) if sample_memory else contextlib.nullcontext()
+        with sampler:
+            done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"burst failed:\n{done.stderr[-3000:]}")
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        if isinstance(sampler, MemorySampler):
+            figures["memory_peak"] = dict(sampler.peak)
+        result.bursts.setdefault(key, []).append(figures)
+        log(
+            f"burst {n} ({ips} IPs) run {attempt + 1}: {figures['wall_s']} s, {figures['errors']} errors, "
+            f"statuses {figures['statuses']}"
+        )
+        time.sleep(2)  # let the server settle
+
+
+def run_wrk(
+    server: AppServer,
+    key: str,
+    path: str,
+    connections: int,
+    result: BackendResult,
+    *,
+    token: str | None = None,
+    pairs: Path | None = None,
+) -> None:
+    """One wrk run: GETs with `token`, or (with `pairs`) POST /auth/token spending each pre-issued code once."""
+    threads = 1 if connections < 2 else 2
+    env_shown = {"BENCH_MODE": "verify" if pairs else "get", "BENCH_THREADS": str(threads)}
+    if token:
+        env_shown["BENCH_TOKEN"] = "$TOKEN_10K" if key.endswith("_10k") else "$TOKEN"
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{WRK_DURATION}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        server.base_url + path,
+    ]
+    if pairs:
+        cmd += ["--", str(pairs)]
+    shown = [c if not (pairs and c == str(pairs)) else "$PAIRS" for c in cmd]
+    record(shown, env_shown)
+    env = {**os.environ, **env_shown, "BENCH_TOKEN": token or ""}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    figures = json.loads(line.removeprefix("BENCH_JSON "))
+    figures["connections"] = connections
+    result.wrk.setdefault(f"{key}@c{connections}", []).append(figures)
+    errors = sum(figures["errors"].values())
+    log(
+        f"wrk {key} c={connections}: {figures['rps']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, "
+        f"p99 {figures['p99_ms']:.1f} ms, errors {errors}, reused {figures['reused']}"
+    )

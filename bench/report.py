@@ -1,0 +1,232 @@
+"""The Markdown report: a table of the best run of each measurement per backend, every run, and the command
+lines; written between the GENERATED markers of docs/benchmarks.md (the hand-written text around stays)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.commands import COMMANDS
+from bench.config import REFERRAL_COUNTS, REPEATS, WRK_CONNECTIONS, WRK_DURATION
+from bench.measure import BackendResult
+
+BEGIN_MARK = "<!-- BEGIN GENERATED: make bench writes everything down to the END marker -->"
+END_MARK = "<!-- END GENERATED -->"
+
+
+def best_burst(runs: list[dict]) -> dict:
+    return min(runs, key=lambda r: (r["errors"], r["wall_s"]))
+
+
+def best_wrk(runs: list[dict], by_latency: bool) -> dict:
+    if by_latency:
+        return min(runs, key=lambda r: (sum(r["errors"].values()), r["p50_ms"]))
+    return max(runs, key=lambda r: (-sum(r["errors"].values()), r["rps"]))
+
+
+def fmt_burst(result: BackendResult, key: str) -> str:
+    runs = result.bursts.get(key)
+    if not runs:
+        return "—"
+    best = best_burst(runs)
+    all_walls = ", ".join(f"{r['wall_s']:.2f}" for r in runs)
+    return f"**{best['wall_s']:.2f} s**, {best['errors']} errors (runs: {all_walls} s)"
+
+
+def fmt_wrk(result: BackendResult, key: str, latency_only: bool = False) -> str:
+    runs = result.wrk.get(key)
+    if not runs:
+        return "—"
+    best = best_wrk(runs, latency_only)
+    errors = sum(best["errors"].values())
+    err = f", {errors} errors" if errors else ""
+    if latency_only:
+        return f"p50 **{best['p50_ms']:.1f}** / p99 {best['p99_ms']:.1f} ms{err}"
+    return f"**{best['rps']:.0f} req/s**, p50 {best['p50_ms']:.1f} / p99 {best['p99_ms']:.1f} ms{err}"
+
+
+def fmt_queries(result: BackendResult, call: str) -> str:
+    if not result.queries:
+        return "—"
+    counts = [str(result.queries[f"{call}:{n}"]["statements"]) for n in REFERRAL_COUNTS]
+    times = [f"{result.queries[f'{call}:{n}']['p50_ms']:.2f}" for n in REFERRAL_COUNTS]
+    return f"{' / '.join(counts)} statements; p50 {' / '.join(times)} ms"
+
+
+def fmt_memory(result: BackendResult, key: str) -> str:
+    m = result.memory.get(key)
+    if not m:
+        return "—"
+    return f"RSS {m['rss_mib']:.0f} MiB (PSS {m['pss_mib']:.0f}; worker {m['worker_rss_mib']:.0f})"
+
+
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "floor": "calibration"}
+
+
+def summary_rows(results: list[BackendResult]) -> list[tuple[str, list[str], str]]:
+    """(measurement, the best run's figures per backend, target) for the main table."""
+    c = WRK_CONNECTIONS
+    return [
+        ("send-code burst, 100 concurrent, distinct IPs", [fmt_burst(r, "100:distinct") for r in results], ""),
+        (
+            "send-code burst, 1000 concurrent, distinct IPs",
+            [fmt_burst(r, "1000:distinct") for r in results],
+            "≤ 2.5 s",
+        ),
+        ("send-code burst, 1000 concurrent, one client IP", [fmt_burst(r, "1000:same") for r in results], ""),
+        (f"GET /api/v1/profile (no referrals), {c} conn.", [fmt_wrk(r, f"profile@c{c}") for r in results], ""),
+        ("GET /api/v1/profile (no referrals), 1 conn.", [fmt_wrk(r, "profile@c1", True) for r in results], ""),
+        (
+            f"POST /api/v1/auth/token (valid single-use codes), {c} conn.",
+            [fmt_wrk(r, f"verify@c{c}") for r in results],
+            "",
+        ),
+        (
+            "POST /api/v1/auth/token (valid single-use codes), 1 conn.",
+            [fmt_wrk(r, "verify@c1", True) for r in results],
+            "",
+        ),
+        (
+            f"GET /api/v1/profile, 10,000 referrals, {c} conn.",
+            [fmt_wrk(r, f"profile_10k@c{c}") for r in results],
+            "",
+        ),
+        (
+            "GET /api/v1/profile, 10,000 referrals, 1 conn.",
+            [fmt_wrk(r, "profile_10k@c1", True) for r in results],
+            "p50 ≤ 20 ms",
+        ),
+        (
+            f"GET /api/v1/profile/referrals?limit=50, 10,000 referrals, {c} conn.",
+            [fmt_wrk(r, f"referrals_10k@c{c}") for r in results],
+            "",
+        ),
+        (
+            "GET /api/v1/profile/referrals?limit=50, 10,000 referrals, 1 conn.",
+            [fmt_wrk(r, "referrals_10k@c1", True) for r in results],
+            "p50 ≤ 20 ms",
+        ),
+        (
+            "SQL per `get_profile`, 0 / 100 / 10,000 referrals (in-process)",
+            [fmt_queries(r, "get_profile") for r in results],
+            "constant",
+        ),
+        (
+            "SQL per `list_referrals(limit=50)`, 0 / 100 / 10,000 referrals (in-process)",
+            [fmt_queries(r, "list_referrals") for r in results],
+            "constant",
+        ),
+        (
+            "memory of the server's process tree, idle after start",
+            [fmt_memory(r, "idle_start") for r in results],
+            "",
+        ),
+        ("memory, peak during the 1000 bursts", [fmt_memory(r, "burst_peak") for r in results], ""),
+        ("memory, idle after all runs", [fmt_memory(r, "idle_end") for r in results], ""),
+    ]
+
+
+def every_run_rows(all_results: list[BackendResult]) -> list[str]:
+    """One table row per run, for the folded "Every run" table."""
+    out = []
+    for r in all_results:
+        for key, runs in r.bursts.items():
+            for i, run in enumerate(runs, 1):
+                peak = run.get("memory_peak")
+                mem = f"; peak RSS {peak['rss_mib']:.0f} MiB" if peak else ""
+                out.append(
+                    f"| {r.name} | burst {key} | {i} | {run['wall_s']:.2f} s, {run['errors']} errors, "
+                    f"latency p50 {run['p50_s']:.2f} / max {run['max_s']:.2f} s{mem} |"
+                )
+        for key, runs in r.wrk.items():
+            for i, run in enumerate(runs, 1):
+                kinds = ", ".join(f"{kind} {n}" for kind, n in run["errors"].items() if n)
+                errors = f"{sum(run['errors'].values())}" + (f" ({kinds})" if kinds else "")
+                out.append(
+                    f"| {r.name} | wrk {key} | {i} | {run['rps']:.0f} req/s, {run['requests']} requests, "
+                    f"p50 {run['p50_ms']:.1f} / p90 {run['p90_ms']:.1f} / p99 {run['p99_ms']:.1f} / "
+                    f"max {run['max_ms']:.1f} ms, {errors} errors, {run['reused']} reused codes |"
+                )
+        for key, q in r.queries.items():
+            sql = "; ".join(q["sql"])
+            out.append(
+                f"| {r.name} | {key} referrals | — | {q['statements']} statements, in-process p50 {q['p50_ms']:.2f}"
+                f" / p99 {q['p99_ms']:.2f} ms: `{sql}` |"
+            )
+    return out
+
+
+def report(info: dict[str, str], all_results: list[BackendResult]) -> str:
+    """The GENERATED block of docs/benchmarks.md, markers included."""
+    floor = next((r for r in all_results if r.name == "floor"), None)
+    results = [r for r in all_results if r.name != "floor"]
+    c = WRK_CONNECTIONS
+    heads = [NAMES.get(r.name, r.name) for r in results]
+    out = [BEGIN_MARK, ""]
+    out.append(f"Measured {info['date']} on commit `{info['commit']}` by `make bench`.")
+    out.append("")
+    out.append(
+        f"**Machine**: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM, Linux {info['kernel']}; "
+        f"Python {info['python']}, SQLite {info['sqlite']}, PostgreSQL {info.get('postgresql', '?')}, "
+        f"{info['wrk']}. Server and load generators share the CPUs; load average (1/5/15 min) "
+        + "; ".join(
+            f"{NAMES.get(r.name, r.name)} run: {r.load.get('start', '?')} at start, "
+            f"{r.load.get('end', '?')} at the end"
+            for r in results
+        )
+        + "."
+    )
+    out.append("")
+    out.append(
+        f"Each figure is the better of {REPEATS} runs (bursts: the shorter wall time; {c} connections: the "
+        f"higher req/s, with that run's latencies; 1 connection: the lower p50). wrk runs last {WRK_DURATION} s."
+    )
+    out.append("")
+    out.append("| measurement | " + " | ".join(heads) + " | target |")
+    out.append("|---|" + "---|" * len(heads) + "---|")
+    for label, cells, target in summary_rows(results):
+        out.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
+    if floor is not None:
+        out.append("")
+        out.append(
+            "Calibration, the floor of the burst target on this machine: a bare FastAPI endpoint with the same "
+            "1–2 s sleep and no database or Reflex (bench/floor_app.py), granian with one worker, 1000 "
+            f"concurrent from distinct IPs: {fmt_burst(floor, '1000:distinct')}."
+        )
+    for r in all_results:
+        if r.error:
+            out.append("")
+            out.append(f"**{NAMES.get(r.name, r.name)} failed**: `{r.error.splitlines()[0]}`")
+    out.append("")
+    out.append("<details><summary>Every run</summary>")
+    out.append("")
+    out.append("| backend | measurement | run | figures |")
+    out.append("|---|---|---|---|")
+    out.extend(every_run_rows(all_results))
+    out.append("")
+    out.append("</details>")
+    out.append("")
+    out.append(
+        "**Command lines**, from the repository root; `make bench` runs them all. `$TMP` is a temporary "
+        "directory, `$PORT` a free port per server, `$START` the first unused phone index, `$TOKEN` / "
+        "`$TOKEN_10K` tokens of a user without referrals / with 10,000 (from /auth/code + /auth/token), "
+        "`$PAIRS` a file of pre-issued phone/code pairs, `$USER_IDS` the seeded users' ids:"
+    )
+    out.append("")
+    out.append("```")
+    out.extend(COMMANDS)
+    out.append("```")
+    out.append("")
+    out.append(END_MARK)
+    return "\n".join(out)
+
+
+def write_report(path: Path, generated: str) -> None:
+    """Replace the GENERATED block of `path` (or append one), keeping the hand-written text around it."""
+    text = path.read_text() if path.exists() else ""
+    if BEGIN_MARK in text and END_MARK in text:
+        head, rest = text.split(BEGIN_MARK, 1)
+        _, tail = rest.split(END_MARK, 1)
+        text = head + generated + tail
+    else:
+        text = (text.rstrip() + "\n\n" if text else "# Benchmarks\n\n") + generated + "\n"
+    path.write_text(text)

@@ -1,0 +1,129 @@
+"""The servers bench measures: the app (`make run`) and the calibration floor (bench/floor_app.py).
+
+Starting, health polling and stopping the process group are the tests' own (tests/support/server.py); this
+adds what only bench needs: the command line recorded for the report, the server's environment for bench's
+helper processes (seed, queries), and the process tree for memory (psutil, a bench requirement)."""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import subprocess
+from pathlib import Path
+
+import psutil
+
+from bench.commands import PLACEHOLDERS, record
+from bench.config import PYTHON, ROOT, SERVER_SETTINGS, STARTUP_TIMEOUT, log
+from tests.support.ports import free_port, port_is_closed
+from tests.support.procfs import group_members
+from tests.support.server import (
+    MAKE_RUN,
+    RunningServer,
+    answers_health,
+    launch_server,
+    server_environment,
+    stop_server,
+    wait_until_ready,
+)
+
+
+class AppServer:
+    """`make run` in a session of its own, so the whole tree (make, reflex, granian worker) is one group."""
+
+    note = "the server; stopped with kill -TERM -- -<its process group>"
+
+    def __init__(self, database_url: str, work_dir: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
+        self.work_dir = work_dir
+        self.running: RunningServer | None = None
+        self.command = list(MAKE_RUN)
+        self.settings = {"PORT": str(self.port), "DATABASE_URL": database_url, **SERVER_SETTINGS}
+        PLACEHOLDERS[f"127.0.0.1:{self.port}"] = "127.0.0.1:$PORT"
+        PLACEHOLDERS[f"PORT={self.port}"] = "PORT=$PORT"
+
+    def env(self) -> dict[str, str]:
+        """The server's environment, for bench's helpers that work on its database."""
+        return server_environment(**self.settings)
+
+    def ready(self, server: RunningServer) -> bool:
+        return answers_health(server)
+
+    def start(self) -> None:
+        record(["setsid", *self.command], self.settings, self.note)
+        self.running = launch_server(ROOT, self.work_dir, port=self.port, command=self.command, **self.settings)
+        log(f"started {shlex.join(self.command)} on port {self.port} (process group {self.running.process.pid})")
+        wait_until_ready(self.running, self.ready, STARTUP_TIMEOUT)
+        log("server healthy")
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            if self.running is not None:
+                return "\n".join(self.running.log().splitlines()[-lines:])
+        return ""
+
+    def stop(self) -> None:
+        if self.running is None:
+            return
+        if group_members(self.running.process.pid):
+            log(f"stopping the server (process group {self.running.process.pid})")
+        try:
+            if not stop_server(self.running):
+                log("the server did not stop in 20 s; killed its process group")
+        except (AssertionError, subprocess.TimeoutExpired) as exc:  # still write the report
+            log(f"could not stop the server: {exc}")
+        self.running = None
+
+    def processes(self) -> list[psutil.Process]:
+        assert self.running is not None
+        root = psutil.Process(self.running.process.pid)
+        return [root, *root.children(recursive=True)]
+
+
+class FloorServer(AppServer):
+    """bench/floor_app.py under granian with one worker: the calibration for the send-code burst."""
+
+    note = "calibration server (bench/floor_app.py)"
+
+    def __init__(self, work_dir: Path) -> None:
+        super().__init__("", work_dir)
+        self.settings = {"PORT": str(self.port)}
+        self.command = [
+            str(Path(PYTHON).parent / "granian"),
+            "--interface",
+            "asgi",
+            "--workers",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "bench.floor_app:app",
+        ]
+
+    def ready(self, server: RunningServer) -> bool:
+        return not port_is_closed(server.port)  # it has no /api/health
+
+
+def fresh_postgres(url: str) -> None:
+    """Drop BENCH_PG_URL's database and create it empty; only a database named for the benchmark."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if "bench" not in name:
+        raise RuntimeError(
+            f"refusing to drop and recreate {name!r}: BENCH_PG_URL's database name must contain 'bench'"
+        )
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        version = conn.execute("SHOW server_version").fetchone()
+    log(f"fresh PostgreSQL database {name} (server {version[0] if version else '?'})")
