@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
+from datetime import datetime
 
 import pytest
 from sqlmodel import Session, func, select
 
 from referral_app.core import security
+from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.core.db import begin_write
 from referral_app.core.errors import InvalidCode, InvalidPhone, RateLimited, TooManyAttempts
 from referral_app.models import AuditEvent, LoginCode, PhoneGuard, ServerSecret
 from referral_app.services import auth, login_codes
 from referral_app.services.audit import Event
+from referral_app.services.sms import LogSmsSender, load_sender
 from tests.helpers import Stopwatch, configure, shift_back
 
 PHONE = "+79123456789"
@@ -256,22 +258,58 @@ def test_send_limits_hold_under_a_parallel_burst(engine, settings: Settings) -> 
     assert results.count("sent") == 1
 
 
-async def test_default_delivery_delay_is_real_and_concurrent(settings: Settings, caplog) -> None:  # type: ignore[no-untyped-def]
-    configure(settings, sms_delay_min=1.0, sms_delay_max=2.0, demo_mode=False)
+class RecordingSender(LogSmsSender):
+    """The default sender (its log line), recording when each delivery starts and ends. No delivery ends
+    before `expected` have started, so they must overlap: delivered one after another, the first would wait
+    for the others for ever (until the test's timeout, a guard against a hang far beyond a slow machine)."""
+
+    expected = 1
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, datetime]] = []  # (start or end, phone, when)
+        self.all_started = asyncio.Event()
+
+    async def send(self, phone: str, text: str) -> None:
+        self.events.append(("start", phone, utcnow()))
+        if sum(kind == "start" for kind, _, _ in self.events) >= self.expected:
+            self.all_started.set()
+        await self.all_started.wait()
+        await super().send(phone, text)
+        self.events.append(("end", phone, utcnow()))
+
+
+async def test_default_delivery_delay_is_real_and_concurrent(settings: Settings, session: Session, caplog) -> None:  # type: ignore[no-untyped-def]
+    """200 concurrent send-code calls wait for the simulated SMS gateway together, each for real: proved by
+    the recorded order of the deliveries and by when each was sent, not by a stopwatch."""
+    current = configure(
+        settings, sms_delay_min=1.0, sms_delay_max=2.0, demo_mode=False, sms_sender=f"{__name__}:RecordingSender"
+    )
+    sender = load_sender(current.sms_sender)
+    sender.expected = 200
     caplog.set_level(logging.INFO)
-    started = time.perf_counter()
-    results = await asyncio.gather(
+    calls = asyncio.gather(
         *(login_codes.send_login_code(f"+7912{n:07d}", None, f"10.0.{n // 250}.{n % 250}") for n in range(200))
     )
-    elapsed = time.perf_counter() - started
-    assert 1.0 <= elapsed < 4.0, elapsed
+    try:
+        results = await asyncio.wait_for(calls, timeout=120)  # about 2 s here, when they overlap
+    except TimeoutError:
+        started = sum(kind == "start" for kind, _, _ in sender.events)
+        pytest.fail(f"the deliveries did not overlap: {started} of 200 started, none could finish")
     assert {r.debug_code for r in results} == {None}
+    # Concurrent: all 200 deliveries had started before the first one finished.
+    assert [kind for kind, _, _ in sender.events] == ["start"] * 200 + ["end"] * 200
+    # Real: each SMS went out at least SMS_DELAY_MIN after its code was issued (10 ms for clock rounding).
+    sent = {phone: when for kind, phone, when in sender.events if kind == "start"}
+    issued = dict(session.exec(select(LoginCode.phone, LoginCode.created_at)).all())
+    assert sent.keys() == issued.keys() and len(sent) == 200
+    waited = sorted((sent[phone] - issued[phone]).total_seconds() for phone in sent)
+    assert waited[0] >= 1.0 - 0.01, waited[:5]
     sms_lines = [r.getMessage() for r in caplog.records if r.name == "referral_app.sms"]
     assert len(sms_lines) == 200
     # Codes appear only on the simulated SMS lines, never elsewhere in the log.
     other = " ".join(r.getMessage() for r in caplog.records if r.name != "referral_app.sms")
     assert "+7912" not in other  # phones are masked outside the SMS line
-    print(f"200 concurrent send-code calls took {elapsed:.2f} s")
+    print(f"200 concurrent send-code calls: each SMS sent {waited[0]:.2f}–{waited[-1]:.2f} s after its code")
 
 
 def test_secret_is_generated_on_start_and_kept(session: Session, settings: Settings) -> None:
