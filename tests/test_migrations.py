@@ -23,13 +23,15 @@ def empty_url(backend: str, tmp_path):  # type: ignore[no-untyped-def]
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         dispose_engines()
         return
-    # A separate database keeps the shared test schema intact.
+    # A separate database keeps the shared test schema intact; named after the test database, so runs against
+    # different test databases on one server (several checkouts, several people) never drop each other's.
+    name = f"{sa.engine.make_url(TEST_DATABASE_URL).database}_migrations"
     admin = create_db_engine(TEST_DATABASE_URL, connect_timeout=5)  # type: ignore[arg-type]
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS referral_app_migrations WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE referral_app_migrations"))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = sa.engine.make_url(TEST_DATABASE_URL).set(database="referral_app_migrations")
+    url = sa.engine.make_url(TEST_DATABASE_URL).set(database=name)
     yield url.render_as_string(hide_password=False)
     dispose_engines()
 
