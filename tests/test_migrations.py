@@ -75,6 +75,7 @@ def test_every_lookup_has_an_index(empty_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.slow  # four Python processes importing the app at once: not in `make test-unit`
 def test_workers_starting_together_migrate_once(empty_url: str, repo_root) -> None:  # type: ignore[no-untyped-def]
     """Several server workers start at the same moment; each applies migrations under a lock."""
     import subprocess

@@ -28,6 +28,8 @@ from referral_app.core.config import Settings
 from referral_app.models import AuthToken, LoginCode, PhoneGuard, User
 from tests.helpers import Stopwatch, configure, shift_back
 
+pytestmark = pytest.mark.slow  # thousands of requests: not in `make test-unit`
+
 VICTIM = "+79123456789"
 VICTIM_IP = "198.51.100.10"
 ATTACKER_IP = "203.0.113.66"
