@@ -11,12 +11,15 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test test-fast screenshots lint format migrate clean help postman docker-test bench
+.PHONY: run test test-fast test-unit test-unit-sqlite test-unit-postgresql screenshots lint format migrate clean help postman docker-test bench
 
 help:
-	@echo "make run    - install, migrate and serve the app on http://localhost:$(PORT) (demo mode)"
-	@echo "make test   - install test tools and run the whole test suite"
-	@echo "make lint   - ruff checks and mypy (strict) on referral_app/"
+	@echo "make run       - install, migrate and serve the app on http://localhost:$(PORT) (demo mode)"
+	@echo "make test      - install test tools and run the whole test suite"
+	@echo "make test-unit - services, core, web helpers and the API contract in about half a minute (SQLite; PostgreSQL too"
+	@echo "                 when TEST_DATABASE_URL is set): no server, browser, fuzzing or brute force"
+	@echo "make test-fast - everything but the real server and the browser"
+	@echo "make lint      - ruff checks and mypy (strict) on referral_app/"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +43,26 @@ test: $(VENV)/.requirements-dev
 
 test-fast: $(VENV)/.requirements-dev
 	$(BIN)/python -m pytest -m "not server" $(PYTEST_ARGS)
+
+# The quick tier, for every change: services, core and the API contract, without what is marked `slow` (the
+# fuzzing, hostile-input and HTTP brute-force suites, migrating processes; markers: pyproject.toml). Only these
+# directories are collected and the fuzzing module and plugins are not loaded (5 s of imports alone). With
+# TEST_DATABASE_URL the PostgreSQL half runs beside the SQLite half, each printed when it is done.
+UNIT_PYTEST := $(BIN)/python -m pytest -m "not slow" -p no:schemathesis -p no:hypothesispytest \
+	--ignore=tests/api/test_schemathesis.py tests/services tests/core tests/web tests/api tests/test_migrations.py
+
+test-unit: $(VENV)/.requirements-dev
+ifeq ($(TEST_DATABASE_URL),)
+	$(UNIT_PYTEST) $(PYTEST_ARGS)
+else
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-unit-sqlite test-unit-postgresql
+endif
+
+test-unit-sqlite: $(VENV)/.requirements-dev
+	TEST_DATABASE_URL= $(UNIT_PYTEST) -k "not postgresql" $(PYTEST_ARGS)
+
+test-unit-postgresql: $(VENV)/.requirements-dev
+	$(UNIT_PYTEST) -k postgresql $(PYTEST_ARGS)
 
 # Refresh the README's pictures: the browser tests write them into docs/screenshots.
 screenshots: $(VENV)/.requirements-dev

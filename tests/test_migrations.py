@@ -23,13 +23,15 @@ def empty_url(backend: str, tmp_path):  # type: ignore[no-untyped-def]
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         dispose_engines()
         return
-    # A separate database keeps the shared test schema intact.
+    # A separate database keeps the shared test schema intact; named after the test database, so runs against
+    # different test databases on one server (several checkouts, several people) never drop each other's.
+    name = f"{sa.engine.make_url(TEST_DATABASE_URL).database}_migrations"
     admin = create_db_engine(TEST_DATABASE_URL, connect_timeout=5)  # type: ignore[arg-type]
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS referral_app_migrations WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE referral_app_migrations"))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = sa.engine.make_url(TEST_DATABASE_URL).set(database="referral_app_migrations")
+    url = sa.engine.make_url(TEST_DATABASE_URL).set(database=name)
     yield url.render_as_string(hide_password=False)
     dispose_engines()
 
@@ -73,6 +75,7 @@ def test_every_lookup_has_an_index(empty_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.slow  # four Python processes importing the app at once: not in `make test-unit`
 def test_workers_starting_together_migrate_once(empty_url: str, repo_root) -> None:  # type: ignore[no-untyped-def]
     """Several server workers start at the same moment; each applies migrations under a lock."""
     import subprocess

@@ -20,6 +20,8 @@ from referral_app.limits import NAME_MAX_LENGTH
 from referral_app.models import AuthToken, LoginCode, User
 from tests.helpers import api_login, bearer
 
+pytestmark = pytest.mark.slow  # hundreds of requests, each with rows counted around it: not in `make test-unit`
+
 PHONE = "+79123456789"
 OTHER_PHONE = "+79001112233"
 LIMIT = 64 * 1024

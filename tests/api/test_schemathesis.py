@@ -36,6 +36,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from referral_app.api.main import create_api
 from referral_app.core.config import Settings
 
+pytestmark = pytest.mark.slow  # about 1,850 requests per backend: not in `make test-unit`
+
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "100"))
 MIN_CASES_PER_BACKEND = 1000
 PHONE = "+79990001122"

@@ -100,7 +100,7 @@ async def test_kill_9_mid_flight_then_restart(
 
         storm = [asyncio.create_task(client(n)) for n in range(40)]
         # Kill once enough is confirmed (about 2 s here; longer on a busy machine), with 40 requests in flight.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a guard against a hang only
         while len(confirmed_invites) < 30:
             if ended := [task for task in storm if task.done()]:
                 await ended[0]  # re-raises what went wrong in that client

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections import Counter
+from datetime import datetime
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
+from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
-from referral_app.models import LoginCode, PhoneGuard, ServerSecret
+from referral_app.core.db import transaction
+from referral_app.models import AuditEvent, LoginCode, PhoneGuard, ServerSecret
 from referral_app.services import auth, login_codes, security
+from referral_app.services.audit import Event
 from referral_app.services.errors import InvalidCode, InvalidPhone, RateLimited, TooManyAttempts
-from tests.helpers import configure, shift_back
+from referral_app.services.sms import LogSmsSender, load_sender
+from tests.helpers import Stopwatch, configure, shift_back
 
 PHONE = "+79123456789"
 IP = "198.51.100.1"
@@ -58,33 +63,36 @@ def test_generated_secret_persists_across_processes(session: Session) -> None:
 
 
 def test_cooldown_between_codes(session: Session) -> None:
+    watch = Stopwatch()
     issue(session)
     with pytest.raises(RateLimited) as caught:
         issue(session)
-    assert 55 <= caught.value.retry_after <= 60
+    assert 60 - watch.seconds() <= caught.value.retry_after <= 60
     assert caught.value.headers() == {"Retry-After": str(caught.value.retry_after)}
     shift_back(session, LoginCode, 61, "created_at")
     issue(session)
 
 
 def test_at_most_five_codes_per_phone_per_hour(session: Session) -> None:
+    watch = Stopwatch()
     for _ in range(5):
         issue(session)
         shift_back(session, LoginCode, 61, "created_at")
     with pytest.raises(RateLimited) as caught:
         issue(session)
     # The oldest of the five is 5*61 s old, so the window frees in 3600 - 305 s.
-    assert 3290 <= caught.value.retry_after <= 3296
+    assert 3295 - watch.seconds() <= caught.value.retry_after <= 3296
     shift_back(session, LoginCode, 3600, "created_at")
     issue(session)
 
 
 def test_at_most_thirty_codes_per_ip_per_hour(session: Session) -> None:
+    watch = Stopwatch()
     for n in range(30):
         issue(session, f"+7912000{n:04d}")
     with pytest.raises(RateLimited) as caught:
         issue(session, "+79120009999")
-    assert 3590 <= caught.value.retry_after <= 3600
+    assert 3600 - watch.seconds() <= caught.value.retry_after <= 3600
     issue(session, "+79120009999", ip="198.51.100.2")  # another client is not affected
     issue(session, "+79120009998", ip=None)
 
@@ -185,21 +193,27 @@ def test_attempts_left_never_exceeds_what_the_phone_lock_allows(session: Session
 
 
 def test_brute_force_over_all_codes_never_logs_in(session: Session) -> None:
-    """An attacker walks through every code, asking for new codes whenever allowed."""
-    issue(session)
-    outcomes: dict[str, int] = {}
-    for guess in range(10_000):
-        try:
-            auth.login_with_code(session, phone=PHONE, code=f"{guess:04d}")
-            pytest.fail("a brute-force guess logged in")  # pragma: no cover
-        except (InvalidCode, TooManyAttempts, RateLimited) as err:
-            outcomes[err.code] = outcomes.get(err.code, 0) + 1
-        if guess == 100:
-            break
-    # 5 real tries on the code, 5 more on the burned code, then the phone is locked.
-    assert outcomes["invalid_code"] == 4
-    assert outcomes["too_many_attempts"] == 5
-    assert outcomes["rate_limited"] == 101 - 9
+    """An attacker walks through all 9,999 codes but the real one (so the outcome never depends on luck):
+    5 real tries on the code, 5 more on the burned code, then the locked phone refuses all the others.
+
+    Each guess is checked exactly as a login checks it (`consume_code` in a write transaction, see
+    auth.login_with_code), but all in one transaction: 9,999 logins committed one by one take 20–40 s per
+    backend here. Logins of their own, a transaction each, are what the tests above and tests/api make."""
+    real = issue(session)
+    outcomes: Counter[str] = Counter()
+    with transaction(session, f"phone:{PHONE}"):
+        for guess in (f"{n:04d}" for n in range(10_000)):
+            if guess == real:
+                continue
+            failure = login_codes.consume_code(session, phone=PHONE, code=guess)
+            assert failure is not None, f"the guess {guess} logged in"
+            outcomes[failure.code] += 1
+    assert outcomes == {"invalid_code": 4, "too_many_attempts": 5, "rate_limited": 9999 - 9}
+    wrong_codes = select(func.count()).select_from(AuditEvent).where(AuditEvent.event == Event.WRONG_CODE)
+    assert session.exec(wrong_codes).one() == 9999  # every guess is in the audit trail
+    # The phone is locked: even the real code, in a login of its own, is refused.
+    with pytest.raises(RateLimited):
+        auth.login_with_code(session, phone=PHONE, code=real)
 
 
 def test_invalid_phone_is_rejected_before_anything_is_stored(session: Session) -> None:
@@ -242,25 +256,61 @@ def test_send_limits_hold_under_a_parallel_burst(engine, settings: Settings) -> 
     assert results.count("sent") == 1
 
 
-async def test_default_delivery_delay_is_real_and_concurrent(settings: Settings, caplog) -> None:  # type: ignore[no-untyped-def]
-    configure(settings, sms_delay_min=1.0, sms_delay_max=2.0, demo_mode=False)
+class RecordingSender(LogSmsSender):
+    """The default sender (its log line), recording when each delivery starts and ends. No delivery ends
+    before `expected` have started, so they must overlap: delivered one after another, the first would wait
+    for the others for ever (until the test's timeout, a guard against a hang far beyond a slow machine)."""
+
+    expected = 1
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, datetime]] = []  # (start or end, phone, when)
+        self.all_started = asyncio.Event()
+
+    async def send(self, phone: str, text: str) -> None:
+        self.events.append(("start", phone, utcnow()))
+        if sum(kind == "start" for kind, _, _ in self.events) >= self.expected:
+            self.all_started.set()
+        await self.all_started.wait()
+        await super().send(phone, text)
+        self.events.append(("end", phone, utcnow()))
+
+
+async def test_default_delivery_delay_is_real_and_concurrent(settings: Settings, session: Session, caplog) -> None:  # type: ignore[no-untyped-def]
+    """200 concurrent send-code calls wait for the simulated SMS gateway together, each for real: proved by
+    the recorded order of the deliveries and by when each was sent, not by a stopwatch."""
+    current = configure(
+        settings, sms_delay_min=1.0, sms_delay_max=2.0, demo_mode=False, sms_sender=f"{__name__}:RecordingSender"
+    )
+    sender = load_sender(current.sms_sender)
+    sender.expected = 200
     caplog.set_level(logging.INFO)
-    started = time.perf_counter()
-    results = await asyncio.gather(
+    calls = asyncio.gather(
         *(
             login_codes.send_login_code(phone=f"+7912{n:07d}", region=None, client_ip=f"10.0.{n // 250}.{n % 250}")
             for n in range(200)
         )
     )
-    elapsed = time.perf_counter() - started
-    assert 1.0 <= elapsed < 4.0, elapsed
+    try:
+        results = await asyncio.wait_for(calls, timeout=120)  # about 2 s here, when they overlap
+    except TimeoutError:
+        started = sum(kind == "start" for kind, _, _ in sender.events)
+        pytest.fail(f"the deliveries did not overlap: {started} of 200 started, none could finish")
     assert {r.debug_code for r in results} == {None}
+    # Concurrent: all 200 deliveries had started before the first one finished.
+    assert [kind for kind, _, _ in sender.events] == ["start"] * 200 + ["end"] * 200
+    # Real: each SMS went out at least SMS_DELAY_MIN after its code was issued (10 ms for clock rounding).
+    sent = {phone: when for kind, phone, when in sender.events if kind == "start"}
+    issued = dict(session.exec(select(LoginCode.phone, LoginCode.created_at)).all())
+    assert sent.keys() == issued.keys() and len(sent) == 200
+    waited = sorted((sent[phone] - issued[phone]).total_seconds() for phone in sent)
+    assert waited[0] >= 1.0 - 0.01, waited[:5]
     sms_lines = [r.getMessage() for r in caplog.records if r.name == "referral_app.sms"]
     assert len(sms_lines) == 200
     # Codes appear only on the simulated SMS lines, never elsewhere in the log.
     other = " ".join(r.getMessage() for r in caplog.records if r.name != "referral_app.sms")
     assert "+7912" not in other  # phones are masked outside the SMS line
-    print(f"200 concurrent send-code calls took {elapsed:.2f} s")
+    print(f"200 concurrent send-code calls: each SMS sent {waited[0]:.2f}–{waited[-1]:.2f} s after its code")
 
 
 def test_secret_is_generated_on_start_and_kept(session: Session, settings: Settings) -> None:
