@@ -163,8 +163,10 @@ async def test_logout_leaves_nothing_behind_for_the_tab_token(live_server: Runni
         await sign_in(tab, phone)
         await tab.send(event_name(ProfileState.set_name), value="Anna")
         await tab.wait_for_var(ProfileState, "name", "Anna")
+        tab.events.clear()
         await tab.send(event_name(ProfileState.logout), "/profile")
         await tab.wait_for_event("_redirect")
+        await tab.wait_for_var(AppState, "token", "")
         await tab.send(event_name(LoginState.set_region), region="BY")  # the tab's own state stays
         await tab.wait_for_var(LoginState, "region", "BY")
     await _assert_tab_reveals_nothing(live_server, tab.token, phone)
@@ -177,8 +179,10 @@ async def test_a_revoked_token_wipes_the_tab_on_its_next_event(live_server: Runn
         with httpx.Client(base_url=live_server.base_url, timeout=10) as http:
             revoked = http.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
             assert revoked.status_code == 204
+        tab.events.clear()
         await tab.send(event_name(ProfileState.change_page), "/profile", delta=1)
-        await tab.wait_for_event("_redirect")
+        await tab.wait_for_event("_redirect")  # show_error: the session ended
+        await tab.wait_for_var(AppState, "notice_key", "session_expired")
         await tab.send(event_name(LoginState.set_region), region="BY")
         await tab.wait_for_var(LoginState, "region", "BY")
     await _assert_tab_reveals_nothing(live_server, tab.token, phone)
