@@ -116,14 +116,22 @@ class Settings(BaseSettings):
 
     def web_origins(self, *app_urls: str | None, port: int) -> tuple[str, ...]:
         """The origins whose pages may use the web app and the API from a browser: ALLOWED_ORIGINS, or else
-        the origins of the URLs the app is built for (`app_urls`), plus the localhost forms of `port` in demo
-        mode."""
+        the origins of the URLs the app is built for (`app_urls`), plus in demo mode every loopback spelling
+        (localhost, 127.0.0.1, [::1]) of `port` and of those URLs' loopback ports."""
         if self.allowed_origins:
             return tuple(self.allowed_origins)
         origins = {origin for url in app_urls if url and (origin := origin_of(url))}
         if self.demo_mode:
-            origins.update(f"http://{host}:{port}" for host in ("localhost", "127.0.0.1", "[::1]"))
+            ports = {port} | {
+                parts.port or 80
+                for origin in origins
+                if (parts := urlsplit(origin)).scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+            }
+            origins.update(f"http://{host}:{p}" for host in ("localhost", "127.0.0.1", "[::1]") for p in ports)
         return tuple(sorted(origins))
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def origin_of(url: str) -> str | None:

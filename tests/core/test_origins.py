@@ -33,6 +33,10 @@ def test_the_default_is_the_built_origin_plus_loopback_in_demo_mode() -> None:
         "http://localhost:3000",
         "https://app.example.com",
     )
+    # Built for a load balancer on another loopback port: its spellings are allowed too.
+    assert "http://127.0.0.1:8080" in Settings(_env_file=None, demo_mode=True).web_origins(
+        "http://localhost:8080", port=3000
+    )
 
 
 def test_allowed_origins_replace_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
