@@ -21,3 +21,15 @@ PROFILE_REFERRALS = 100  # the newest referrals a profile carries
 REFERRALS_PAGE_DEFAULT = 50
 REFERRALS_PAGE_MAX = 200
 REFERRALS_OFFSET_MAX = 10_000_000
+
+# The web app's websocket (Reflex's /_event): what one browser tab may send and keep.
+EVENT_MESSAGE_MAX_BYTES = 16 * 1024  # one socket.io message; larger ones close the connection
+EVENT_PAYLOAD_MAX_KEYS = 8  # arguments of one event (our handlers take at most two)
+ROUTE_MAX_LENGTH = 2048  # the page path and query a browser reports with an event
+ROUTE_QUERY_MAX_KEYS = 8
+TAB_STATE_TTL_SECONDS = 600  # a tab's server-side state is dropped this long after its last event
+FRONTEND_ERROR_LOG_MAX_LENGTH = 2048  # one logged frontend exception report
+FRONTEND_ERRORS_PER_TAB = 5  # reports logged per tab and window, the rest are dropped
+FRONTEND_ERRORS_WINDOW_SECONDS = 600
+FRONTEND_ERRORS_TABS_TRACKED = 10_000  # the per-tab counters kept in memory, oldest dropped first
+ORIGIN_MAX_LENGTH = 256

@@ -1,8 +1,13 @@
-"""The Reflex application: the web UI, with the JSON API served on the same port."""
+"""The Reflex application: the web UI, with the JSON API served on the same port.
+
+Its surface towards browsers: only pages of the allowed origins (web/origins.py, the list from rxconfig.py),
+only declared events in their declared shape (web/events.py), frontend error reports as bounded log lines and
+no tab tokens in Reflex's log lines (web/logs.py)."""
 
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.config import get_config
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from referral_app.api.main import create_api
@@ -10,6 +15,9 @@ from referral_app.core.log_setup import configure_logging
 from referral_app.lifespan import apply_migrations, purge_stale_codes
 from referral_app.paths import API_PATHS
 from referral_app.web.errors import show_backend_error
+from referral_app.web.events import guard_events
+from referral_app.web.logs import log_frontend_error, mask_tab_tokens_in_reflex_logs
+from referral_app.web.origins import origin_guard
 from referral_app.web.pages import register_pages
 
 configure_logging()
@@ -29,7 +37,14 @@ def route_api_first(reflex_app: ASGIApp) -> ASGIApp:
     return asgi
 
 
-app = rx.App(api_transformer=route_api_first, backend_exception_handler=show_backend_error)
+app = rx.App(
+    # The last transformer is the outermost: foreign origins are refused before anything else runs.
+    api_transformer=[route_api_first, origin_guard(get_config().cors_allowed_origins)],
+    backend_exception_handler=show_backend_error,
+    frontend_exception_handler=log_frontend_error,
+)
+guard_events(app)
+mask_tab_tokens_in_reflex_logs()
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(purge_stale_codes)
 register_pages(app)

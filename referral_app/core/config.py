@@ -8,11 +8,12 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from referral_app.limits import INVITE_CODE_MAX_LENGTH
+from referral_app.limits import INVITE_CODE_MAX_LENGTH, ORIGIN_MAX_LENGTH
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
@@ -67,6 +68,12 @@ class Settings(BaseSettings):
         description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed; `*` trusts everyone.",
     )
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated origins (scheme://host[:port]) whose pages may open the web app's websocket"
+        " and call the API from a browser. Empty: the app's own origin as built (REFLEX_API_URL, REFLEX_DEPLOY_URL),"
+        " plus http://localhost, 127.0.0.1 and [::1] on PORT in demo mode.",
+    )
 
     # Invite codes
     invite_code_length: int = Field(default=6, ge=4, le=INVITE_CODE_MAX_LENGTH)
@@ -74,9 +81,9 @@ class Settings(BaseSettings):
         default="0123456789ABCDEFGHJKMNPQRSTVWXYZ", description="Crockford base32: no I, L, O, U."
     )
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod
-    def _split_proxies(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -89,6 +96,15 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
         return value
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        origins = [origin_of(entry) for entry in value]
+        for entry, origin in zip(value, origins, strict=True):
+            if origin is None:
+                raise ValueError(f"not an origin (scheme://host[:port]): {entry!r}")
+        return [origin for origin in origins if origin]
+
     @field_validator("default_region")
     @classmethod
     def _upper_region(cls, value: str) -> str:
@@ -97,6 +113,41 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def web_origins(self, *app_urls: str | None, port: int) -> tuple[str, ...]:
+        """The origins whose pages may use the web app and the API from a browser: ALLOWED_ORIGINS, or else
+        the origins of the URLs the app is built for (`app_urls`), plus in demo mode every loopback spelling
+        (localhost, 127.0.0.1, [::1]) of `port` and of those URLs' loopback ports."""
+        if self.allowed_origins:
+            return tuple(self.allowed_origins)
+        origins = {origin for url in app_urls if url and (origin := origin_of(url))}
+        if self.demo_mode:
+            ports = {port} | {
+                parts.port or 80
+                for origin in origins
+                if (parts := urlsplit(origin)).scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+            }
+            origins.update(f"http://{host}:{p}" for host in ("localhost", "127.0.0.1", "[::1]") for p in ports)
+        return tuple(sorted(origins))
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, lower-cased and without a default port; None if it has none.
+
+    Browsers send exactly this form in the `Origin` header."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > ORIGIN_MAX_LENGTH:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
 
 
 _settings: Settings | None = None

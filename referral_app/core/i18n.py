@@ -75,6 +75,10 @@ MESSAGES: Catalog = {
         "en": "The request body is larger than {limit} bytes.",
         "ru": "Тело запроса больше {limit} байт.",
     },
+    "error.forbidden_origin": {
+        "en": "Requests from pages of other sites are not accepted.",
+        "ru": "Запросы со страниц других сайтов не принимаются.",
+    },
     "error.service_unavailable": {
         "en": "The service is temporarily unavailable. Try again shortly.",
         "ru": "Сервис временно недоступен. Повторите чуть позже.",

@@ -1,7 +1,9 @@
-"""Primitives for secrets at rest: code HMACs, token hashes, constant-time comparison."""
+"""Primitives for secrets at rest: code HMACs, token hashes, constant-time comparison, sealed values."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -32,3 +34,49 @@ def token_hash(token: str) -> str:
 
 def new_secret_key() -> str:
     return secrets.token_urlsafe(48)
+
+
+_NONCE_BYTES = 16
+_TAG_BYTES = 32
+
+
+def _subkey(secret: str, purpose: str, use: str) -> bytes:
+    return hmac.new(secret.encode(), f"seal:{use}:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def _xor_stream(secret: str, purpose: str, nonce: bytes, data: bytes) -> bytes:
+    """`data` XOR the keystream HMAC-SHA256(key, nonce || counter) (encrypts and decrypts)."""
+    key = _subkey(secret, purpose, "enc")
+    stream = b"".join(
+        hmac.new(key, nonce + i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(len(data) // 32 + 1)
+    )
+    return bytes(a ^ b for a, b in zip(data, stream, strict=False))
+
+
+def _tag(secret: str, purpose: str, nonce: bytes, cipher: bytes) -> bytes:
+    return hmac.new(_subkey(secret, purpose, "mac"), nonce + cipher, hashlib.sha256).digest()
+
+
+def seal(secret: str, purpose: str, text: str) -> str:
+    """`text` encrypted and authenticated with keys derived from `secret` for `purpose` (stdlib only:
+    HMAC-SHA256 in counter mode as the stream cipher, then HMAC-SHA256 over nonce and ciphertext)."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    cipher = _xor_stream(secret, purpose, nonce, text.encode())
+    return base64.urlsafe_b64encode(nonce + cipher + _tag(secret, purpose, nonce, cipher)).decode()
+
+
+def unseal(secret: str, purpose: str, sealed: str) -> str | None:
+    """The text `seal` sealed, or None when `sealed` was not made by it with this secret and purpose."""
+    try:
+        raw = base64.urlsafe_b64decode(sealed.encode())
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) < _NONCE_BYTES + _TAG_BYTES:
+        return None
+    nonce, cipher, tag = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:-_TAG_BYTES], raw[-_TAG_BYTES:]
+    if not hmac.compare_digest(tag, _tag(secret, purpose, nonce, cipher)):
+        return None
+    try:
+        return _xor_stream(secret, purpose, nonce, cipher).decode()
+    except UnicodeDecodeError:
+        return None

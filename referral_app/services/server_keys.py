@@ -31,6 +31,15 @@ def code_hmac_key(session: Session, settings: Settings) -> str:
     return value
 
 
+def loaded_code_hmac_key(settings: Settings) -> str:
+    """The key without a database trip, for code that cannot make one (pickling web state): the configured
+    key, or the one ensure_code_hmac_key loaded when this process started. KeyError if neither."""
+    if settings.secret_key:
+        return settings.secret_key
+    with _cache_lock:
+        return _cache[settings.database_url]
+
+
 def _load_or_create(session: Session, name: str) -> str:
     # Runs inside the caller's transaction; a savepoint keeps a lost insert race from aborting it.
     row = session.get(ServerSecret, name)

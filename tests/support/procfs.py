@@ -48,3 +48,12 @@ def established_connections(pid: int, port: int) -> int:
                 if local_port == port and fields[3] == "01" and fields[9] in inodes:
                     count += 1
     return count
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (0 once it is gone)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0

@@ -10,11 +10,12 @@ from referral_app.web.state.login import CODE_STEP, LoginState
 
 
 def _region_picker() -> rx.Component:
-    return rx.select.root(
+    return rx.select.root(  # named, so the phone form submits the region shown with the number
         rx.select.trigger(id="region-select", aria_label=LoginState.t["login.region"], width="100%"),
         rx.select.content(rx.foreach(LoginState.regions, lambda r: rx.select.item(r[1], value=r[0]))),
         value=LoginState.region,
         on_change=LoginState.set_region,
+        name="region",
         size="3",
     )
 

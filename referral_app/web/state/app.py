@@ -1,5 +1,11 @@
 """State every page shares: language, the session token, an invite code carried through login, and the
-one way handlers call services (`_attempt`, `_user_id`) and show their errors (`show_error`)."""
+one way handlers call services (`_attempt`, `_user_id`) and show their errors (`show_error`).
+
+What a client sends is checked before it is kept: setters take `bounded_text`, and the client-storage vars,
+which Reflex sets straight from the browser (on connect and when localStorage changes), are checked by
+`AppState.__setattr__` whoever sets them. The session token is sealed with the server key whenever the state
+is pickled (Redis, disk), so the state store never holds a usable token. Logout and an ended session reset every
+var a signed-in page filled (`_forget_user`)."""
 
 from __future__ import annotations
 
@@ -13,10 +19,13 @@ from sqlmodel import Session
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from referral_app.core.net import client_ip
+from referral_app.limits import INVITE_CODE_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
-from referral_app.services import auth
+from referral_app.services import auth, server_keys
 from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import NotAuthenticated, ServiceError
+from referral_app.services.referrals import normalize_invite_code
+from referral_app.services.security import seal, unseal
 from referral_app.web.texts import ui_text, ui_texts
 
 P = ParamSpec("P")
@@ -32,9 +41,31 @@ Events = EventSpec | EventHandler | list[EventSpec | EventHandler] | None
 StoredError = dict[str, Any]
 
 
-def clip(value: object, limit: int) -> str:
-    """A client-sent value as text of at most `limit` characters (anything but a string is empty)."""
-    return value[:limit] if isinstance(value, str) else ""
+def bounded_text(value: object, limit: int) -> str | None:
+    """A client-sent value if it is a string of at most `limit` characters; None (ignore it) otherwise."""
+    return value if isinstance(value, str) and len(value) <= limit else None
+
+
+def _language(value: object) -> str | None:
+    return value if isinstance(value, str) and value in LANGUAGES else None
+
+
+def _invite_code(value: object) -> str | None:
+    typed = bounded_text(value, INVITE_CODE_MAX_LENGTH)
+    return normalize_invite_code(typed)[:INVITE_CODE_MAX_LENGTH] if typed is not None else None
+
+
+# The client-storage vars and what each may hold; a value that fails is dropped (the var keeps its value).
+CLIENT_STORAGE_CHECKS: dict[str, Callable[[object], str | None]] = {
+    "lang": _language,
+    "token": lambda value: bounded_text(value, TOKEN_MAX_LENGTH),
+    "pending_invite": _invite_code,
+}
+TOKEN_SEAL = "web-state-token"  # noqa: S105  (the purpose the token is sealed for, not a secret)
+
+
+def _token_key() -> str:
+    return server_keys.loaded_code_hmac_key(get_settings())
 
 
 class AppState(rx.State):
@@ -44,6 +75,27 @@ class AppState(rx.State):
     pending_invite: str = rx.LocalStorage("", name="referral_pending_invite")
     # A message for the login page after a redirect (e.g. the session ended).
     notice_key: rx.Field[str] = rx.field("")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        check = CLIENT_STORAGE_CHECKS.get(name)
+        if check is not None:
+            checked = check(value)
+            if checked is None:
+                return
+            value = checked
+        super().__setattr__(name, value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Reflex's __getstate__ is untyped: the fields bound to this state, by name.
+        fields = dict(cast("Callable[[], dict[str, Any]]", super().__getstate__)())
+        if fields.get("token"):
+            fields["token"] = seal(_token_key(), TOKEN_SEAL, fields["token"])
+        return fields
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("token"), str) and state["token"]:
+            state["token"] = unseal(_token_key(), TOKEN_SEAL, state["token"]) or ""
+        super().__setstate__(state)
 
     @rx.var
     def t(self) -> dict[str, str]:
@@ -60,12 +112,12 @@ class AppState(rx.State):
             self.lang = lang
 
     @event
-    def show_error(self, error: StoredError) -> Events:
+    async def show_error(self, error: StoredError) -> Events:
         """Show a service error no handler dealt with itself (web/errors.py sends every one here), in the
         tab's language: an ended session goes back to sign-in, anything else is a toast."""
         failure = ServiceError.from_dict(error)
         if isinstance(failure, NotAuthenticated):
-            return self._end_session()
+            return await self._end_session()
         return rx.toast.error(failure.message(self.lang), id="service-error")
 
     # --- helpers for the handlers (private: not callable as events) ------------------------------------
@@ -95,7 +147,7 @@ class AppState(rx.State):
         try:
             return await self._user_id()
         except NotAuthenticated:
-            self.token = ""
+            await self._forget_user()
             return None
 
     async def _attempt(
@@ -120,7 +172,15 @@ class AppState(rx.State):
         finally:
             setattr(self, busy, False)
 
-    def _end_session(self) -> EventSpec:
+    async def _forget_user(self) -> None:
+        """Sign the tab out on the server: the token and every var the pages filled go back to their defaults,
+        so whoever holds the tab's Reflex token learns nothing (the language and a shared invite code stay)."""
         self.token = ""
+        for page_state in AppState.get_substates():
+            reset = cast("Callable[[], None]", (await self.get_state(page_state)).reset)  # untyped in Reflex
+            reset()
+
+    async def _end_session(self) -> EventSpec:
+        await self._forget_user()
         self.notice_key = "session_expired"
         return rx.redirect(LOGIN_PAGE)

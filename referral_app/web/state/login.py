@@ -23,12 +23,13 @@ from referral_app.services import auth, login_codes
 from referral_app.services.errors import ServiceError
 from referral_app.services.referrals import normalize_invite_code
 from referral_app.web.regions import region_choices
-from referral_app.web.state.app import AppState, Events, StoredError, clip, event
+from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event
 
 PHONE_STEP, CODE_STEP = "phone", "code"
 # A send still "in progress" this long after it started was cut off by its server process dying: the flag
 # is kept in the state store (Redis), which outlives the process, so nothing else would ever clear it.
 SEND_STALE_AFTER_SECONDS = 15
+REGION_LENGTH = 2  # ISO 3166-1 alpha-2
 
 
 class LoginState(AppState):
@@ -86,10 +87,9 @@ class LoginState(AppState):
 
     @event
     async def on_load(self) -> Events:
-        invite = self.router.url.query_parameters.get("invite", "")
+        invite = bounded_text(self.router.url.query_parameters.get("invite", ""), INVITE_CODE_INPUT_MAX_LENGTH)
         if invite:
-            typed = normalize_invite_code(clip(invite, INVITE_CODE_INPUT_MAX_LENGTH))
-            self.pending_invite = typed[:INVITE_CODE_MAX_LENGTH]
+            self.pending_invite = normalize_invite_code(invite)[:INVITE_CODE_MAX_LENGTH]
         if await self._user_id_or_none() is not None:
             return rx.redirect(PROFILE_PAGE)
         # Every (re)connect runs on_load: resume the countdown and the stale-send check here, since the
@@ -100,13 +100,27 @@ class LoginState(AppState):
 
     @event
     def set_region(self, region: str) -> None:
-        self.region = clip(region, 2)
-        self.phone_error = {}
+        if (value := bounded_text(region, REGION_LENGTH)) is not None:
+            self.region = value
+            self.phone_error = {}
 
     @event
     def set_phone(self, phone: str) -> None:
-        self.phone = clip(phone, PHONE_INPUT_MAX_LENGTH)
-        self.phone_error = {}
+        if (value := bounded_text(phone, PHONE_INPUT_MAX_LENGTH)) is not None:
+            self.phone = value
+            self.phone_error = {}
+
+    def _number_to_send_to(self, form_data: object) -> tuple[str, str] | None:
+        """(phone, region) the person sees: on the phone step the submitted form (the `phone` var may still
+        lag behind the field: Enter sends set_phone and send_code back to back, and this background event
+        can read the state before set_phone is applied); on the code step the number the code went to."""
+        if self.step == CODE_STEP:
+            return self.normalized_phone, self.region
+        if not isinstance(form_data, dict):
+            return None
+        phone = bounded_text(form_data.get("phone"), PHONE_INPUT_MAX_LENGTH)
+        region = bounded_text(form_data.get("region", self.region), REGION_LENGTH)
+        return (phone, region) if phone and region else None
 
     @event(background=True)
     async def send_code(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
@@ -114,9 +128,14 @@ class LoginState(AppState):
         async with self:
             if self.sending or (self.step == CODE_STEP and self._resend_at > time.time()):
                 return
+            if (number := self._number_to_send_to(form_data)) is None:
+                return
+            phone, region = number
+            if self.step != CODE_STEP:
+                self.phone, self.region = phone, region
             self.sending, self._sending_since = True, time.time()
             self.phone_error, self.code_error = {}, {}
-            phone, region, ip = self.phone, self.region, self._client_ip()
+            ip = self._client_ip()
         try:
             issued = await login_codes.send_login_code(phone=phone, region=region, client_ip=ip)
         except ServiceError as error:
@@ -164,9 +183,9 @@ class LoginState(AppState):
 
     @event
     def set_code(self, value: str) -> Events:
-        self.code = "".join(ch for ch in clip(value, LOGIN_CODE_INPUT_MAX_LENGTH) if ch.isdigit())[
-            : self.code_length
-        ]
+        if (typed := bounded_text(value, LOGIN_CODE_INPUT_MAX_LENGTH)) is None:
+            return None
+        self.code = "".join(ch for ch in typed if ch.isdigit())[: self.code_length]
         self.code_error = {}
         if len(self.code) == self.code_length and not self.verifying:
             return LoginState.verify

@@ -16,7 +16,7 @@ from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import NotAuthenticated
 from referral_app.services.users import Profile, Referral
 from referral_app.web.qr import svg_data_uri
-from referral_app.web.state.app import AppState, Events, StoredError, clip, event
+from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event
 
 REFERRALS_PER_PAGE = 10
 
@@ -112,9 +112,10 @@ class ProfileState(AppState):
 
     @event
     def set_invite_input(self, value: str) -> None:
-        self.invite_input = clip(value, INVITE_CODE_INPUT_MAX_LENGTH).upper()
-        self.invite_from_link = False
-        self.invite_error = {}
+        if (typed := bounded_text(value, INVITE_CODE_INPUT_MAX_LENGTH)) is not None:
+            self.invite_input = typed.upper()
+            self.invite_from_link = False
+            self.invite_error = {}
 
     @event
     async def activate_invite(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
@@ -151,13 +152,15 @@ class ProfileState(AppState):
 
     @event
     def set_name(self, value: str) -> None:
-        self.name = clip(value, NAME_MAX_LENGTH)
-        self.details_error = {}
+        if (typed := bounded_text(value, NAME_MAX_LENGTH)) is not None:
+            self.name = typed
+            self.details_error = {}
 
     @event
     def set_email(self, value: str) -> None:
-        self.email = clip(value, EMAIL_MAX_LENGTH)
-        self.details_error = {}
+        if (typed := bounded_text(value, EMAIL_MAX_LENGTH)) is not None:
+            self.email = typed
+            self.details_error = {}
 
     @event
     async def save_details(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
@@ -174,13 +177,15 @@ class ProfileState(AppState):
 
     @event
     def copy(self, value: str) -> Events:
-        return [rx.set_clipboard(clip(value, 200)), rx.toast.success(self._text("profile.copied"))]
+        """Copy the share link or the invite code (the only things the page copies)."""
+        if value not in (self.share_link, self.invite_code) or not value:
+            return None
+        return [rx.set_clipboard(value), rx.toast.success(self._text("profile.copied"))]
 
     @event
     async def logout(self) -> Events:
         if self.token:
             with contextlib.suppress(NotAuthenticated):  # already revoked or expired: same outcome
                 await run_with_session(auth.logout, token=self.token, client_ip=self._client_ip())
-        self.token = ""
-        self.loaded = False
+        await self._forget_user()
         return [rx.redirect(LOGIN_PAGE), rx.toast.success(self._text("profile.logged_out"))]

@@ -1,0 +1,149 @@
+"""Which events a client may send: every handler Reflex registers is listed here as client-callable or
+server-only, so a new public method on a state (which Reflex makes an event) fails this test until someone
+decides which it is, and only the client-callable ones pass the websocket's gate (referral_app/web/events.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from reflex.state import BaseState, State
+from reflex_base.utils.format import format_event_handler
+
+import referral_app.referral_app  # noqa: F401  (registers every state, as the server does)
+from referral_app.web.events import CLIENT_EVENTS, CLIENT_STORAGE_KEYS, admit
+from referral_app.web.state.app import AppState
+from referral_app.web.state.login import LoginState
+
+# What the browser sends: Reflex's connect, navigation, storage sync and error report, and what our pages bind.
+CLIENT_CALLABLE = {
+    "State.hydrate_and_load",
+    "OnLoadInternalState.on_load_internal",
+    "UpdateVarsInternalState.update_vars_internal",
+    "FrontendEventExceptionState.handle_frontend_exception",
+    "AppState.set_language",
+    "LoginState.set_region",
+    "LoginState.set_phone",
+    "LoginState.send_code",
+    "LoginState.set_code",
+    "LoginState.verify",
+    "LoginState.change_number",
+    "ProfileState.set_invite_input",
+    "ProfileState.activate_invite",
+    "ProfileState.change_page",
+    "ProfileState.set_name",
+    "ProfileState.set_email",
+    "ProfileState.save_details",
+    "ProfileState.copy",
+    "ProfileState.logout",
+}
+# Registered, but only the server chains them (or nobody should call them): refused from a client.
+STATES = {
+    "State",
+    "AppState",
+    "LoginState",
+    "ProfileState",
+    "FrontendEventExceptionState",
+    "OnLoadInternalState",
+    "UpdateVarsInternalState",
+    "SharedStateBaseInternal",
+}
+SERVER_ONLY = {f"{state}.setvar" for state in STATES} | {
+    "State.hydrate",
+    "State.set_is_hydrated",
+    "OnLoadInternalState.set_is_hydrated",
+    "AppState.show_error",  # the backend exception handler's
+    "LoginState.on_load",  # page loads run through on_load_internal
+    "ProfileState.on_load",
+    "LoginState.run_countdown",  # chained by send_code and on_load
+}
+
+
+def _states(state: type[BaseState] = State) -> Iterator[type[BaseState]]:
+    yield state
+    for substate in state.get_substates():
+        yield from _states(substate)
+
+
+def _registered() -> dict[str, str]:
+    """Class.handler -> the full event name, for every handler of every state."""
+    return {
+        f"{state.__name__}.{name}": format_event_handler(handler)
+        for state in _states()
+        for name, handler in state.event_handlers.items()
+    }
+
+
+def test_every_registered_handler_is_declared_client_callable_or_server_only() -> None:
+    registered = set(_registered())
+    assert registered - CLIENT_CALLABLE - SERVER_ONLY == set(), "new handlers: client-callable or server-only?"
+    assert (CLIENT_CALLABLE | SERVER_ONLY) - registered == set(), "listed handlers that no longer exist"
+
+
+def test_the_gate_admits_exactly_the_client_callable_handlers() -> None:
+    admitted = {short for short, name in _registered().items() if name in CLIENT_EVENTS}
+    assert admitted == CLIENT_CALLABLE
+    for short, name in _registered().items():
+        if short in SERVER_ONLY:
+            assert admit({"name": name, "payload": {}}) is None, short
+
+
+def _event(handler: Any, **payload: object) -> dict[str, Any]:
+    return {"name": format_event_handler(handler), "payload": payload, "router_data": {"pathname": "/"}}
+
+
+def _admitted(data: object) -> dict[str, Any]:
+    event = admit(data)
+    assert event is not None
+    return event
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "a string",
+        ["a", "list"],
+        {"name": 7},
+        {"name": "no.such.event"},
+        _event(LoginState.set_phone),  # a required argument missing
+        _event(LoginState.set_phone, phone="1", extra="2"),  # an argument the handler does not take
+        {**_event(LoginState.set_phone, phone="1"), "payload": "not a dict"},
+        _event(State.setvar, var_name="is_hydrated", value=True),
+        _event(LoginState.setvar, var_name="normalized_phone", value="+79990000000"),
+    ],
+)
+def test_malformed_or_undeclared_events_are_dropped(data: object) -> None:
+    assert admit(data) is None
+
+
+def test_admitted_events_keep_only_what_reflex_needs() -> None:
+    sent = {
+        **_event(LoginState.set_phone, phone="+7 912"),
+        "router_data": {
+            "pathname": "/",
+            "asPath": "/?x=1",
+            "query": {"x": "1"},
+            "origin": "http://evil",
+            "x": "y",
+        },
+        "token": "someone-else's tab",
+        "extra": "x" * 1000,
+    }
+    assert admit(sent) == {
+        "name": format_event_handler(LoginState.set_phone),
+        "payload": {"phone": "+7 912"},
+        "router_data": {"pathname": "/", "asPath": "/?x=1", "query": {"x": "1"}},
+    }
+    long_route = {**_event(LoginState.set_phone, phone="1"), "router_data": {"pathname": "/" * 5000}}
+    assert _admitted(long_route)["router_data"] == {}
+
+
+def test_client_storage_writes_name_only_our_client_storage_vars() -> None:
+    token_key = f"{AppState.get_full_name()}.token_rx_state_"
+    assert token_key in CLIENT_STORAGE_KEYS
+    login_var = f"{LoginState.get_full_name()}.normalized_phone_rx_state_"
+    sent = _event(State.hydrate_and_load, vars={token_key: "rfa_x", login_var: "+79990000000", "x.y": 1})
+    assert _admitted(sent)["payload"] == {"vars": {token_key: "rfa_x"}}
+    assert admit(_event(State.hydrate_and_load, vars=["not", "a", "dict"])) is None
