@@ -23,13 +23,16 @@ def empty_url(backend: str, tmp_path):  # type: ignore[no-untyped-def]
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         dispose_engines()
         return
-    # A separate database keeps the shared test schema intact.
+    # A separate database, named after the test database (so runs on different test databases of one
+    # server do not drop each other's), keeps the test schema intact.
+    test_url = sa.engine.make_url(TEST_DATABASE_URL)  # type: ignore[arg-type]
+    name = f"{test_url.database}_migrations"
     admin = create_db_engine(TEST_DATABASE_URL, connect_timeout=5)  # type: ignore[arg-type]
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS referral_app_migrations WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE referral_app_migrations"))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = sa.engine.make_url(TEST_DATABASE_URL).set(database="referral_app_migrations")
+    url = test_url.set(database=name)
     yield url.render_as_string(hide_password=False)
     dispose_engines()
 
@@ -44,7 +47,7 @@ def test_upgrade_from_empty_matches_models_and_downgrades(empty_url: str) -> Non
             )
             assert diff == [], diff
             tables = set(sa.inspect(conn).get_table_names())
-        assert {"users", "login_codes", "auth_tokens", "phone_guards", "server_secrets", "audit_events"} <= tables
+        assert {"users", "login_codes", "auth_tokens", "sign_in_guards", "rate_counters", "server_secrets", "audit_events"} <= tables
         # Applying again is a no-op, and the schema can be torn down and rebuilt.
         migrate(Settings(_env_file=None, database_url=empty_url))
         command.downgrade(alembic_config(empty_url), "base")

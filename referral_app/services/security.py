@@ -7,6 +7,7 @@ import hmac
 import secrets
 
 TOKEN_PREFIX = "rfa_"  # noqa: S105  (a public marker, not a secret)
+DEVICE_TOKEN_PREFIX = "rfd_"  # noqa: S105
 
 
 def new_numeric_code(length: int) -> str:
@@ -32,3 +33,25 @@ def token_hash(token: str) -> str:
 
 def new_secret_key() -> str:
     return secrets.token_urlsafe(48)
+
+
+def new_device_token(secret: str, phone: str) -> tuple[str, str]:
+    """A device token for a phone: `rfd_<device id>.<HMAC>`, bound to the phone. Returns (device id, token)."""
+    device = secrets.token_urlsafe(16)
+    return device, f"{DEVICE_TOKEN_PREFIX}{device}.{_device_mac(secret, phone, device)}"
+
+
+def device_of(secret: str, phone: str, token: str | None) -> str:
+    """The device id a token signed for this phone names, or "" for anything else (no token, forged, another
+    phone's, a token from before the key was rotated)."""
+    body = (token or "").removeprefix(DEVICE_TOKEN_PREFIX)
+    device, _, mac = body.partition(".")
+    if not token or body == token or not device:
+        return ""
+    expected = _device_mac(secret, phone, device)
+    return device if hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace")) else ""
+
+
+def _device_mac(secret: str, phone: str, device: str) -> str:
+    # Domain-separated from code HMACs: a code is digits only.
+    return code_hmac(secret, phone, f"device:{device}")
