@@ -99,19 +99,24 @@ def _check_send_limits(
         ).first()
         if nth_latest is not None:
             raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now), reason="ip_hourly_limit")
-    counters.check(session, SMS_TOTAL, SMS_TOTAL_KEY, limit=s.sms_max_per_hour, now=now, reason="sms_budget")
-    counters.check(
-        session, SMS_COUNTRY, country, limit=s.sms_max_per_country_per_hour, now=now, reason="sms_country_budget"
+    counters.check(session, *_sms_budgets(country, s), now=now)
+
+
+def _sms_budgets(country: str, s: Settings) -> tuple[counters.Limit, ...]:
+    return (
+        counters.Limit(SMS_TOTAL, SMS_TOTAL_KEY, s.sms_max_per_hour, "sms_budget"),
+        counters.Limit(SMS_COUNTRY, country, s.sms_max_per_country_per_hour, "sms_country_budget"),
     )
 
 
 def _spend_sms_budget(session: Session, country: str, now: datetime, s: Settings) -> None:
-    for name, key, limit in (
-        (SMS_TOTAL, SMS_TOTAL_KEY, s.sms_max_per_hour),
-        (SMS_COUNTRY, country, s.sms_max_per_country_per_hour),
-    ):
-        if counters.take(session, name, key, limit=limit, now=now, reason=f"{name}_budget") == limit:
-            log.critical("ALERT: SMS budget used up for this hour: %s %s (%d)", name, key, limit)
+    budgets = _sms_budgets(country, s)
+    spent = counters.take(session, *budgets, now=now)
+    for budget in budgets:
+        if spent[(budget.name, budget.key)] == budget.limit:
+            log.critical(
+                "ALERT: the hourly SMS budget is used up: %s %s (%d)", budget.name, budget.key, budget.limit
+            )
 
 
 def issue_code(session: Session, *, phone: str, client_ip: str | None, settings: Settings | None = None) -> str:
@@ -228,14 +233,8 @@ def check_verify_allowed(
     _check_phone_lock(session.get(SignInGuard, (phone, device)), now)
     requester = requester_key(client_ip, s.ipv6_prefix_length)
     if device == STRANGERS and requester is not None:
-        counters.check(
-            session,
-            VERIFY_FAILURES,
-            requester,
-            limit=s.verify_max_per_ip_per_hour,
-            now=now,
-            reason="verify_ip_limit",
-        )
+        limit = counters.Limit(VERIFY_FAILURES, requester, s.verify_max_per_ip_per_hour, "verify_ip_limit")
+        counters.check(session, limit, now=now)
 
 
 def consume_code(

@@ -67,23 +67,16 @@ def _in_referral_subtree(session: Session, owner_id: int, user_id: int) -> bool:
 
 def _check_guesses(session: Session, user_id: int, requester: str | None, now: datetime, s: Settings) -> None:
     """Guessing codes is throttled: so many unknown codes an hour per user and per requester."""
-    counters.check(
-        session,
-        INVITE_MISSES_USER,
-        str(user_id),
-        limit=s.invite_max_misses_per_user_per_hour,
-        now=now,
-        reason="invite_guesses_user",
-    )
-    if requester is not None:
-        counters.check(
-            session,
-            INVITE_MISSES_IP,
-            requester,
-            limit=s.invite_max_misses_per_ip_per_hour,
-            now=now,
-            reason="invite_guesses_ip",
+    limits = [
+        counters.Limit(
+            INVITE_MISSES_USER, str(user_id), s.invite_max_misses_per_user_per_hour, "invite_guesses_user"
         )
+    ]
+    if requester is not None:
+        limits.append(
+            counters.Limit(INVITE_MISSES_IP, requester, s.invite_max_misses_per_ip_per_hour, "invite_guesses_ip")
+        )
+    counters.check(session, *limits, now=now)
 
 
 def activate_invite(session: Session, *, user_id: int, invite_code: str, client_ip: str | None = None) -> Profile:
