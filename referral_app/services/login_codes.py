@@ -73,8 +73,10 @@ def _check_phone_lock(guard: SignInGuard | None, now: datetime) -> None:
 
 
 def _check_send_limits(
-    session: Session, phone: str, requester: str | None, country: str, now: datetime, s: Settings
+    session: Session, phone: str, requester: str | None, country: str | None, now: datetime, s: Settings
 ) -> None:
+    """Every send limit; the SMS budgets only when `country` is given (the write path spends them instead,
+    which refuses atomically, so it need not read them first)."""
     # A locked phone still gets codes (within these limits): the owner may be signing in on a device whose
     # own budget is untouched, and strangers' guesses at the new code are refused by the lock unevaluated.
     recent = session.exec(
@@ -99,7 +101,8 @@ def _check_send_limits(
         ).first()
         if nth_latest is not None:
             raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now), reason="ip_hourly_limit")
-    counters.check(session, *_sms_budgets(country, s), now=now)
+    if country is not None:
+        counters.check(session, *_sms_budgets(country, s), now=now)
 
 
 def _sms_budgets(country: str, s: Settings) -> tuple[counters.Limit, ...]:
@@ -140,7 +143,7 @@ def issue_code(session: Session, *, phone: str, client_ip: str | None, settings:
             _check_send_limits(session, phone, requester, country, utcnow(), s)
         with transaction(session, f"phone:{phone}", f"ip:{requester}", write=True):
             now = utcnow()
-            _check_send_limits(session, phone, requester, country, now, s)
+            _check_send_limits(session, phone, requester, None, now, s)
             code = security.new_numeric_code(s.code_length)
             session.add(
                 LoginCode(
