@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from referral_app.core.clock import set_clock
 from referral_app.core.config import Settings, set_settings
 from referral_app.core.db import create_db_engine, dispose_engines, migrate
-from referral_app.core.clock import set_clock
 from referral_app.services import audit, server_keys
 from referral_app.services.sms import load_sender
 from tests.helpers import FakeClock, make_settings
