@@ -48,7 +48,7 @@ test-fast: $(VENV)/.requirements-dev
 # fuzzing, hostile-input and HTTP brute-force suites, migrating processes; markers: pyproject.toml). Only these
 # directories are collected and the fuzzing module and plugins are not loaded (5 s of imports alone). With
 # TEST_DATABASE_URL the PostgreSQL half runs beside the SQLite half, each printed when it is done.
-UNIT_PYTEST := $(BIN)/python -m pytest -m "not slow" -p no:schemathesis -p no:hypothesispytest \
+UNIT_PYTEST := $(BIN)/python -m pytest -m "not slow and not server" -p no:schemathesis -p no:hypothesispytest \
 	--ignore=tests/api/test_schemathesis.py tests/services tests/core tests/web tests/api tests/test_migrations.py
 
 test-unit: $(VENV)/.requirements-dev

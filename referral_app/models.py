@@ -10,6 +10,9 @@ from sqlmodel import Field, SQLModel
 from referral_app.core.clock import utcnow
 from referral_app.limits import (
     AUDIT_DETAIL_MAX_LENGTH,
+    COUNTER_KEY_MAX_LENGTH,
+    COUNTER_NAME_MAX_LENGTH,
+    DEVICE_ID_LENGTH,
     E164_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     HASH_LENGTH,
@@ -66,15 +69,30 @@ class LoginCode(SQLModel, table=True):
     requester_ip: str | None = Field(default=None, max_length=IP_MAX_LENGTH)
 
 
-class PhoneGuard(SQLModel, table=True):
-    """Per-phone brute-force state: consecutive failed verifications and the lock they cause."""
+class SignInGuard(SQLModel, table=True):
+    """Brute-force state of one phone: one row for everyone without a device token (`device` ""), and one
+    per device that signed in for the phone before, so strangers' failures never use up the owner's.
 
-    __tablename__ = "phone_guards"
+    `failures` is a leaky bucket: +1 per wrong guess, draining at the 30-day rate since `updated_at`."""
+
+    __tablename__ = "sign_in_guards"
 
     phone: str = Field(primary_key=True, max_length=E164_MAX_LENGTH)
-    failed_attempts: int = Field(default=0)
+    device: str = Field(default="", primary_key=True, max_length=DEVICE_ID_LENGTH)
+    failures: float = Field(default=0.0)
     locked_until: datetime | None = Field(default=None, sa_type=Timestamp)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+
+
+class RateCounter(SQLModel, table=True):
+    """Events counted per fixed window (an hour): verifies per requester, invite misses, SMS budgets."""
+
+    __tablename__ = "rate_counters"
+
+    name: str = Field(primary_key=True, max_length=COUNTER_NAME_MAX_LENGTH)
+    key: str = Field(primary_key=True, max_length=COUNTER_KEY_MAX_LENGTH)
+    window_start: datetime = Field(primary_key=True, sa_type=Timestamp)
+    count: int = Field(default=0)
 
 
 class AuthToken(SQLModel, table=True):

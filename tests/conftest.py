@@ -13,11 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from referral_app.core.clock import set_clock
 from referral_app.core.config import Settings, set_settings
 from referral_app.core.db import create_db_engine, dispose_engines, migrate
-from referral_app.services import server_keys
+from referral_app.services import audit, server_keys
 from referral_app.services.sms import load_sender
-from tests.helpers import make_settings
+from tests.helpers import FakeClock, make_settings
 from tests.support.server import RunningServer, start_server, stop_server
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -66,11 +67,22 @@ def settings(backend: str, migrated_urls: dict[str, str]) -> Iterator[Settings]:
     current = make_settings(migrated_urls[backend])
     set_settings(current)
     server_keys.clear_cache()
+    audit.forget_refusals()
     yield current
     _truncate(migrated_urls[backend])
     set_settings(None)
     server_keys.clear_cache()
     load_sender.cache_clear()
+    audit.forget_refusals()
+
+
+@pytest.fixture
+def clock() -> Iterator[FakeClock]:
+    """A clock of the test's own for every rule (core/clock.py), starting at the real now: `clock.advance(s)`."""
+    fake = FakeClock()
+    set_clock(fake)
+    yield fake
+    set_clock(None)
 
 
 _truncate_engines: dict[str, Engine] = {}

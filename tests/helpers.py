@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlmodel import Session, SQLModel, select
 
+from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, set_settings
+
+
+class FakeClock:
+    """A "now" that moves only when told to (install it with the `clock` fixture)."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def make_settings(url: str, **overrides: object) -> Settings:

@@ -46,7 +46,15 @@ def test_upgrade_from_empty_matches_models_and_downgrades(empty_url: str) -> Non
             )
             assert diff == [], diff
             tables = set(sa.inspect(conn).get_table_names())
-        assert {"users", "login_codes", "auth_tokens", "phone_guards", "server_secrets", "audit_events"} <= tables
+        assert {
+            "users",
+            "login_codes",
+            "auth_tokens",
+            "sign_in_guards",
+            "rate_counters",
+            "server_secrets",
+            "audit_events",
+        } <= tables
         # Applying again is a no-op, and the schema can be torn down and rebuilt.
         migrate(Settings(_env_file=None, database_url=empty_url))
         command.downgrade(alembic_config(empty_url), "base")

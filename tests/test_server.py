@@ -64,3 +64,27 @@ def test_docs_and_web_app_share_the_port(live_server: RunningServer) -> None:
 def test_migrations_were_applied_before_serving(live_server: RunningServer) -> None:
     log = live_server.log()
     assert log.index("applying database migrations") < log.index("database schema is up to date")
+
+
+def test_sign_in_hardening_over_the_real_server(live_server: RunningServer) -> None:
+    """Issue 12 on the real server: numbers without SMS are refused, a device token comes back, a verify
+    without a live code counts nothing, and strangers behind the proxy are told apart and locked out."""
+    phone, victim = "+79120004321", "+79120004322"
+    with httpx.Client(base_url=live_server.base_url, timeout=10) as http:
+        toll_free = http.post("/api/v1/auth/code", json={"phone": "+7 800 123-45-67"})
+        assert (toll_free.status_code, toll_free.json()["code"]) == (422, "unsupported_number")
+        no_code = http.post("/api/v1/auth/token", json={"phone": phone, "code": "0000"})
+        assert (no_code.status_code, no_code.json()["code"]) == (400, "invalid_code")
+        code = http.post("/api/v1/auth/code", json={"phone": phone}).json()["debug_code"]
+        first = http.post("/api/v1/auth/token", json={"phone": phone, "code": code}).json()
+        assert first["device_token"].startswith("rfd_")
+        code = http.post("/api/v1/auth/code", json={"phone": victim}).json()["debug_code"]
+        # Behind the (trusted, loopback) proxy: repeated X-Forwarded-For lines with ports, read as one list.
+        stranger = httpx.Headers([("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-For", "198.51.100.44:5555")])
+        wrong = f"{(int(code) + 1) % 10_000:04d}"
+        answers = [
+            http.post("/api/v1/auth/token", json={"phone": victim, "code": wrong}, headers=stranger).json()["code"]
+            for _ in range(10)
+        ]
+        assert answers == ["invalid_code"] * 4 + ["too_many_attempts"] * 5 + ["rate_limited"]
+    assert "+79*****4322 locked for 28800 s" in live_server.log()

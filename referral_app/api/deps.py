@@ -9,10 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from referral_app.core.config import get_settings
 from referral_app.core.db import session_scope
-from referral_app.core.net import client_ip
-from referral_app.services import auth
+from referral_app.services import auth, requesters
 
 _bearer = HTTPBearer(auto_error=False, description="The `access_token` from POST /api/v1/auth/token.")
 
@@ -26,9 +24,10 @@ SessionDep = Annotated[Session, Depends(get_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_client_ip(request: Request) -> str | None:
+def get_client_ip(request: Request) -> str:
+    """Every X-Forwarded-For line, as one list; `unknown_client` when the sender cannot be told apart."""
     peer = request.client.host if request.client else None
-    return client_ip(peer, request.headers.get("x-forwarded-for"), get_settings().trusted_proxies)
+    return requesters.identify(peer, request.headers.getlist("x-forwarded-for"))
 
 
 def get_token(credentials: Credentials) -> str | None:
@@ -39,6 +38,6 @@ def get_current_user_id(session: SessionDep, token: Annotated[str | None, Depend
     return auth.authenticate(session, token=token)
 
 
-ClientIP = Annotated[str | None, Depends(get_client_ip)]
+ClientIP = Annotated[str, Depends(get_client_ip)]
 Token = Annotated[str | None, Depends(get_token)]
 CurrentUserId = Annotated[int, Depends(get_current_user_id)]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from referral_app.limits import (
+    DEVICE_TOKEN_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     INVITE_CODE_INPUT_MAX_LENGTH,
     LOGIN_CODE_INPUT_MAX_LENGTH,
@@ -53,6 +54,13 @@ class CodeRequest(Strict):
 
 class TokenRequest(CodeRequest):
     code: str = Field(min_length=1, max_length=LOGIN_CODE_INPUT_MAX_LENGTH, examples=["1234"])
+    device_token: str | None = Field(
+        default=None,
+        max_length=DEVICE_TOKEN_MAX_LENGTH,
+        description="The `device_token` an earlier sign-in for this phone returned: failures then count "
+        "against this device's own budget, so strangers' failures never lock you out here.",
+        examples=["rfd_..."],
+    )
 
 
 class ProfileUpdate(Strict):
@@ -120,6 +128,10 @@ class TokenIssued(Answer):
     token_type: str = Field(default="bearer", examples=["bearer"])
     expires_in: int = Field(description="Seconds until the token expires.", examples=[2592000])
     is_new_user: bool
+    device_token: str = Field(
+        description="Keep it (like a device cookie) and send it with later sign-ins for this phone.",
+        examples=["rfd_..."],
+    )
     user: Profile
 
 

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+import phonenumbers
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from referral_app.limits import INVITE_CODE_MAX_LENGTH, ORIGIN_MAX_LENGTH
+from referral_app.core.net import UNIX_SOCKET_PEER
+from referral_app.limits import FAILURE_WINDOW_DAYS, INVITE_CODE_MAX_LENGTH, LOCK_MAX_SECONDS, ORIGIN_MAX_LENGTH
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     )
     sms_delay_min: float = Field(default=1.0, ge=0, description="Simulated SMS delivery delay, lower bound (s).")
     sms_delay_max: float = Field(default=2.0, ge=0, description="Simulated SMS delivery delay, upper bound (s).")
+    sms_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A send the provider has not finished by then is given up (`sms_failed`)."
+    )
 
     # Login codes
     code_length: int = Field(default=4, ge=4, le=8)
@@ -53,8 +58,33 @@ class Settings(BaseSettings):
     code_max_per_phone_per_hour: int = Field(default=5, gt=0)
     code_max_per_ip_per_hour: int = Field(default=30, gt=0)
     code_max_attempts: int = Field(default=5, gt=0, description="Wrong tries before a code is burned.")
-    phone_max_failures: int = Field(default=10, gt=0, description="Consecutive failures before a phone is locked.")
-    phone_lock_seconds: int = Field(default=3600, gt=0)
+    phone_max_failures: int = Field(
+        default=10, gt=0, description="Wrong guesses in a row before a phone is locked."
+    )
+    phone_max_failures_per_30_days: int = Field(
+        default=100, gt=0, description="Wrong guesses evaluated for one phone (by strangers) in any 30 days."
+    )
+    phone_lock_seconds: int = Field(default=3600, gt=0, description="Shortest lock (never over 24 h).")
+    verify_max_per_ip_per_hour: int = Field(
+        default=30, gt=0, description="Failed verifications per requester (address, IPv6 prefix) per hour."
+    )
+
+    # SMS pumping
+    sms_number_types: Annotated[list[str], NoDecode] = Field(
+        default=["MOBILE", "FIXED_LINE_OR_MOBILE"],
+        description="phonenumbers number types that get an SMS (comma-separated names).",
+    )
+    allowed_regions: Annotated[list[str], NoDecode] = Field(
+        default=[], description="Regions (ISO 3166, comma-separated) whose numbers get an SMS; empty: all."
+    )
+    sms_max_per_hour: int = Field(default=2000, gt=0, description="SMS sent per hour in total.")
+    sms_max_per_country_per_hour: int = Field(
+        default=1000, gt=0, description="SMS sent per hour to one country calling code."
+    )
+
+    # Invite codes guessed
+    invite_max_misses_per_user_per_hour: int = Field(default=10, gt=0)
+    invite_max_misses_per_ip_per_hour: int = Field(default=30, gt=0)
 
     # Sessions
     token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
@@ -66,6 +96,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default=["127.0.0.1", "::1"],
         description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed; `*` trusts everyone.",
+    )
+    ipv6_prefix_length: int = Field(
+        default=64, ge=32, le=128, description="IPv6 clients are counted by this prefix (one site's /64)."
     )
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -81,7 +114,7 @@ class Settings(BaseSettings):
         default="0123456789ABCDEFGHJKMNPQRSTVWXYZ", description="Crockford base32: no I, L, O, U."
     )
 
-    @field_validator("trusted_proxies", "allowed_origins", mode="before")
+    @field_validator("trusted_proxies", "allowed_origins", "sms_number_types", "allowed_regions", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -92,7 +125,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_proxies(cls, value: list[str]) -> list[str]:
         for entry in value:
-            if entry != "*":
+            if entry not in ("*", UNIX_SOCKET_PEER):
                 ipaddress.ip_network(entry, strict=False)
         return value
 
@@ -104,6 +137,36 @@ class Settings(BaseSettings):
             if origin is None:
                 raise ValueError(f"not an origin (scheme://host[:port]): {entry!r}")
         return [origin for origin in origins if origin]
+
+    @field_validator("sms_number_types")
+    @classmethod
+    def _check_number_types(cls, value: list[str]) -> list[str]:
+        names = [entry.upper() for entry in value]
+        unknown = [name for name in names if not hasattr(phonenumbers.PhoneNumberType, name)]
+        if unknown or not names:
+            raise ValueError(f"unknown phonenumbers number types: {unknown}")
+        return names
+
+    @field_validator("allowed_regions")
+    @classmethod
+    def _check_regions(cls, value: list[str]) -> list[str]:
+        regions = [entry.upper() for entry in value]
+        unknown = [region for region in regions if region not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown regions: {unknown}")
+        return regions
+
+    @model_validator(mode="after")
+    def _check_failure_budget(self) -> Settings:
+        # The bucket refills one guess every 30 days / (budget - burst): that wait is the longest lock, and it
+        # must stay within a day so that nobody else can keep the owner out for longer.
+        refill = self.phone_max_failures_per_30_days - self.phone_max_failures
+        if refill <= 0 or FAILURE_WINDOW_DAYS * 86400 / refill > LOCK_MAX_SECONDS:
+            raise ValueError(
+                "PHONE_MAX_FAILURES_PER_30_DAYS must exceed PHONE_MAX_FAILURES by at least "
+                f"{FAILURE_WINDOW_DAYS} (one guess a day at least)"
+            )
+        return self
 
     @field_validator("default_region")
     @classmethod

@@ -19,6 +19,18 @@ MESSAGES: Catalog = {
         "en": "This is not a valid phone number.",
         "ru": "Это не похоже на правильный номер телефона.",
     },
+    "error.unsupported_number": {
+        "en": "We cannot send an SMS to this number. Use a mobile number.",
+        "ru": "На этот номер мы не можем отправить SMS. Укажите мобильный номер.",
+    },
+    "error.sms_failed": {
+        "en": "The SMS could not be sent. Try again.",
+        "ru": "Не удалось отправить SMS. Попробуйте ещё раз.",
+    },
+    "error.unknown_client": {
+        "en": "The request's origin cannot be determined.",
+        "ru": "Не удаётся определить, откуда пришёл запрос.",
+    },
     "error.rate_limited": {
         "en": "Too many requests. Try again in {wait}.",
         "ru": "Слишком много запросов. Повторите через {wait}.",

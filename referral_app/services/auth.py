@@ -12,13 +12,15 @@ from sqlmodel import Session, col, select
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
 from referral_app.core.db import transaction
-from referral_app.limits import TOKEN_MAX_LENGTH
+from referral_app.core.net import requester_key
+from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.models import AuthToken
 from referral_app.services import audit, security
 from referral_app.services.audit import Event
-from referral_app.services.errors import NotAuthenticated
-from referral_app.services.login_codes import consume_code
+from referral_app.services.errors import NotAuthenticated, RateLimited
+from referral_app.services.login_codes import check_verify_allowed, consume_code
 from referral_app.services.phones import mask_phone, normalize_phone
+from referral_app.services.server_keys import code_hmac_key
 from referral_app.services.users import get_or_create_user
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class LoginResult:
     expires_in: int
     is_new_user: bool
     user_id: int
+    device_token: str  # keep it and send it with later sign-ins for this phone (see login_with_code)
 
 
 def login_with_code(
@@ -39,28 +42,56 @@ def login_with_code(
     code: str,
     region: str | None = None,
     client_ip: str | None = None,
+    device_token: str | None = None,
     settings: Settings | None = None,
 ) -> LoginResult:
     """Check the code; on success register (first login) or log in, and issue a token — atomically.
 
-    A wrong code is committed as a failure (attempt counters and locks must stick) and then raised."""
+    `device_token` is the one an earlier successful sign-in for this phone returned: with it, failures count
+    against that device's own budget instead of the one all strangers share, so strangers cannot lock the
+    owner out there. Every success returns a device token (the same one when it was valid).
+    A refusal by a limit (a locked phone, a requester over its hourly failures) is decided in a read-only
+    transaction and audited sampled; a wrong code is committed as a failure (attempt counters and locks
+    must stick) and then raised."""
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
-    with transaction(session, f"phone:{e164}"):
-        failure = consume_code(session, phone=e164, code=code, client_ip=client_ip, settings=s)
+    offered = (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH]
+    refusals = audit.refusals_recorded(
+        session,
+        RateLimited,
+        Event.VERIFY_REFUSED,
+        detail=lambda e: e.reason,
+        sampled=True,
+        phone=e164,
+        client_ip=client_ip,
+    )
+    with refusals, transaction(session):
+        device = security.device_of(code_hmac_key(session, s), e164, offered)
+        check_verify_allowed(session, phone=e164, device=device, client_ip=client_ip, settings=s)
+    requester = requester_key(client_ip, s.ipv6_prefix_length)
+    with transaction(session, f"phone:{e164}", f"ip:{requester}"):
+        failure = consume_code(session, phone=e164, code=code, device=device, client_ip=client_ip, settings=s)
         if failure is None:
             user, created = get_or_create_user(session, phone=e164, settings=s)
             assert user.id is not None
             user_id = user.id
             user.last_login_at = utcnow()
             token = _issue_token(session, user_id, s)
+            if not device:
+                offered = security.new_device_token(code_hmac_key(session, s), e164)[1]
             if created:
                 audit.record(session, Event.NEW_USER, phone=e164, user_id=user_id, client_ip=client_ip)
             audit.record(session, Event.LOGIN, phone=e164, user_id=user_id, client_ip=client_ip)
     if failure is not None:
         raise failure
     log.info("%s %s", "registered" if created else "logged in", mask_phone(e164))
-    return LoginResult(access_token=token, expires_in=s.token_ttl_seconds, is_new_user=created, user_id=user_id)
+    return LoginResult(
+        access_token=token,
+        expires_in=s.token_ttl_seconds,
+        is_new_user=created,
+        user_id=user_id,
+        device_token=offered,
+    )
 
 
 def _issue_token(session: Session, user_id: int, s: Settings) -> str:

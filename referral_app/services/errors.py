@@ -16,6 +16,7 @@ class ServiceError(Exception):
     # The message's placeholders (besides `wait`, made from retry_after): integers, checked by from_dict.
     param_names: ClassVar[tuple[str, ...]] = ()
     needs_wait: ClassVar[bool] = False  # the message says how long to wait
+    reason: str | None = None  # which limit or rule refused it, for the audit log (never shown to clients)
     _by_code: ClassVar[dict[str, type[ServiceError]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -68,6 +69,28 @@ class ServiceError(Exception):
 
 class InvalidPhone(ServiceError):
     code, status_code = "invalid_phone", 422
+
+
+class UnsupportedNumber(ServiceError):
+    """A valid number that gets no SMS from us: its type (toll-free, premium-rate, fixed line) or region."""
+
+    code, status_code = "unsupported_number", 422
+
+    def __init__(self, *, reason: str | None = None) -> None:
+        super().__init__()
+        self.reason = reason  # for the audit log; not shown to clients
+
+
+class SmsFailed(ServiceError):
+    """The SMS provider failed or timed out; the code was withdrawn, so a new one may be requested at once."""
+
+    code, status_code = "sms_failed", 502
+
+
+class UnknownClient(ServiceError):
+    """The request's sender cannot be told apart (no IP address, and no trusted proxy naming one)."""
+
+    code, status_code = "unknown_client", 403
 
 
 class InvalidEmail(ServiceError):

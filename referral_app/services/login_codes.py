@@ -1,6 +1,12 @@
 """One-time SMS login codes: issuing with rate limits, delivery, and checking with attempt limits.
 
-All limit state lives in the database (`login_codes`, `phone_guards`), so it holds across processes.
+All limit state lives in the database (`login_codes`, `sign_in_guards`, `rate_counters`), so it holds across
+processes. A request that a limit refuses is refused in a read-only transaction first, so a flood of them
+takes no write lock; the write transaction checks again under its locks.
+
+Wrong guesses fill a leaky bucket per phone (and one per device that signed in for it before): PHONE_MAX_FAILURES
+in a row, then it drains at (PHONE_MAX_FAILURES_PER_30_DAYS - PHONE_MAX_FAILURES) per 30 days, so in any 30 days at
+most PHONE_MAX_FAILURES_PER_30_DAYS guesses are evaluated, and no lock lasts longer than a day.
 """
 
 from __future__ import annotations
@@ -19,18 +25,33 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
 from referral_app.core.db import rowcount, transaction
 from referral_app.core.i18n import DEFAULT_LANGUAGE, translate
-from referral_app.models import LoginCode, PhoneGuard
-from referral_app.services import audit, security
+from referral_app.core.net import requester_key
+from referral_app.limits import FAILURE_WINDOW_DAYS, LOCK_MAX_SECONDS
+from referral_app.models import LoginCode, SignInGuard
+from referral_app.services import audit, counters, security
 from referral_app.services.audit import Event
 from referral_app.services.bridge import run_with_session
-from referral_app.services.errors import InvalidCode, RateLimited, ServiceError, TooManyAttempts
-from referral_app.services.phones import mask_phone, normalize_phone
+from referral_app.services.errors import (
+    InvalidCode,
+    RateLimited,
+    ServiceError,
+    SmsFailed,
+    TooManyAttempts,
+    UnsupportedNumber,
+)
+from referral_app.services.phones import mask_phone, normalize_phone, sms_country
 from referral_app.services.server_keys import code_hmac_key
 from referral_app.services.sms import load_sender
 
 log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
+STRANGERS = ""  # the guard's device for everyone without a device token of the phone
+
+# rate_counters names.
+VERIFY_FAILURES = "verify_failures"  # key: the requester
+SMS_TOTAL, SMS_TOTAL_KEY = "sms", "*"
+SMS_COUNTRY = "sms_country"  # key: the country calling code
 
 
 @dataclass(frozen=True)
@@ -46,12 +67,18 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-def _check_phone_lock(guard: PhoneGuard | None, now: datetime) -> None:
+def _check_phone_lock(guard: SignInGuard | None, now: datetime) -> None:
     if guard is not None and guard.locked_until is not None and guard.locked_until > now:
         raise RateLimited(retry_after=_seconds_until(guard.locked_until, now), reason="phone_locked")
 
 
-def _check_send_limits(session: Session, phone: str, client_ip: str | None, now: datetime, s: Settings) -> None:
+def _check_send_limits(
+    session: Session, phone: str, requester: str | None, country: str | None, now: datetime, s: Settings
+) -> None:
+    """Every send limit; the SMS budgets only when `country` is given (the write path spends them instead,
+    which refuses atomically, so it need not read them first)."""
+    # A locked phone still gets codes (within these limits): the owner may be signing in on a device whose
+    # own budget is untouched, and strangers' guesses at the new code are refused by the lock unevaluated.
     recent = session.exec(
         select(LoginCode.created_at)
         .where(LoginCode.phone == phone, LoginCode.created_at > now - HOUR)
@@ -63,18 +90,36 @@ def _check_send_limits(session: Session, phone: str, client_ip: str | None, now:
         raise RateLimited(retry_after=_seconds_until(recent[0] + cooldown, now), reason="cooldown")
     if len(recent) >= s.code_max_per_phone_per_hour:
         raise RateLimited(retry_after=_seconds_until(recent[-1] + HOUR, now), reason="phone_hourly_limit")
-    if client_ip is None:
-        return
-    # The window frees up when the N-th most recent request from this IP ages out of the hour.
-    nth_latest = session.exec(
-        select(LoginCode.created_at)
-        .where(LoginCode.requester_ip == client_ip, LoginCode.created_at > now - HOUR)
-        .order_by(col(LoginCode.created_at).desc())
-        .offset(s.code_max_per_ip_per_hour - 1)
-        .limit(1)
-    ).first()
-    if nth_latest is not None:
-        raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now), reason="ip_hourly_limit")
+    if requester is not None:
+        # The window frees up when the N-th most recent request from this requester ages out of the hour.
+        nth_latest = session.exec(
+            select(LoginCode.created_at)
+            .where(LoginCode.requester_ip == requester, LoginCode.created_at > now - HOUR)
+            .order_by(col(LoginCode.created_at).desc())
+            .offset(s.code_max_per_ip_per_hour - 1)
+            .limit(1)
+        ).first()
+        if nth_latest is not None:
+            raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now), reason="ip_hourly_limit")
+    if country is not None:
+        counters.check(session, *_sms_budgets(country, s), now=now)
+
+
+def _sms_budgets(country: str, s: Settings) -> tuple[counters.Limit, ...]:
+    return (
+        counters.Limit(SMS_TOTAL, SMS_TOTAL_KEY, s.sms_max_per_hour, "sms_budget"),
+        counters.Limit(SMS_COUNTRY, country, s.sms_max_per_country_per_hour, "sms_country_budget"),
+    )
+
+
+def _spend_sms_budget(session: Session, country: str, now: datetime, s: Settings) -> None:
+    budgets = _sms_budgets(country, s)
+    spent = counters.take(session, *budgets, now=now)
+    for budget in budgets:
+        if spent[(budget.name, budget.key)] == budget.limit:
+            log.critical(
+                "ALERT: the hourly SMS budget is used up: %s %s (%d)", budget.name, budget.key, budget.limit
+            )
 
 
 def issue_code(session: Session, *, phone: str, client_ip: str | None, settings: Settings | None = None) -> str:
@@ -82,25 +127,66 @@ def issue_code(session: Session, *, phone: str, client_ip: str | None, settings:
 
     Returns the code in clear text: it must go only into the SMS (and, in demo mode, to the requester)."""
     s = settings or get_settings()
+    requester = requester_key(client_ip, s.ipv6_prefix_length)
     refusals = audit.refusals_recorded(
-        session, RateLimited, Event.CODE_REFUSED, detail=lambda e: e.reason, phone=phone, client_ip=client_ip
+        session,
+        (RateLimited, UnsupportedNumber),
+        Event.CODE_REFUSED,
+        detail=lambda e: e.reason,
+        sampled=True,
+        phone=phone,
+        client_ip=client_ip,
     )
-    with refusals, transaction(session, f"phone:{phone}", f"ip:{client_ip}"):
-        now = utcnow()
-        _check_phone_lock(session.get(PhoneGuard, phone), now)
-        _check_send_limits(session, phone, client_ip, now, s)
-        code = security.new_numeric_code(s.code_length)
-        session.add(
-            LoginCode(
-                phone=phone,
-                code_hmac=security.code_hmac(code_hmac_key(session, s), phone, code),
-                created_at=now,
-                expires_at=now + timedelta(seconds=s.code_ttl_seconds),
-                requester_ip=client_ip,
+    with refusals:
+        country = sms_country(phone, number_types=s.sms_number_types, allowed_regions=s.allowed_regions)
+        with transaction(session):  # refused here, a request costs no write
+            _check_send_limits(session, phone, requester, country, utcnow(), s)
+        with transaction(session, f"phone:{phone}", f"ip:{requester}", write=True):
+            now = utcnow()
+            _check_send_limits(session, phone, requester, None, now, s)
+            code = security.new_numeric_code(s.code_length)
+            session.add(
+                LoginCode(
+                    phone=phone,
+                    code_hmac=security.code_hmac(code_hmac_key(session, s), phone, code),
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=s.code_ttl_seconds),
+                    requester_ip=requester,
+                )
             )
-        )
-        audit.record(session, Event.CODE_REQUESTED, phone=phone, client_ip=client_ip)
+            audit.record(session, Event.CODE_REQUESTED, phone=phone, client_ip=client_ip)
+            session.flush()
+            # Last: the budgets' rows are shared by every send, so their row locks are held only for the commit.
+            _spend_sms_budget(session, country, now, s)
     return code
+
+
+def withdraw_code(
+    session: Session,
+    *,
+    phone: str,
+    code: str,
+    reason: str,
+    client_ip: str | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """A code whose SMS never left: delete it, so it spends neither the cooldown, the hourly limits nor the
+    SMS budgets, and audit the failure."""
+    s = settings or get_settings()
+    with transaction(session, f"phone:{phone}", f"ip:{requester_key(client_ip, s.ipv6_prefix_length)}"):
+        row = session.exec(
+            select(LoginCode).where(
+                LoginCode.phone == phone,
+                LoginCode.code_hmac == security.code_hmac(code_hmac_key(session, s), phone, code),
+                col(LoginCode.consumed_at).is_(None),
+            )
+        ).first()
+        if row is not None:
+            session.delete(row)
+            country = sms_country(phone, number_types=s.sms_number_types, allowed_regions=s.allowed_regions)
+            counters.add(session, SMS_TOTAL, SMS_TOTAL_KEY, now=row.created_at, by=-1)
+            counters.add(session, SMS_COUNTRY, country, now=row.created_at, by=-1)
+        audit.record(session, Event.SMS_FAILED, phone=phone, client_ip=client_ip, detail=reason)
 
 
 async def send_login_code(
@@ -109,7 +195,8 @@ async def send_login_code(
     """The whole send-code flow: normalise, issue (rate-limited), wait for the simulated SMS gateway, send.
 
     The wait is an asyncio sleep and the database work runs in a worker thread, so hundreds of
-    concurrent requests neither block the event loop nor hold threads while they wait.
+    concurrent requests neither block the event loop nor hold threads while they wait. A sender that
+    raises or takes longer than SMS_TIMEOUT_SECONDS gives `sms_failed`, and the code is withdrawn.
     """
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
@@ -117,7 +204,16 @@ async def send_login_code(
     code = await run_with_session(issue_code, phone=e164, client_ip=client_ip, settings=s)
     low, high = sorted((s.sms_delay_min, s.sms_delay_max))
     await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
-    await load_sender(s.sms_sender).send(e164, translate("sms.login_code", DEFAULT_LANGUAGE, code=code))
+    text = translate("sms.login_code", DEFAULT_LANGUAGE, code=code)
+    try:
+        await asyncio.wait_for(load_sender(s.sms_sender).send(e164, text), timeout=s.sms_timeout_seconds)
+    except Exception as failure:
+        reason = "timeout" if isinstance(failure, TimeoutError) else type(failure).__name__
+        log.error("SMS to %s failed (%s); the code was withdrawn", mask_phone(e164), reason)
+        await run_with_session(
+            withdraw_code, phone=e164, code=code, reason=reason[:50], client_ip=client_ip, settings=s
+        )
+        raise SmsFailed() from None
     await run_with_session(audit.record_alone, Event.CODE_SENT, phone=e164, client_ip=client_ip)
     log.info("login code sent to %s", mask_phone(e164))
     return IssuedCode(
@@ -129,34 +225,52 @@ async def send_login_code(
     )
 
 
+def check_verify_allowed(
+    session: Session, *, phone: str, device: str, client_ip: str | None, settings: Settings | None = None
+) -> None:
+    """Refuse a verification a limit forbids (`rate_limited`) before anything is evaluated or written: a
+    locked phone (for this device, or for strangers), or a requester without a device token that has used up
+    its failed verifications for the hour."""
+    s = settings or get_settings()
+    now = utcnow()
+    _check_phone_lock(session.get(SignInGuard, (phone, device)), now)
+    requester = requester_key(client_ip, s.ipv6_prefix_length)
+    if device == STRANGERS and requester is not None:
+        limit = counters.Limit(VERIFY_FAILURES, requester, s.verify_max_per_ip_per_hour, "verify_ip_limit")
+        counters.check(session, limit, now=now)
+
+
 def consume_code(
-    session: Session, *, phone: str, code: str, client_ip: str | None = None, settings: Settings | None = None
+    session: Session,
+    *,
+    phone: str,
+    code: str,
+    device: str = STRANGERS,
+    client_ip: str | None = None,
+    settings: Settings | None = None,
 ) -> ServiceError | None:
     """Check `code` against the phone's latest code inside the caller's write transaction.
 
+    `device` is the device id of a valid device token for this phone ("" for none): its failures go to a
+    bucket of its own, so strangers' failures never lock the owner out on a device used before.
     Returns None when it matched (the code is now consumed), otherwise the error to report; the failure
-    is already recorded (code attempts, the phone's consecutive failures, maybe a lock, the audit trail)
-    and the caller must commit it before raising: attempt counters and locks must stick.
+    is already recorded (code attempts, the guard's failures, maybe a lock, the audit trail) and the caller
+    must commit it before raising: attempt counters and locks must stick.
     """
-    failure = _check_code(session, phone, code, settings or get_settings(), client_ip)
+    failure = _check_code(session, phone, code, device, settings or get_settings(), client_ip)
     if failure is not None:
         audit.record(session, Event.WRONG_CODE, phone=phone, client_ip=client_ip, detail=failure.code)
     return failure
 
 
 def _check_code(
-    session: Session, phone: str, code: str, s: Settings, client_ip: str | None
+    session: Session, phone: str, code: str, device: str, s: Settings, client_ip: str | None
 ) -> ServiceError | None:
     now = utcnow()
-    guard = session.get(PhoneGuard, phone)
-    if guard is None:
-        guard = PhoneGuard(phone=phone)
-        session.add(guard)
     try:
-        _check_phone_lock(guard, now)
-    except RateLimited as locked:
-        return locked
-
+        check_verify_allowed(session, phone=phone, device=device, client_ip=client_ip, settings=s)
+    except RateLimited as refused:
+        return refused
     latest = session.exec(
         select(LoginCode)
         .where(LoginCode.phone == phone)
@@ -165,43 +279,73 @@ def _check_code(
     ).first()
     # The code a guess counts against: the latest one, while it is unused and alive.
     usable = latest if latest is not None and latest.consumed_at is None and latest.expires_at > now else None
-    burned = usable is not None and usable.attempts >= s.code_max_attempts
-    candidate = code.strip()
-    if (
-        usable is not None
-        and not burned
-        and security.codes_match(code_hmac_key(session, s), phone, candidate, usable.code_hmac)
-    ):
+    requester = requester_key(client_ip, s.ipv6_prefix_length)
+    if device == STRANGERS and requester is not None:
+        counters.add(session, VERIFY_FAILURES, requester, now=now)  # taken back below on success
+    if usable is None:
+        # Nothing to guess: refused without counting against the phone, so nobody can keep its owner out
+        # without an SMS being sent. (It counts against the requester.)
+        return InvalidCode(attempts_left=0)
+
+    guard = session.get(SignInGuard, (phone, device))
+    if guard is None:
+        guard = SignInGuard(phone=phone, device=device, updated_at=now)
+        session.add(guard)
+    burned = usable.attempts >= s.code_max_attempts
+    if not burned and security.codes_match(code_hmac_key(session, s), phone, code.strip(), usable.code_hmac):
         consumed = session.execute(
             sa.update(LoginCode)
             .where(col(LoginCode.id) == usable.id, col(LoginCode.consumed_at).is_(None))
             .values(consumed_at=now)
         )
         if rowcount(consumed) == 1:
-            guard.failed_attempts, guard.locked_until, guard.updated_at = 0, None, now
+            if device != STRANGERS:  # the owner's device: its own budget starts afresh
+                guard.failures, guard.locked_until, guard.updated_at = 0.0, None, now
+            elif requester is not None:
+                counters.add(session, VERIFY_FAILURES, requester, now=now, by=-1)
             return None
 
-    guard.failed_attempts += 1
-    guard.updated_at = now
-    if usable is not None and not burned:
+    level = _failures_now(guard, now, s) + 1
+    guard.failures, guard.updated_at = level, now
+    if not burned:
         usable.attempts += 1
         burned = usable.attempts >= s.code_max_attempts
         if burned:
             audit.record(session, Event.CODE_BURNED, phone=phone, client_ip=client_ip)
-    if guard.failed_attempts >= s.phone_max_failures:
-        guard.failed_attempts = 0
-        guard.locked_until = now + timedelta(seconds=s.phone_lock_seconds)
-        log.warning("phone %s locked after %d failed codes", mask_phone(phone), s.phone_max_failures)
-        audit.record(session, Event.PHONE_LOCKED, phone=phone, client_ip=client_ip)
-        return RateLimited(retry_after=s.phone_lock_seconds)
+    if level + 1 > s.phone_max_failures:  # the bucket holds no further guess: locked until it does
+        wait = _lock_seconds(level, s)
+        guard.locked_until = now + timedelta(seconds=wait)
+        log.warning("phone %s locked for %d s after failed codes", mask_phone(phone), wait)
+        audit.record(
+            session, Event.PHONE_LOCKED, phone=phone, client_ip=client_ip, detail="device" if device else None
+        )
+        return RateLimited(retry_after=wait, reason="phone_locked")
     if burned:
         return TooManyAttempts()
-    code_left = s.code_max_attempts - usable.attempts if usable is not None else 0
-    return InvalidCode(attempts_left=min(code_left, s.phone_max_failures - guard.failed_attempts))
+    code_left = s.code_max_attempts - usable.attempts
+    return InvalidCode(attempts_left=min(code_left, math.floor(s.phone_max_failures - level)))
+
+
+def _drain_per_second(s: Settings) -> float:
+    return (s.phone_max_failures_per_30_days - s.phone_max_failures) / (FAILURE_WINDOW_DAYS * 86400)
+
+
+def _failures_now(guard: SignInGuard, now: datetime, s: Settings) -> float:
+    elapsed = max(0.0, (now - guard.updated_at).total_seconds())
+    return max(0.0, guard.failures - elapsed * _drain_per_second(s))
+
+
+def _lock_seconds(level: float, s: Settings) -> int:
+    """Until the bucket has room for one more guess; at least PHONE_LOCK_SECONDS, never over a day (the
+    settings keep the refill of one guess within a day)."""
+    refill = math.ceil((level + 1 - s.phone_max_failures) / _drain_per_second(s))
+    return min(LOCK_MAX_SECONDS, max(s.phone_lock_seconds, refill))
 
 
 def purge_expired(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int:
-    """Delete codes no rule looks at any more (all limits look back at most an hour)."""
+    """Delete codes and counters no rule looks at any more (they look back at most an hour)."""
     with transaction(session, write=True):
-        result = session.execute(sa.delete(LoginCode).where(col(LoginCode.created_at) < utcnow() - older_than))
+        cutoff = utcnow() - older_than
+        result = session.execute(sa.delete(LoginCode).where(col(LoginCode.created_at) < cutoff))
+        counters.purge(session, older_than=cutoff)
     return rowcount(result)

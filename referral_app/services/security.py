@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
 
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 TOKEN_PREFIX = "rfa_"  # noqa: S105  (a public marker, not a secret)
+DEVICE_TOKEN_PREFIX = "rfd_"  # noqa: S105
 
 
 def new_numeric_code(length: int) -> str:
@@ -36,47 +40,45 @@ def new_secret_key() -> str:
     return secrets.token_urlsafe(48)
 
 
-_NONCE_BYTES = 16
-_TAG_BYTES = 32
-
-
-def _subkey(secret: str, purpose: str, use: str) -> bytes:
-    return hmac.new(secret.encode(), f"seal:{use}:{purpose}".encode(), hashlib.sha256).digest()
-
-
-def _xor_stream(secret: str, purpose: str, nonce: bytes, data: bytes) -> bytes:
-    """`data` XOR the keystream HMAC-SHA256(key, nonce || counter) (encrypts and decrypts)."""
-    key = _subkey(secret, purpose, "enc")
-    stream = b"".join(
-        hmac.new(key, nonce + i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(len(data) // 32 + 1)
+def _fernet(secret: str, purpose: str) -> Fernet:
+    # One key per purpose, derived from the server secret (HKDF), so a sealed value is useless elsewhere.
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"seal:{purpose}".encode()).derive(
+        secret.encode()
     )
-    return bytes(a ^ b for a, b in zip(data, stream, strict=False))
-
-
-def _tag(secret: str, purpose: str, nonce: bytes, cipher: bytes) -> bytes:
-    return hmac.new(_subkey(secret, purpose, "mac"), nonce + cipher, hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def seal(secret: str, purpose: str, text: str) -> str:
-    """`text` encrypted and authenticated with keys derived from `secret` for `purpose` (stdlib only:
-    HMAC-SHA256 in counter mode as the stream cipher, then HMAC-SHA256 over nonce and ciphertext)."""
-    nonce = secrets.token_bytes(_NONCE_BYTES)
-    cipher = _xor_stream(secret, purpose, nonce, text.encode())
-    return base64.urlsafe_b64encode(nonce + cipher + _tag(secret, purpose, nonce, cipher)).decode()
+    """`text` encrypted and authenticated (Fernet: AES-128-CBC + HMAC-SHA256) with a key derived from `secret`
+    for `purpose`."""
+    return _fernet(secret, purpose).encrypt(text.encode()).decode()
 
 
 def unseal(secret: str, purpose: str, sealed: str) -> str | None:
     """The text `seal` sealed, or None when `sealed` was not made by it with this secret and purpose."""
     try:
-        raw = base64.urlsafe_b64decode(sealed.encode())
-    except (binascii.Error, ValueError):
+        return _fernet(secret, purpose).decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError, UnicodeError):
         return None
-    if len(raw) < _NONCE_BYTES + _TAG_BYTES:
-        return None
-    nonce, cipher, tag = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:-_TAG_BYTES], raw[-_TAG_BYTES:]
-    if not hmac.compare_digest(tag, _tag(secret, purpose, nonce, cipher)):
-        return None
-    try:
-        return _xor_stream(secret, purpose, nonce, cipher).decode()
-    except UnicodeDecodeError:
-        return None
+
+
+def new_device_token(secret: str, phone: str) -> tuple[str, str]:
+    """A device token for a phone: `rfd_<device id>.<HMAC>`, bound to the phone. Returns (device id, token)."""
+    device = secrets.token_urlsafe(16)
+    return device, f"{DEVICE_TOKEN_PREFIX}{device}.{_device_mac(secret, phone, device)}"
+
+
+def device_of(secret: str, phone: str, token: str | None) -> str:
+    """The device id a token signed for this phone names, or "" for anything else (no token, forged, another
+    phone's, a token from before the key was rotated)."""
+    body = (token or "").removeprefix(DEVICE_TOKEN_PREFIX)
+    device, _, mac = body.partition(".")
+    if not token or body == token or not device:
+        return ""
+    expected = _device_mac(secret, phone, device)
+    return device if hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace")) else ""
+
+
+def _device_mac(secret: str, phone: str, device: str) -> str:
+    # Domain-separated from code HMACs: a code is digits only.
+    return code_hmac(secret, phone, f"device:{device}")

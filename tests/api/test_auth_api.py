@@ -80,7 +80,8 @@ async def test_cooldown_answers_429_with_retry_after(client: httpx.AsyncClient) 
 
 async def test_login_contract(client: httpx.AsyncClient) -> None:
     body = await api_login(client, "+7 912 345-67-89")
-    assert set(body) == {"access_token", "token_type", "expires_in", "is_new_user", "user"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "is_new_user", "device_token", "user"}
+    assert body["device_token"].startswith("rfd_")
     assert body["token_type"] == "bearer" and body["is_new_user"] is True
     assert body["expires_in"] == 30 * 24 * 3600
     user = body["user"]
@@ -117,7 +118,7 @@ async def test_wrong_code_burn_and_lock_over_http(client: httpx.AsyncClient, ses
                 assert (response.status_code, body["code"]) == (429, "too_many_attempts")
                 assert "Retry-After" not in response.headers
     assert (response.status_code, body["code"]) == (429, "rate_limited")
-    assert response.headers["Retry-After"] == "3600"
+    assert response.headers["Retry-After"] == str(8 * 3600)  # until the 30-day budget allows a guess again
     locked = await client.post("/api/v1/auth/token", json={"phone": PHONE, "code": codes[-1]})
     assert locked.status_code == 429 and locked.json()["code"] == "rate_limited"
 

@@ -119,7 +119,11 @@ async def test_documented_limits_are_the_configured_ones(client: httpx.AsyncClie
     assert f"{s.code_max_per_phone_per_hour} per hour per phone, {s.code_max_per_ip_per_hour} per hour" in send
     token = paths["/api/v1/auth/token"]["post"]["description"]
     assert f"after {s.code_max_attempts} wrong tries" in token
-    assert f"after {s.phone_max_failures} consecutive failures" in token
+    assert f"after {s.phone_max_failures} failures the phone is locked" in token
+    assert f"budget of {s.phone_max_failures_per_30_days} wrong guesses per 30 days" in token
+    assert f"fail {s.verify_max_per_ip_per_hour} times an hour" in token
+    invite = paths["/api/v1/profile/invite"]["post"]["description"]
+    assert f"after {s.invite_max_misses_per_user_per_hour} unknown codes an hour per user" in invite
     name = paths["/api/v1/profile"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
     name_schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["ProfileUpdate"]
     assert "invalid_name" in name_schema["properties"]["name"]["description"] and name

@@ -32,6 +32,7 @@ from requests.structures import CaseInsensitiveDict
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.python.asgi import get_client
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from referral_app.api.main import create_api
 from referral_app.core.config import Settings
@@ -42,10 +43,21 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "100"))
 MIN_CASES_PER_BACKEND = 1000
 PHONE = "+79990001122"
 
+
 # The app is built once to serve its OpenAPI document; every request reads the settings of the running
 # test (the `settings` fixture), so the same app object talks to SQLite or PostgreSQL. (A fixture-built
 # schema, `schemathesis.pytest.from_fixture`, does not work with pytest 9.2: it sets `Node._nodeid`.)
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_api())
+def _with_peer(app: ASGIApp) -> ASGIApp:
+    """Starlette's test client says its peer is "testclient", which is no address: the API refuses such a
+    client (`unknown_client`). Real servers give the socket's address; so does this wrapper."""
+
+    async def served(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "client": ("203.0.113.7", 50000)}, receive, send)
+
+    return served
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", _with_peer(create_api()))
 OPERATIONS = [op.ok().label for op in schema.get_all_operations()]
 AUTH_MODES = ["anonymous", "bearer"]
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
-from referral_app.models import AuditEvent, LoginCode, PhoneGuard, ServerSecret
+from referral_app.models import AuditEvent, LoginCode, ServerSecret, SignInGuard
 from referral_app.services import auth, login_codes, security
 from referral_app.services.audit import Event
 from referral_app.services.errors import InvalidCode, InvalidPhone, RateLimited, TooManyAttempts
@@ -22,6 +22,8 @@ from tests.helpers import Stopwatch, configure, shift_back
 
 PHONE = "+79123456789"
 IP = "198.51.100.1"
+# With the defaults the bucket refills one guess every 30 days / (100 - 10): the first lock lasts that long.
+FIRST_LOCK = 8 * 3600
 
 
 def issue(session: Session, phone: str = PHONE, ip: str | None = IP) -> str:
@@ -140,7 +142,7 @@ def test_wrong_code_counts_down_then_burns(session: Session) -> None:
         auth.login_with_code(session, phone=PHONE, code=code)
 
 
-def test_ten_consecutive_failures_lock_the_phone_across_codes(session: Session) -> None:
+def test_ten_failures_lock_the_phone_across_codes(session: Session) -> None:
     failures = 0
     for _ in range(2):
         code = issue(session)
@@ -151,26 +153,37 @@ def test_ten_consecutive_failures_lock_the_phone_across_codes(session: Session) 
             failures += 1
     assert failures == 10
     assert isinstance(caught.value, RateLimited)
-    assert caught.value.retry_after == 3600
-    # Locked: new codes are refused and even a right code does not log in.
+    assert caught.value.retry_after == FIRST_LOCK
+    # Locked: a new code is still sent (the owner may sign in on a device of their own), but even the
+    # right code does not log in without one.
+    code = issue(session)
     with pytest.raises(RateLimited):
-        issue(session)
-    guard = session.get(PhoneGuard, PHONE)
+        auth.login_with_code(session, phone=PHONE, code=code)
+    guard = session.get(SignInGuard, (PHONE, ""))
     assert guard is not None and guard.locked_until is not None
-    # After the hour the phone works again.
-    shift_back(session, PhoneGuard, 3601, "locked_until")
+    # After the lock the phone works again.
+    shift_back(session, SignInGuard, FIRST_LOCK + 1, "locked_until", "updated_at")
     shift_back(session, LoginCode, 3600, "created_at", "expires_at")
     code = issue(session)
     assert auth.login_with_code(session, phone=PHONE, code=code).access_token
 
 
-def test_success_resets_the_consecutive_failure_count(session: Session) -> None:
+def test_success_resets_the_failures_of_the_device_only(session: Session) -> None:
     code = issue(session)
-    for _ in range(4):
-        with pytest.raises(InvalidCode):
-            auth.login_with_code(session, phone=PHONE, code=wrong(code))
-    auth.login_with_code(session, phone=PHONE, code=code)
-    assert session.get(PhoneGuard, PHONE, populate_existing=True).failed_attempts == 0
+    device_token = auth.login_with_code(session, phone=PHONE, code=code).device_token
+    shift_back(session, LoginCode, 61, "created_at")
+    code = issue(session)
+    for token in (None, device_token):  # 2 failures as a stranger, 2 on the device
+        for _ in range(2):
+            with pytest.raises(InvalidCode):
+                auth.login_with_code(session, phone=PHONE, code=wrong(code), device_token=token)
+    again = auth.login_with_code(session, phone=PHONE, code=code, device_token=device_token)
+    assert again.device_token == device_token  # a valid device token is kept
+    session.rollback()
+    guards = {g.device: g.failures for g in session.exec(select(SignInGuard)).all()}
+    strangers = guards.pop("")
+    assert 1.99 < strangers <= 2  # draining, not reset: a success says nothing about the strangers
+    assert list(guards.values()) == [0.0]
 
 
 def test_attempts_left_never_exceeds_what_the_phone_lock_allows(session: Session) -> None:
@@ -219,7 +232,7 @@ def test_brute_force_over_all_codes_never_logs_in(session: Session) -> None:
 def test_invalid_phone_is_rejected_before_anything_is_stored(session: Session) -> None:
     with pytest.raises(InvalidPhone):
         auth.login_with_code(session, phone="not a phone", code="1234")
-    assert session.exec(select(PhoneGuard)).first() is None
+    assert session.exec(select(SignInGuard)).first() is None
 
 
 def test_verify_race_gives_exactly_one_token(engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]

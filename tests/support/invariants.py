@@ -72,7 +72,7 @@ def check_invariants(url: str) -> dict[str, int]:
             )
             return {
                 table: conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
-                for table in ("users", "login_codes", "auth_tokens", "phone_guards")
+                for table in ("users", "login_codes", "auth_tokens", "sign_in_guards")
             }
     finally:
         engine.dispose()

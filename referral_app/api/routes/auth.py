@@ -24,10 +24,21 @@ _s = get_settings()
         f"Sends a {_s.code_length}-digit code to the phone (delivery takes {_s.sms_delay_min:g}–"
         f"{_s.sms_delay_max:g} s). The answer is the same whether or not the phone is registered. Limits: one "
         f"code per {humanize_seconds(_s.code_resend_cooldown_seconds)} and {_s.code_max_per_phone_per_hour} "
-        f"per hour per phone, {_s.code_max_per_ip_per_hour} per hour per client IP; a new code replaces the "
-        "previous one. In demo mode the answer carries `debug_code`."
+        f"per hour per phone, {_s.code_max_per_ip_per_hour} per hour per client IP (IPv6: per "
+        f"/{_s.ipv6_prefix_length}), {_s.sms_max_per_hour} SMS per hour in all and "
+        f"{_s.sms_max_per_country_per_hour} per country; a new code replaces the previous one. Only numbers of "
+        f"the types {', '.join(_s.sms_number_types)} get an SMS (others: `unsupported_number`). When the SMS "
+        "provider fails or times out the answer is `sms_failed` and the code is withdrawn, so a new one may be "
+        "requested at once. In demo mode the answer carries `debug_code`."
     ),
-    responses=responses(errors.InvalidPhone, errors.RateLimited, 422),
+    responses=responses(
+        errors.InvalidPhone,
+        errors.UnsupportedNumber,
+        errors.UnknownClient,
+        errors.RateLimited,
+        errors.SmsFailed,
+        422,
+    ),
 )
 async def request_code(
     client_ip: ClientIP,
@@ -47,23 +58,41 @@ async def request_code(
     response_model=TokenIssued,
     summary="Log in (or register) with the code",
     description=(
-        "Exchanges the latest code for a bearer token. The first login creates the account with a fresh "
-        "invite code (`is_new_user: true`). A wrong code answers `invalid_code` with `attempts_left`; after "
-        f"{_s.code_max_attempts} wrong tries the code is burned (`too_many_attempts`); after "
-        f"{_s.phone_max_failures} consecutive failures the phone is locked for "
-        f"{humanize_seconds(_s.phone_lock_seconds)} (`rate_limited`)."
+        "Exchanges the latest code for a bearer token and a `device_token`. The first login creates the "
+        "account with a fresh invite code (`is_new_user: true`). A wrong code answers `invalid_code` with "
+        f"`attempts_left`; after {_s.code_max_attempts} wrong tries the code is burned (`too_many_attempts`); "
+        f"after {_s.phone_max_failures} failures the phone is locked (`rate_limited`) until its budget of "
+        f"{_s.phone_max_failures_per_30_days} wrong guesses per 30 days allows one more, at least "
+        f"{humanize_seconds(_s.phone_lock_seconds)} and never over 24 h. A client that sends the "
+        "`device_token` of an earlier sign-in for the phone has a budget of its own, untouched by others' "
+        f"failures. Without one, a client may fail {_s.verify_max_per_ip_per_hour} times an hour (IPv6: per "
+        f"/{_s.ipv6_prefix_length}). A phone without a live code answers `invalid_code` and counts nothing "
+        "against the phone."
     ),
-    responses=responses(errors.InvalidCode, errors.InvalidPhone, errors.TooManyAttempts, errors.RateLimited, 422),
+    responses=responses(
+        errors.InvalidCode,
+        errors.InvalidPhone,
+        errors.UnknownClient,
+        errors.TooManyAttempts,
+        errors.RateLimited,
+        422,
+    ),
 )
 def issue_token(session: SessionDep, client_ip: ClientIP, body: TokenRequest) -> TokenIssued:
     result = auth.login_with_code(
-        session, phone=body.phone, code=body.code, region=body.region, client_ip=client_ip
+        session,
+        phone=body.phone,
+        code=body.code,
+        region=body.region,
+        client_ip=client_ip,
+        device_token=body.device_token,
     )
     profile = users.get_profile(session, user_id=result.user_id)
     return TokenIssued(
         access_token=result.access_token,
         expires_in=result.expires_in,
         is_new_user=result.is_new_user,
+        device_token=result.device_token,
         user=Profile.model_validate(profile),
     )
 
@@ -72,7 +101,7 @@ def issue_token(session: SessionDep, client_ip: ClientIP, body: TokenRequest) ->
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Log out (revoke the token)",
-    responses=responses(errors.NotAuthenticated),
+    responses=responses(errors.NotAuthenticated, errors.UnknownClient),
 )
 def logout(session: SessionDep, client_ip: ClientIP, token: Token) -> Response:
     auth.logout(session, token=token, client_ip=client_ip)

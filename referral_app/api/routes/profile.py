@@ -7,10 +7,14 @@ from fastapi import APIRouter, Query
 from referral_app.api.deps import ClientIP, CurrentUserId, SessionDep
 from referral_app.api.errors import responses
 from referral_app.api.schemas import InviteActivation, PageQuery, Profile, ProfileUpdate, ReferralPage
+from referral_app.core.config import get_settings
 from referral_app.limits import PROFILE_REFERRALS
 from referral_app.services import errors, referrals, users
 
 router = APIRouter(prefix="/profile", tags=["profile"])
+
+# The limits in these descriptions are the server's own settings, read when the API is built.
+_s = get_settings()
 
 
 @router.get(
@@ -46,10 +50,15 @@ def edit_profile(session: SessionDep, user_id: CurrentUserId, body: ProfileUpdat
     summary="Activate someone else's invite code (once)",
     description=(
         "Case, spaces and hyphens do not matter, and O/I/L are read as 0/1. A user activates one code, once "
-        "ever; not their own, and not one of a user they invited (directly or through others)."
+        "ever; not their own, and not one of a user they invited (directly or through others). Guessing is "
+        f"throttled: after {_s.invite_max_misses_per_user_per_hour} unknown codes an hour per user, or "
+        f"{_s.invite_max_misses_per_ip_per_hour} per client IP, further tries answer `rate_limited` with "
+        "`Retry-After`."
     ),
     responses=responses(
         errors.NotAuthenticated,
+        errors.UnknownClient,
+        errors.RateLimited,
         errors.OwnInviteCode,
         errors.InviteCodeNotFound,
         errors.InviteAlreadyActivated,

@@ -18,10 +18,9 @@ from sqlmodel import Session
 
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from referral_app.core.net import client_ip
 from referral_app.limits import INVITE_CODE_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
-from referral_app.services import auth, server_keys
+from referral_app.services import auth, requesters, server_keys
 from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import NotAuthenticated, ServiceError
 from referral_app.services.referrals import normalize_invite_code
@@ -129,10 +128,12 @@ class AppState(rx.State):
         """A service error kept with ServiceError.to_dict(), in the current language ("" when none)."""
         return ServiceError.from_dict(stored).message(self.lang) if stored else ""
 
-    def _client_ip(self) -> str | None:
+    def _client_ip(self) -> str:
+        """The same client identity the API uses (UnknownClient when there is none to be had)."""
         headers = self.router.headers.raw_headers
         peer = headers.get("asgi-scope-client") or self.router.session.client_ip or None
-        return client_ip(peer, headers.get("x-forwarded-for"), get_settings().trusted_proxies)
+        forwarded = headers.get("x-forwarded-for")
+        return requesters.identify(peer, [forwarded] if forwarded else [])
 
     async def _user_id(self) -> int:
         """The signed-in user; NotAuthenticated (shown by show_error: back to sign-in) when there is none."""

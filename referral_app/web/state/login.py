@@ -30,6 +30,7 @@ PHONE_STEP, CODE_STEP = "phone", "code"
 # is kept in the state store (Redis), which outlives the process, so nothing else would ever clear it.
 SEND_STALE_AFTER_SECONDS = 15
 REGION_LENGTH = 2  # ISO 3166-1 alpha-2
+DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
 
 
 class LoginState(AppState):
@@ -54,6 +55,9 @@ class LoginState(AppState):
     # The ticker that owns the countdown: a newer one (after a reconnect, maybe to another server
     # process) supersedes it, so a ticker that died with its process never blocks the countdown.
     _ticker: str = ""
+    # The device token of the last successful sign-in here (OWASP "device cookie"): with it, strangers'
+    # failures for the phone never lock its owner out in this browser.
+    device_token: str = rx.Cookie("", name="referral_device", max_age=DEVICE_COOKIE_MAX_AGE, same_site="strict")
 
     @rx.var
     def regions(self) -> list[list[str]]:
@@ -131,11 +135,11 @@ class LoginState(AppState):
             if (number := self._number_to_send_to(form_data)) is None:
                 return
             phone, region = number
+            ip = self._client_ip()  # before `sending` is set: an unknown client is refused right here
             if self.step != CODE_STEP:
                 self.phone, self.region = phone, region
             self.sending, self._sending_since = True, time.time()
             self.phone_error, self.code_error = {}, {}
-            ip = self._client_ip()
         try:
             issued = await login_codes.send_login_code(phone=phone, region=region, client_ip=ip)
         except ServiceError as error:
@@ -195,6 +199,7 @@ class LoginState(AppState):
     async def verify(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
         if self.verifying or len(self.code) != self.code_length:
             return
+        ip = self._client_ip()  # before `verifying` is set: an unknown client is refused right here
         self.verifying = True
         yield None
         result = await self._attempt(
@@ -203,13 +208,15 @@ class LoginState(AppState):
             auth.login_with_code,
             phone=self.normalized_phone,
             code=self.code,
-            client_ip=self._client_ip(),
+            client_ip=ip,
+            device_token=self.device_token,
         )
         if result is None:
             self.code = ""
             yield rx.set_focus("code-input")
             return
         self.token = result.access_token
+        self.device_token = result.device_token
         self.notice_key = ""
         welcome = self._text("welcome_new" if result.is_new_user else "welcome_back")
         self._reset()

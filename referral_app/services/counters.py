@@ -1,0 +1,103 @@
+"""Events counted per fixed window in `rate_counters`: one row per (limit, whose, window), so every process
+sharing the database sees the same counts. Windows are aligned to the epoch (an hour: clock hours).
+
+Plain SQL (the same on SQLite 3.35+ and PostgreSQL), one statement for all the limits a request checks:
+these run on every send and every failed verify."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from referral_app.core.clock import utcnow
+from referral_app.core.db import rowcount
+from referral_app.limits import LIMIT_WINDOW_SECONDS
+from referral_app.models import Timestamp
+from referral_app.services.errors import RateLimited
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` events of `name` for `key` per window; over it, `rate_limited` with `reason`."""
+
+    name: str
+    key: str
+    limit: int
+    reason: str
+
+
+def window_start(now: datetime, seconds: int = LIMIT_WINDOW_SECONDS) -> datetime:
+    elapsed = (now - _EPOCH).total_seconds()
+    return _EPOCH + timedelta(seconds=elapsed // seconds * seconds)
+
+
+def retry_after(now: datetime, seconds: int = LIMIT_WINDOW_SECONDS) -> int:
+    """Seconds until the current window ends."""
+    end = window_start(now, seconds) + timedelta(seconds=seconds)
+    return max(1, math.ceil((end - now).total_seconds()))
+
+
+def _rows(limits: tuple[Limit, ...], now: datetime) -> tuple[str, dict[str, object]]:
+    values = ", ".join(f"(:name{i}, :key{i})" for i in range(len(limits)))
+    params: dict[str, object] = {"window": window_start(now)}
+    for i, limit in enumerate(limits):
+        params[f"name{i}"], params[f"key{i}"] = limit.name, limit.key
+    return values, params
+
+
+def _window_param() -> sa.BindParameter[datetime]:
+    # Typed, so SQLite stores and compares the window exactly as the ORM writes timestamps.
+    return sa.bindparam("window", type_=Timestamp)
+
+
+def check(session: Session, *limits: Limit, now: datetime | None = None) -> None:
+    """Refuse (`rate_limited`, until the window ends) when a window already holds its limit of events."""
+    moment = now or utcnow()
+    clauses = " OR ".join(f"(name = :name{i} AND key = :key{i})" for i in range(len(limits)))
+    _, params = _rows(limits, moment)
+    statement = sa.text(
+        f"SELECT name, key, count FROM rate_counters WHERE window_start = :window AND ({clauses})"  # noqa: S608
+    ).bindparams(_window_param())
+    found = {(name, key): count for name, key, count in session.execute(statement, params)}
+    for limit in limits:
+        if found.get((limit.name, limit.key), 0) >= limit.limit:
+            raise RateLimited(retry_after=retry_after(moment), reason=limit.reason)
+
+
+def add(session: Session, name: str, key: str, *, now: datetime, by: int = 1) -> int:
+    """Count `by` more events (negative: take some back) in the caller's write transaction; returns the
+    window's new count. An atomic upsert, so concurrent writers holding other locks never lose a count."""
+    return _upsert(session, (Limit(name, key, 0, ""),), now, by)[(name, key)]
+
+
+def take(session: Session, *limits: Limit, now: datetime) -> dict[tuple[str, str], int]:
+    """Count one event for each limit unless that fills a window past its limit (then `rate_limited`; the
+    caller's rollback undoes the counts). Returns the new counts."""
+    counts = _upsert(session, limits, now, 1)
+    for limit in limits:
+        if counts[(limit.name, limit.key)] > limit.limit:
+            raise RateLimited(retry_after=retry_after(now), reason=limit.reason)
+    return counts
+
+
+def _upsert(session: Session, limits: tuple[Limit, ...], now: datetime, by: int) -> dict[tuple[str, str], int]:
+    values, params = _rows(limits, now)
+    values = values.replace(")", ", :window, :by)")
+    statement = sa.text(
+        f"INSERT INTO rate_counters (name, key, window_start, count) VALUES {values} "  # noqa: S608
+        "ON CONFLICT (name, key, window_start) DO UPDATE SET count = rate_counters.count + excluded.count "
+        "RETURNING name, key, count"
+    ).bindparams(_window_param())
+    rows = session.execute(statement, {**params, "by": by})
+    return {(name, key): count for name, key, count in rows}
+
+
+def purge(session: Session, *, older_than: datetime) -> int:
+    statement = sa.text("DELETE FROM rate_counters WHERE window_start < :window").bindparams(_window_param())
+    return rowcount(session.execute(statement, {"window": older_than}))
