@@ -19,7 +19,7 @@ from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.server
 
-RECOVERY_HANG = 120  # seconds: a guard against a hang only; the time it took is printed
+RECOVERY_CHECKS = 50  # 503 answers allowed once the database is back; the time it took is printed
 
 
 @pytest.fixture
@@ -117,11 +117,17 @@ async def test_outage_answers_503_fast_and_the_api_recovers_by_itself(
 
             # It comes back: the same server process recovers without a restart.
             await asyncio.to_thread(cluster.start)
+            # pg_ctl has waited until the database accepts connections; the server's pool then replaces its
+            # dead connections as it meets them, so only a few answers may still be 503 (counted, not timed).
             started = time.monotonic()
-            while (await http.get("/api/health")).status_code != 200:
-                assert time.monotonic() - started < RECOVERY_HANG, f"no recovery within {RECOVERY_HANG} s"
+            failed_checks = 0
+            while (health := await http.get("/api/health")).status_code != 200:
+                assert_unavailable(health)
+                failed_checks += 1
+                assert failed_checks <= RECOVERY_CHECKS, f"still down after {failed_checks} health checks"
                 await asyncio.sleep(0.1)
             recovered[mode] = round(time.monotonic() - started, 2)
+            record_property(f"failed_health_checks_after_{mode}", failed_checks)
             record_property(f"recovered_after_{mode}_seconds", recovered[mode])
             profile = await http.get("/api/v1/profile", headers=bearer(token))
             assert profile.status_code == 200 and profile.json()["phone"] == "+79170000001"
