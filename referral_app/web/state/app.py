@@ -106,9 +106,10 @@ class AppState(rx.State):
 
     @event
     def set_language(self, lang: str | list[str]) -> None:
-        lang = lang[0] if isinstance(lang, list) and lang else lang
-        if isinstance(lang, str) and lang in LANGUAGES:
-            self.lang = lang
+        # The segmented control may send a one-item list; the value is checked by CLIENT_STORAGE_CHECKS.
+        chosen = lang[0] if isinstance(lang, list) and lang else lang
+        if isinstance(chosen, str):
+            self.lang = chosen
 
     @event
     async def show_error(self, error: StoredError) -> Events:
