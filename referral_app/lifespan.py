@@ -20,9 +20,17 @@ log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 3600
 
 
+def refuse_to_start_without_secret_key() -> None:
+    """Exit with the reason, before anything is served, when there is no SECRET_KEY outside demo mode."""
+    if problem := get_settings().missing_secret_key():
+        log.error("not starting: %s", problem)
+        raise SystemExit(2)
+
+
 @contextlib.asynccontextmanager
 async def apply_migrations() -> AsyncIterator[None]:
     """Entered before the server accepts connections; every worker runs it, migrate() takes a lock."""
+    refuse_to_start_without_secret_key()
     log.info("applying database migrations")
     await anyio.to_thread.run_sync(migrate)
     await run_with_session(ensure_code_hmac_key, settings=get_settings())

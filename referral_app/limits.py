@@ -8,10 +8,12 @@ NAME_MAX_LENGTH = 100  # after whitespace runs are collapsed; longer answers `in
 EMAIL_MAX_LENGTH = 254  # RFC 5321's path limit
 IP_MAX_LENGTH = 45  # the longest textual IPv6 address (with an embedded IPv4)
 AUDIT_DETAIL_MAX_LENGTH = 100
+AUDIT_PURGE_SUMMARY_MAX_LENGTH = 2000  # a purge's removed rows per event kind, as JSON
 HASH_LENGTH = 64  # hex SHA-256 / HMAC-SHA256
 DEVICE_ID_LENGTH = 22  # a device token's random part: 16 bytes, URL-safe base64
 COUNTER_NAME_MAX_LENGTH = 40  # rate counters: which limit ...
 COUNTER_KEY_MAX_LENGTH = 64  # ... and whose (a requester, a user id, a country calling code)
+SECRET_KEY_MIN_LENGTH = 32  # SECRET_KEY and its fallbacks: 32 random characters or more
 
 # What people may type, before it is normalised: spaces, dashes, brackets, hyphens.
 PHONE_INPUT_MAX_LENGTH = 32
@@ -25,6 +27,7 @@ FAILURE_WINDOW_DAYS = 30  # PHONE_MAX_FAILURES_PER_30_DAYS counts wrong guesses 
 LOCK_MAX_SECONDS = 24 * 3600  # nobody else can keep a phone locked longer than this at a time
 REFUSALS_PER_AUDIT_ROW = 10  # a flood of refusals adds one audit row per this many (after the first)
 LIMIT_WINDOW_SECONDS = 3600  # the hourly counters (verify per requester, invite misses, SMS budgets)
+AUDIT_RETENTION_MIN_DAYS = 30  # the purge command never removes events younger than this
 
 # Referral lists.
 PROFILE_REFERRALS = 100  # the newest referrals a profile carries

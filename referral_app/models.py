@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 from referral_app.core.clock import utcnow
 from referral_app.limits import (
     AUDIT_DETAIL_MAX_LENGTH,
+    AUDIT_PURGE_SUMMARY_MAX_LENGTH,
     COUNTER_KEY_MAX_LENGTH,
     COUNTER_NAME_MAX_LENGTH,
     DEVICE_ID_LENGTH,
@@ -118,8 +119,9 @@ class ServerSecret(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only log of security events. Never holds codes or tokens; rows are never updated
-    (a database trigger refuses UPDATE)."""
+    """Append-only log of security events. Never holds codes or tokens. Database triggers refuse UPDATE and
+    DELETE; the exceptions are a deleted account's phone being masked, and rows older than the cutoff of an
+    audit purge under way (services/audit.py: `mask_phone_events`, `purge`)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
@@ -134,3 +136,19 @@ class AuditEvent(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=E164_MAX_LENGTH)
     client_ip: str | None = Field(default=None, max_length=IP_MAX_LENGTH)
     detail: str | None = Field(default=None, max_length=AUDIT_DETAIL_MAX_LENGTH)
+
+
+class AuditPurge(SQLModel, table=True):
+    """One run of the audit retention purge, the only way rows leave audit_events: the database lets a row go
+    only while a purge whose cutoff it predates is unfinished, in the same transaction. Kept for ever (triggers
+    refuse DELETE, and UPDATE but to finish the run)."""
+
+    __tablename__ = "audit_purges"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(sa_type=Timestamp)
+    removed_before: datetime = Field(sa_type=Timestamp)  # events created before this were removed
+    reason: str = Field(max_length=AUDIT_DETAIL_MAX_LENGTH)
+    finished_at: datetime | None = Field(default=None, sa_type=Timestamp)
+    removed: int | None = Field(default=None)
+    removed_by_event: str | None = Field(default=None, max_length=AUDIT_PURGE_SUMMARY_MAX_LENGTH)  # JSON counts

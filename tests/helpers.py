@@ -26,6 +26,10 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
+# Outside demo mode the server needs a key of its own (tests that turn demo mode off pass this one).
+PRODUCTION_SECRET_KEY = "tests-only-secret-key-0123456789abcdef"
+
+
 def make_settings(url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": url,

@@ -22,7 +22,7 @@ def test_gives_up_on_unreachable_redis_after_bounded_tries() -> None:
 
 
 def test_refuses_to_start_without_a_prebuilt_front_end(tmp_path: Path) -> None:
-    env = {**os.environ, "REFLEX_WEB_WORKDIR": str(tmp_path / "no-web"), "PORT": "1"}
+    env = {**os.environ, "REFLEX_WEB_WORKDIR": str(tmp_path / "no-web"), "PORT": "1", "DEMO_MODE": "true"}
     result = subprocess.run(
         [sys.executable, "-m", "referral_app.serve"],
         cwd=REPO_ROOT,
@@ -33,3 +33,19 @@ def test_refuses_to_start_without_a_prebuilt_front_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "no prebuilt front end" in result.stderr and "reflex export" in result.stderr
+
+
+def test_refuses_to_start_without_a_secret_key_outside_demo_mode(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "SECRET_KEY_FILE")}
+    env.update(DEMO_MODE="false", PORT="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    result = subprocess.run(
+        [sys.executable, "-m", "referral_app.serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "SECRET_KEY is not set" in result.stderr and "SECRET_KEY_FILE" in result.stderr
+    assert not (tmp_path / "db.sqlite").exists()  # nothing was started, not even the database

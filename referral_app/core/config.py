@@ -15,7 +15,13 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from referral_app.core.net import UNIX_SOCKET_PEER
-from referral_app.limits import FAILURE_WINDOW_DAYS, INVITE_CODE_MAX_LENGTH, LOCK_MAX_SECONDS, ORIGIN_MAX_LENGTH
+from referral_app.limits import (
+    FAILURE_WINDOW_DAYS,
+    INVITE_CODE_MAX_LENGTH,
+    LOCK_MAX_SECONDS,
+    ORIGIN_MAX_LENGTH,
+    SECRET_KEY_MIN_LENGTH,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
@@ -35,7 +41,19 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(
         default=None,
-        description="Key for code HMACs. Generated and stored in the database on first start when unset.",
+        repr=False,
+        min_length=SECRET_KEY_MIN_LENGTH,
+        description="Key for code HMACs, device tokens and the sealed web-app token. Required outside demo mode;"
+        " only in demo mode is one generated and kept in the database.",
+    )
+    secret_key_file: Path | None = Field(
+        default=None, description="A file holding SECRET_KEY (a Docker or Kubernetes secret), read on start."
+    )
+    secret_key_fallbacks: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        repr=False,
+        description="Earlier keys, comma-separated: device tokens and sealed web-app tokens made with them stay"
+        " valid after SECRET_KEY is rotated (login codes never do).",
     )
 
     # Behaviour
@@ -114,7 +132,14 @@ class Settings(BaseSettings):
         default="0123456789ABCDEFGHJKMNPQRSTVWXYZ", description="Crockford base32: no I, L, O, U."
     )
 
-    @field_validator("trusted_proxies", "allowed_origins", "sms_number_types", "allowed_regions", mode="before")
+    @field_validator(
+        "trusted_proxies",
+        "allowed_origins",
+        "sms_number_types",
+        "allowed_regions",
+        "secret_key_fallbacks",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -167,6 +192,47 @@ class Settings(BaseSettings):
                 f"{FAILURE_WINDOW_DAYS} (one guess a day at least)"
             )
         return self
+
+    @field_validator("secret_key", "secret_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `SECRET_KEY: ${SECRET_KEY:-}`: an empty variable means "not set".
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _read_secret_key_file(self) -> Settings:
+        if self.secret_key_file is None:
+            return self
+        if self.secret_key:
+            raise ValueError("set SECRET_KEY or SECRET_KEY_FILE, not both")
+        try:
+            key = self.secret_key_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeError) as exc:
+            raise ValueError(f"SECRET_KEY_FILE {self.secret_key_file} cannot be read: {exc}") from None
+        if len(key) < SECRET_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"SECRET_KEY_FILE {self.secret_key_file} must hold at least {SECRET_KEY_MIN_LENGTH} characters"
+            )
+        self.secret_key = key
+        return self
+
+    @field_validator("secret_key_fallbacks")
+    @classmethod
+    def _check_fallbacks(cls, value: list[str]) -> list[str]:
+        if any(len(key) < SECRET_KEY_MIN_LENGTH for key in value):
+            raise ValueError(f"every key must have at least {SECRET_KEY_MIN_LENGTH} characters")
+        return value
+
+    def missing_secret_key(self) -> str | None:
+        """Why the server must not start (no key outside demo mode), or None. A key kept in the database would
+        let whoever holds a copy of it recompute live codes, so production keeps the key apart from the data."""
+        if self.secret_key or self.demo_mode:
+            return None
+        return (
+            "SECRET_KEY is not set. Outside demo mode the key for login codes must come from SECRET_KEY or"
+            " SECRET_KEY_FILE, never from the database it protects. Make one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
 
     @field_validator("default_region")
     @classmethod

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypedDict, TypeVar, Unpack
 
-from sqlmodel import Session
+from sqlmodel import Session, col, delete, func, select, update
 
 from referral_app.core.clock import utcnow
-from referral_app.core.db import transaction
-from referral_app.limits import REFUSALS_PER_AUDIT_ROW
-from referral_app.models import AuditEvent
+from referral_app.core.db import rowcount, transaction
+from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSALS_PER_AUDIT_ROW
+from referral_app.models import AuditEvent, AuditPurge
 from referral_app.services.errors import ServiceError
+from referral_app.services.phones import mask_phone
+
+log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=ServiceError)
 
@@ -103,3 +110,51 @@ def refusals_recorded(
         write = record_refusal if sampled else record_alone
         write(session, event, phone=phone, user_id=user_id, client_ip=client_ip, detail=detail(refused))
         raise
+
+
+def mask_phone_events(session: Session, *, phone: str) -> int:
+    """In the caller's transaction, mask `phone` on every event that names it (a deleted account: the trail
+    keeps what happened, not whose number it was). The one UPDATE the audit table allows. Returns the rows."""
+    masked = update(AuditEvent).where(col(AuditEvent.phone) == phone).values(phone=mask_phone(phone))
+    return rowcount(session.exec(masked))
+
+
+class RetentionTooShort(ValueError):
+    def __init__(self, days: int) -> None:
+        super().__init__(f"events younger than {AUDIT_RETENTION_MIN_DAYS} days are kept (asked for {days})")
+
+
+def retention_cutoff(*, older_than_days: int) -> datetime:
+    """The `removed_before` of a purge keeping the last `older_than_days` days, never fewer than the minimum."""
+    if older_than_days < AUDIT_RETENTION_MIN_DAYS:
+        raise RetentionTooShort(older_than_days)
+    return utcnow() - timedelta(days=older_than_days)
+
+
+@dataclass(frozen=True)
+class PurgeRun:
+    id: int
+    removed_before: datetime
+    removed: int
+    removed_by_event: dict[str, int]
+
+
+def purge(session: Session, *, before: datetime, reason: str) -> PurgeRun:
+    """Remove the events created before `before`, recorded in audit_purges: the run is inserted (which the
+    database requires before it lets a row go), the rows counted per event kind and deleted, and the run
+    finished with those counts, all in one transaction. Callers choose `before` with retention_cutoff."""
+    with transaction(session, write=True):
+        run = AuditPurge(started_at=utcnow(), removed_before=before, reason=reason)
+        session.add(run)
+        session.flush()
+        older = col(AuditEvent.created_at) < before
+        per_event = select(AuditEvent.event, func.count()).where(older).group_by(col(AuditEvent.event))
+        counts = {event: int(count) for event, count in session.exec(per_event).all()}
+        removed = rowcount(session.exec(delete(AuditEvent).where(older)))
+        run.finished_at = utcnow()
+        run.removed = removed
+        run.removed_by_event = json.dumps(counts, sort_keys=True)
+        assert run.id is not None
+        result = PurgeRun(id=run.id, removed_before=before, removed=removed, removed_by_event=counts)
+    log.info("audit purge %d removed %d events created before %s (%s)", result.id, removed, before, reason)
+    return result

@@ -20,7 +20,7 @@ from referral_app.services.audit import Event
 from referral_app.services.errors import NotAuthenticated, RateLimited
 from referral_app.services.login_codes import check_verify_allowed, consume_code
 from referral_app.services.phones import mask_phone, normalize_phone
-from referral_app.services.server_keys import code_hmac_key
+from referral_app.services.server_keys import code_hmac_key, verification_keys
 from referral_app.services.users import get_or_create_user
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def login_with_code(
         client_ip=client_ip,
     )
     with refusals, transaction(session):
-        device = security.device_of(code_hmac_key(session, s), e164, offered)
+        device = security.device_of(verification_keys(session, s), e164, offered)
         check_verify_allowed(session, phone=e164, device=device, client_ip=client_ip, settings=s)
     requester = requester_key(client_ip, s.ipv6_prefix_length)
     with transaction(session, f"phone:{e164}", f"ip:{requester}"):
@@ -77,8 +77,8 @@ def login_with_code(
             user_id = user.id
             user.last_login_at = utcnow()
             token = _issue_token(session, user_id, s)
-            if not device:
-                offered = security.new_device_token(code_hmac_key(session, s), e164)[1]
+            # Signed with the current key: the same token when it was already, a fresh one after a rotation.
+            offered = security.device_token(code_hmac_key(session, s), e164, device or security.new_device_id())
             if created:
                 audit.record(session, Event.NEW_USER, phone=e164, user_id=user_id, client_ip=client_ip)
             audit.record(session, Event.LOGIN, phone=e164, user_id=user_id, client_ip=client_ip)

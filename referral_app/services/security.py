@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -54,29 +55,35 @@ def seal(secret: str, purpose: str, text: str) -> str:
     return _fernet(secret, purpose).encrypt(text.encode()).decode()
 
 
-def unseal(secret: str, purpose: str, sealed: str) -> str | None:
-    """The text `seal` sealed, or None when `sealed` was not made by it with this secret and purpose."""
-    try:
-        return _fernet(secret, purpose).decrypt(sealed.encode()).decode()
-    except (InvalidToken, ValueError, UnicodeError):
-        return None
+def unseal(secrets_: Sequence[str], purpose: str, sealed: str) -> str | None:
+    """The text `seal` sealed with one of `secrets_` for this purpose, or None when none of them made it."""
+    for secret in secrets_:
+        try:
+            return _fernet(secret, purpose).decrypt(sealed.encode()).decode()
+        except (InvalidToken, ValueError, UnicodeError):
+            continue
+    return None
 
 
-def new_device_token(secret: str, phone: str) -> tuple[str, str]:
-    """A device token for a phone: `rfd_<device id>.<HMAC>`, bound to the phone. Returns (device id, token)."""
-    device = secrets.token_urlsafe(16)
-    return device, f"{DEVICE_TOKEN_PREFIX}{device}.{_device_mac(secret, phone, device)}"
+def new_device_id() -> str:
+    return secrets.token_urlsafe(16)
 
 
-def device_of(secret: str, phone: str, token: str | None) -> str:
-    """The device id a token signed for this phone names, or "" for anything else (no token, forged, another
-    phone's, a token from before the key was rotated)."""
+def device_token(secret: str, phone: str, device: str) -> str:
+    """The device token naming `device` for a phone: `rfd_<device id>.<HMAC>`, bound to the phone."""
+    return f"{DEVICE_TOKEN_PREFIX}{device}.{_device_mac(secret, phone, device)}"
+
+
+def device_of(secrets_: Sequence[str], phone: str, token: str | None) -> str:
+    """The device id a token signed for this phone under one of `secrets_` names, or "" for anything else
+    (no token, forged, another phone's, signed with a key that is no longer current or a fallback)."""
     body = (token or "").removeprefix(DEVICE_TOKEN_PREFIX)
     device, _, mac = body.partition(".")
     if not token or body == token or not device:
         return ""
-    expected = _device_mac(secret, phone, device)
-    return device if hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace")) else ""
+    signed = mac.encode("utf-8", "replace")
+    matches = [hmac.compare_digest(_device_mac(key, phone, device).encode(), signed) for key in secrets_]
+    return device if any(matches) else ""
 
 
 def _device_mac(secret: str, phone: str, device: str) -> str:

@@ -1,5 +1,6 @@
-"""The server secret that keys code HMACs: from settings, or generated once and kept in the database,
-so every process and container sharing the database agrees on it."""
+"""The server secret that keys code HMACs, device tokens and sealed web state: SECRET_KEY (or its file).
+Only in demo mode, where codes are shown anyway, may it be generated once and kept in the database, so that
+`make run` needs no setup; outside it a copy of the database must not be enough to recompute a live code."""
 
 from __future__ import annotations
 
@@ -18,9 +19,15 @@ _cache: dict[str, str] = {}
 _cache_lock = threading.Lock()
 
 
+class MissingSecretKey(RuntimeError):
+    """No SECRET_KEY outside demo mode (the server refuses to start before this can happen)."""
+
+
 def code_hmac_key(session: Session, settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
+    if problem := settings.missing_secret_key():
+        raise MissingSecretKey(problem)
     cache_key = settings.database_url
     with _cache_lock:
         if cache_key in _cache:
@@ -31,6 +38,11 @@ def code_hmac_key(session: Session, settings: Settings) -> str:
     return value
 
 
+def verification_keys(session: Session, settings: Settings) -> tuple[str, ...]:
+    """The current key, then SECRET_KEY_FALLBACKS: what device tokens signed before a rotation are checked with."""
+    return (code_hmac_key(session, settings), *settings.secret_key_fallbacks)
+
+
 def loaded_code_hmac_key(settings: Settings) -> str:
     """The key without a database trip, for code that cannot make one (pickling web state): the configured
     key, or the one ensure_code_hmac_key loaded when this process started. KeyError if neither."""
@@ -38,6 +50,10 @@ def loaded_code_hmac_key(settings: Settings) -> str:
         return settings.secret_key
     with _cache_lock:
         return _cache[settings.database_url]
+
+
+def loaded_verification_keys(settings: Settings) -> tuple[str, ...]:
+    return (loaded_code_hmac_key(settings), *settings.secret_key_fallbacks)
 
 
 def _load_or_create(session: Session, name: str) -> str:

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from referral_app.api.main import create_api
 from referral_app.core.config import Settings
 from referral_app.models import LoginCode
-from tests.helpers import Stopwatch, api_login, bearer, configure, shift_back
+from tests.helpers import PRODUCTION_SECRET_KEY, Stopwatch, api_login, bearer, configure, shift_back
 
 PHONE = "+79123456789"
 
@@ -27,7 +27,7 @@ async def test_send_code_contract(client: httpx.AsyncClient) -> None:
 
 
 async def test_no_debug_code_outside_demo_mode(client: httpx.AsyncClient, settings: Settings) -> None:
-    configure(settings, demo_mode=False)
+    configure(settings, demo_mode=False, secret_key=PRODUCTION_SECRET_KEY)
     response = await client.post("/api/v1/auth/code", json={"phone": PHONE, "region": "ru"})
     assert response.status_code == 200
     assert "debug_code" not in response.json()

@@ -27,7 +27,7 @@ from sqlmodel import Session, func, select
 from referral_app.api.main import create_api
 from referral_app.core.config import Settings
 from referral_app.models import AuthToken, LoginCode, User
-from tests.helpers import FakeClock, configure
+from tests.helpers import PRODUCTION_SECRET_KEY, FakeClock, configure
 
 pytestmark = pytest.mark.slow  # thousands of requests: not in `make test-unit`
 
@@ -59,7 +59,9 @@ def last_code_sent() -> str:
 @pytest.fixture
 def quiet_settings(settings: Settings) -> Iterator[Settings]:
     CapturingSender.inbox.clear()
-    yield configure(settings, demo_mode=False, sms_sender=f"{__name__}:CapturingSender")
+    yield configure(
+        settings, demo_mode=False, secret_key=PRODUCTION_SECRET_KEY, sms_sender=f"{__name__}:CapturingSender"
+    )
     CapturingSender.inbox.clear()
 
 

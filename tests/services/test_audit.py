@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
-from referral_app.models import AuditEvent, LoginCode
-from referral_app.services import auth, login_codes, referrals, users
+from referral_app.core.db import transaction
+from referral_app.limits import AUDIT_RETENTION_MIN_DAYS
+from referral_app.models import AuditEvent, AuditPurge, LoginCode
+from referral_app.services import audit, auth, login_codes, referrals, users
 from referral_app.services.errors import InvalidCode, RateLimited, ServiceError, TooManyAttempts
-from tests.helpers import configure, shift_back
+from referral_app.services.phones import mask_phone
+from tests.helpers import FakeClock, configure, shift_back
 
 PHONE = "+79123456789"
 IP = "198.51.100.7"
@@ -113,3 +123,99 @@ def test_junk_invite_codes_are_not_copied_into_the_trail(session: Session) -> No
             referrals.activate_invite(session, user_id=profile.id, invite_code=junk, client_ip=IP)
     rejected = [d for e, _, d in events(session) if e == "invite_rejected"]
     assert rejected == ["invite_code_not_found", "invite_code_not_found", "invite_code_not_found"]
+
+
+def test_recorded_events_cannot_be_deleted_outside_a_purge(session: Session, engine: sa.Engine) -> None:
+    login_codes.issue_code(session, phone=PHONE, client_ip=IP)
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        session.execute(sa.delete(AuditEvent))
+        session.commit()
+    session.rollback()
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            session.execute(sa.text("TRUNCATE audit_events"))
+        session.rollback()
+    assert events(session) == [("code_requested", PHONE, None)]
+
+
+def test_a_phone_can_only_be_masked_once_and_nothing_else_changed(session: Session) -> None:
+    login_codes.issue_code(session, phone=PHONE, client_ip=IP)
+    other = "+79123450000"
+    login_codes.issue_code(session, phone=other, client_ip=IP)
+    with transaction(session, write=True):
+        assert audit.mask_phone_events(session, phone=PHONE) == 1
+    assert events(session) == [("code_requested", mask_phone(PHONE), None), ("code_requested", other, None)]
+    for tampering in (
+        sa.update(AuditEvent).where(AuditEvent.phone == mask_phone(PHONE)).values(phone="+7***0000"),  # re-mask
+        sa.update(AuditEvent).where(AuditEvent.phone == other).values(phone="+71112223344"),  # not a mask
+        sa.update(AuditEvent).where(AuditEvent.phone == other).values(phone="+7*", detail="x"),  # more than phone
+    ):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            session.execute(tampering)
+            session.commit()
+        session.rollback()
+    assert events(session) == [("code_requested", mask_phone(PHONE), None), ("code_requested", other, None)]
+
+
+def test_purge_removes_only_older_events_and_keeps_a_record(session: Session, clock: FakeClock) -> None:
+    clock.now -= timedelta(days=40)
+    login_codes.issue_code(session, phone=PHONE, client_ip=IP)
+    with pytest.raises(RateLimited):
+        login_codes.issue_code(session, phone=PHONE, client_ip=IP)
+    clock.advance(40 * 86400)
+    login_codes.issue_code(session, phone="+79123450000", client_ip=IP)
+
+    run = audit.purge(session, before=audit.retention_cutoff(older_than_days=30), reason="yearly review")
+    assert (run.removed, run.removed_by_event) == (2, {"code_refused": 1, "code_requested": 1})
+    assert events(session) == [("code_requested", "+79123450000", None)]
+    record = session.get(AuditPurge, run.id)
+    assert record is not None and record.finished_at is not None
+    assert (record.removed, record.reason) == (2, "yearly review")
+    assert json.loads(record.removed_by_event or "") == run.removed_by_event
+
+
+def test_purge_records_cannot_be_removed_or_rewritten_and_a_finished_purge_frees_nothing(session: Session) -> None:
+    login_codes.issue_code(session, phone=PHONE, client_ip=IP)
+    run = audit.purge(session, before=utcnow() - timedelta(days=365), reason="nothing that old")
+    assert run.removed == 0
+    for tampering in (
+        sa.delete(AuditPurge),
+        sa.update(AuditPurge).where(AuditPurge.id == run.id).values(removed=99),
+        sa.update(AuditPurge).where(AuditPurge.id == run.id).values(finished_at=None),
+        # A finished run with a later cutoff, made by hand, still lets nothing go.
+        sa.update(AuditPurge).where(AuditPurge.id == run.id).values(removed_before=datetime(9999, 1, 1)),
+    ):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            session.execute(tampering)
+            session.commit()
+        session.rollback()
+    session.add(
+        AuditPurge(started_at=utcnow(), removed_before=datetime(9999, 1, 1), reason="x", finished_at=utcnow())
+    )
+    session.commit()
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        session.execute(sa.delete(AuditEvent))
+        session.commit()
+    session.rollback()
+    assert len(events(session)) == 1
+
+
+def test_retention_shorter_than_the_minimum_is_refused() -> None:
+    with pytest.raises(audit.RetentionTooShort):
+        audit.retention_cutoff(older_than_days=AUDIT_RETENTION_MIN_DAYS - 1)
+    assert audit.retention_cutoff(older_than_days=AUDIT_RETENTION_MIN_DAYS) < utcnow()
+
+
+def test_purge_command_prints_what_it_removed(session: Session, settings: Settings, clock: FakeClock) -> None:
+    clock.now -= timedelta(days=400)  # the command itself runs on the real clock
+    login_codes.issue_code(session, phone=PHONE, client_ip=IP)
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    command = [sys.executable, "-m", "referral_app.cli", "purge-audit"]
+    refused = subprocess.run([*command, "--older-than-days", "7"], env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "younger than 30 days are kept" in refused.stderr
+    done = subprocess.run([*command, "--older-than-days", "365"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["removed"], summary["removed_by_event"]) == (1, {"code_requested": 1})
+    assert events(session) == []
+    assert session.get(AuditPurge, summary["purge_id"]) is not None

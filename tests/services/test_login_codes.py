@@ -14,11 +14,11 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
 from referral_app.models import AuditEvent, LoginCode, ServerSecret, SignInGuard
-from referral_app.services import auth, login_codes, security
+from referral_app.services import auth, login_codes, security, server_keys
 from referral_app.services.audit import Event
 from referral_app.services.errors import InvalidCode, InvalidPhone, RateLimited, TooManyAttempts
 from referral_app.services.sms import LogSmsSender, load_sender
-from tests.helpers import Stopwatch, configure, shift_back
+from tests.helpers import PRODUCTION_SECRET_KEY, Stopwatch, configure, shift_back
 
 PHONE = "+79123456789"
 IP = "198.51.100.1"
@@ -46,17 +46,16 @@ def test_only_an_hmac_of_the_code_is_stored(session: Session) -> None:
 
 
 def test_configured_secret_is_used_and_none_is_stored(session: Session, settings: Settings) -> None:
-    configure(settings, secret_key="configured-secret")
+    configure(settings, secret_key=PRODUCTION_SECRET_KEY)
     code = issue(session)
     row = session.exec(select(LoginCode)).one()
-    assert row.code_hmac == security.code_hmac("configured-secret", PHONE, code)
+    assert row.code_hmac == security.code_hmac(PRODUCTION_SECRET_KEY, PHONE, code)
     assert session.exec(select(ServerSecret)).first() is None
 
 
 def test_generated_secret_persists_across_processes(session: Session) -> None:
     issue(session)
     first = session.exec(select(ServerSecret)).one().value
-    from referral_app.services import server_keys
 
     server_keys.clear_cache()  # a new process would start with an empty cache
     shift_back(session, LoginCode, 61, "created_at")
@@ -186,6 +185,45 @@ def test_success_resets_the_failures_of_the_device_only(session: Session) -> Non
     assert list(guards.values()) == [0.0]
 
 
+ROTATED_KEY = "tests-only-rotated-key-fedcba9876543210"
+
+
+def test_rotating_the_key_ends_live_codes_only(session: Session, settings: Settings) -> None:
+    configure(settings, demo_mode=False, secret_key=PRODUCTION_SECRET_KEY)
+    device_token = auth.login_with_code(session, phone=PHONE, code=issue(session)).device_token
+    shift_back(session, LoginCode, 61, "created_at")
+    live_code = issue(session)
+
+    rotated = configure(
+        settings, demo_mode=False, secret_key=ROTATED_KEY, secret_key_fallbacks=[PRODUCTION_SECRET_KEY]
+    )
+    with pytest.raises(InvalidCode):  # the code's HMAC was made with the old key
+        auth.login_with_code(session, phone=PHONE, code=live_code, device_token=device_token)
+    guards = {g.device: g.failures for g in session.exec(select(SignInGuard)).all()}
+    assert guards.get("", 0) == 0 and sum(guards.values()) == 1  # the old device token still names the device
+    shift_back(session, LoginCode, 61, "created_at")
+    again = auth.login_with_code(session, phone=PHONE, code=issue(session), device_token=device_token)
+    assert again.device_token != device_token  # the same device, signed again with the current key
+    assert security.device_of([ROTATED_KEY], PHONE, again.device_token) == security.device_of(
+        [PRODUCTION_SECRET_KEY], PHONE, device_token
+    )
+
+    configure(rotated, secret_key_fallbacks=[])  # the old key dropped: its device tokens are strangers'
+    shift_back(session, LoginCode, 61, "created_at")
+    with pytest.raises(InvalidCode):
+        auth.login_with_code(session, phone=PHONE, code=wrong(issue(session)), device_token=device_token)
+    session.rollback()
+    assert session.get(SignInGuard, (PHONE, "")) is not None
+
+
+def test_outside_demo_mode_no_key_is_generated(session: Session, settings: Settings) -> None:
+    configure(settings, demo_mode=False, secret_key=None)
+    with pytest.raises(server_keys.MissingSecretKey, match="SECRET_KEY is not set"):
+        issue(session)
+    session.rollback()
+    assert session.exec(select(ServerSecret)).all() == []
+
+
 def test_attempts_left_never_exceeds_what_the_phone_lock_allows(session: Session) -> None:
     code = issue(session)
     for _ in range(4):
@@ -293,7 +331,12 @@ async def test_default_delivery_delay_is_real_and_concurrent(settings: Settings,
     """200 concurrent send-code calls wait for the simulated SMS gateway together, each for real: proved by
     the recorded order of the deliveries and by when each was sent, not by a stopwatch."""
     current = configure(
-        settings, sms_delay_min=1.0, sms_delay_max=2.0, demo_mode=False, sms_sender=f"{__name__}:RecordingSender"
+        settings,
+        sms_delay_min=1.0,
+        sms_delay_max=2.0,
+        demo_mode=False,
+        secret_key=PRODUCTION_SECRET_KEY,
+        sms_sender=f"{__name__}:RecordingSender",
     )
     sender = load_sender(current.sms_sender)
     sender.expected = 200

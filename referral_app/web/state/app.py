@@ -67,6 +67,11 @@ def _token_key() -> str:
     return server_keys.loaded_code_hmac_key(get_settings())
 
 
+def _token_keys() -> tuple[str, ...]:
+    # The current key seals; fallbacks still open what was sealed before SECRET_KEY was rotated.
+    return server_keys.loaded_verification_keys(get_settings())
+
+
 class AppState(rx.State):
     # Kept in the browser, so a reload or a new tab stays signed in and keeps the language.
     lang: str = rx.LocalStorage(DEFAULT_LANGUAGE, name="referral_lang", sync=True)
@@ -93,7 +98,7 @@ class AppState(rx.State):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if isinstance(state.get("token"), str) and state["token"]:
-            state["token"] = unseal(_token_key(), TOKEN_SEAL, state["token"]) or ""
+            state["token"] = unseal(_token_keys(), TOKEN_SEAL, state["token"]) or ""
         super().__setstate__(state)
 
     @rx.var

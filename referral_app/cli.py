@@ -1,0 +1,64 @@
+"""Operator commands: `python -m referral_app.cli <command>` (in the container: `docker compose exec app ...`).
+
+purge-audit --older-than-days N [--reason TEXT]
+    Remove audit events older than N days (at least AUDIT_RETENTION_MIN_DAYS); the run and what it removed
+    per event kind are kept in audit_purges, which nothing can delete. Prints the run as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from referral_app.core.db import session_scope
+from referral_app.core.log_setup import configure_logging
+from referral_app.limits import AUDIT_DETAIL_MAX_LENGTH
+from referral_app.services import audit
+
+log = logging.getLogger("referral_app.cli")
+
+
+def purge_audit(args: argparse.Namespace) -> int:
+    try:
+        before = audit.retention_cutoff(older_than_days=args.older_than_days)
+    except audit.RetentionTooShort as exc:
+        log.error("not purging: %s", exc)
+        return 2
+    with session_scope() as session:
+        run = audit.purge(session, before=before, reason=args.reason)
+    summary = {
+        "purge_id": run.id,
+        "removed_before": run.removed_before.isoformat() + "Z",
+        "removed": run.removed,
+        "removed_by_event": run.removed_by_event,
+    }
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m referral_app.cli", description="referral_app operator commands")
+    commands = root.add_subparsers(dest="command", required=True)
+    purge = commands.add_parser("purge-audit", help="remove audit events past their retention, on the record")
+    purge.add_argument("--older-than-days", type=int, required=True, help="keep the events of the last N days")
+    purge.add_argument(
+        "--reason", default="retention", help=f"kept with the run (at most {AUDIT_DETAIL_MAX_LENGTH} characters)"
+    )
+    purge.set_defaults(run=purge_audit)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    args = parser().parse_args(argv)
+    if len(args.reason) > AUDIT_DETAIL_MAX_LENGTH:
+        log.error("--reason is longer than %d characters", AUDIT_DETAIL_MAX_LENGTH)
+        return 2
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
