@@ -1,7 +1,7 @@
 # referral_app: the web app, its websocket and the JSON API on one port (PORT, default 3000).
 #
 #   docker build -t referral_app .
-#   docker run -p 3000:3000 -v referral_app_data:/data referral_app           # SQLite in the /data volume
+#   docker run -p 3000:3000 -e SECRET_KEY=... -v referral_app_data:/data referral_app   # SQLite in /data
 #   docker compose up                                                           # + PostgreSQL and Redis
 #
 # The front end is built here, once, and the backend URL is compiled into it: the browser keeps the page's
@@ -75,7 +75,7 @@ COPY --from=build /app/referral_app ./referral_app
 COPY --from=build /app/.web ./.web
 
 # Every setting is an environment variable (see referral_app/core/config.py and referral_app/serve.py):
-# SECRET_KEY, TRUSTED_PROXIES, REFLEX_REDIS_URL (enables several workers), GRANIAN_WORKERS, LOG_LEVEL, ...
+# SECRET_KEY (required), TRUSTED_PROXIES, REFLEX_REDIS_URL (enables several workers), GRANIAN_WORKERS, LOG_LEVEL, ...
 ENV PATH=/opt/venv/bin:$PATH \
     PORT=${PORT} \
     DATABASE_URL=sqlite:////data/referral_app.db \

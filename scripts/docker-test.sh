@@ -5,7 +5,8 @@
 #   make docker-test            (as root; installs podman, buildah and debootstrap with apt if missing)
 #
 # Steps: a debian:bookworm-slim base made with debootstrap (once; reused while the image exists) ->
-# `podman build` of ./Dockerfile -> run 1: the image's defaults (SQLite in /data, one worker) -> run 2:
+# `podman build` of ./Dockerfile -> run 0: no SECRET_KEY (must refuse to start, saying why) -> run 1: the
+# image's defaults with a SECRET_KEY (SQLite in /data, one worker) -> run 2:
 # PostgreSQL (a fresh database, created only after the server started, so its bounded wait is exercised)
 # + Redis (several workers) in demo mode -> the Postman collection when present, otherwise a curl smoke
 # test -> run 3: a database that never answers (the server must give up and exit non-zero) -> checks:
@@ -294,10 +295,28 @@ stop_container() { # graceful stop; the whole process tree is gone afterwards
     echo "stopped gracefully in $((SECONDS - started)) s"
 }
 
+# --- run 0: no SECRET_KEY outside demo mode: a clear message and a non-zero exit before serving -----------
+say "run 0: image defaults without SECRET_KEY"
+start_container nokey "PORT=$(free_port)"
+deadline=$((SECONDS + 60))
+while kill -0 "$RUN_PID" 2>/dev/null; do
+    ((SECONDS < deadline)) || die "the server kept running without SECRET_KEY for 60 s"
+    sleep 0.2
+done
+status=0
+wait "$RUN_PID" || status=$?
+RUN_PID=""
+((status != 0)) || die "the server exited 0 without SECRET_KEY"
+check_log "$WORK/nokey.log" "not starting: SECRET_KEY is not set"
+echo "refused to start without SECRET_KEY (exit status $status)"
+
+# Every later run has a key of its own, as docker-compose.yml requires.
+SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+
 # --- run 1: the image's defaults (SQLite in the /data volume, no Redis) ----------------------------------
 PORT1="$(free_port)"
-say "run 1: image defaults (SQLite in /data, one worker) on port $PORT1"
-start_container sqlite "PORT=$PORT1"
+say "run 1: image defaults + SECRET_KEY (SQLite in /data, one worker) on port $PORT1"
+start_container sqlite "PORT=$PORT1" "SECRET_KEY=$SECRET_KEY"
 wait_healthy "$PORT1" "$WORK/sqlite.log"
 sqlite_healthy=$((SECONDS - START_TIME))
 check_non_root
@@ -328,9 +347,9 @@ redis_host_port="${redis_host_port%%/*}"
 python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 3).close()' \
     "${redis_host_port%%:*}" "${redis_host_port##*:}" || die "Redis is not reachable at $redis_host_port"
 dropdb --if-exists --force "$DOCKER_TEST_DB"
-# The environment docker-compose.yml gives the app (empty SECRET_KEY and GRANIAN_WORKERS mean "not set").
+# The environment docker-compose.yml gives the app (an empty GRANIAN_WORKERS means "not set").
 start_container pg "PORT=$PORT2" "DATABASE_URL=$DB_URL" "REFLEX_REDIS_URL=$REDIS_URL" "DEMO_MODE=true" \
-    "SECRET_KEY=" "TRUSTED_PROXIES=127.0.0.1,::1" "GRANIAN_WORKERS=" "LOG_LEVEL=info"
+    "SECRET_KEY=$SECRET_KEY" "TRUSTED_PROXIES=127.0.0.1,::1" "GRANIAN_WORKERS=" "LOG_LEVEL=info"
 # Create the database only once the server is waiting for it.
 deadline=$((SECONDS + 60))
 until grep -q "waiting for database" "$WORK/pg.log"; do
@@ -382,7 +401,7 @@ echo "run 2 passed"
 # --- run 3: a database that never answers: bounded wait, then a non-zero exit (no restart loop) ----------
 say "run 3: unreachable database, DATABASE_WAIT_ATTEMPTS=3"
 start_container nodb "PORT=$(free_port)" "DATABASE_URL=postgresql+psycopg://app:s3cret@127.0.0.1:1/app" \
-    "DATABASE_WAIT_ATTEMPTS=3"
+    "DATABASE_WAIT_ATTEMPTS=3" "SECRET_KEY=$SECRET_KEY"
 deadline=$((SECONDS + 60))
 while kill -0 "$RUN_PID" 2>/dev/null; do
     ((SECONDS < deadline)) || die "the server did not give up on an unreachable database within 60 s"
@@ -395,6 +414,7 @@ RUN_PID=""
 check_log "$WORK/nodb.log" "waiting for database postgresql\+psycopg://app:\*\*\*@127.0.0.1:1/app \(attempt 2/3" \
     "unreachable after 3 attempts, giving up"
 if grep -q s3cret "$WORK/nodb.log"; then die "the database password appears in the log"; fi
+if grep -qF "$SECRET_KEY" "$WORK"/*.log; then die "SECRET_KEY appears in a log"; fi
 echo "gave up after $((SECONDS - START_TIME)) s with exit status $status; password masked in the log"
 
 say "docker-test passed"
