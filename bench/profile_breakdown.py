@@ -14,13 +14,25 @@ from pathlib import Path
 
 # (layer, pattern on "function (file:line)" frames). First match per layer per stack counts.
 LAYERS: tuple[tuple[str, str], ...] = (
-    ("Reflex/Starlette layers in front of the API", r"reflex/app\.py|starlette/middleware/cors|starlette/routing\.py:\d+\)$|referral_app/web/origins"),
+    (
+        "Reflex/Starlette layers in front of the API",
+        r"reflex/app\.py|starlette/middleware/cors|starlette/routing\.py:\d+\)$|referral_app/web/origins",
+    ),
     ("FastAPI routing, dependencies, validation", r"fastapi/routing|fastapi/dependencies|fastapi/_compat"),
-    ("response serialisation (pydantic, JSON)", r"serialize_response|jsonable_encoder|JSONResponse\.render|ORJSONResponse|model_dump|json/encoder|orjson"),
-    ("thread-pool hops (anyio to_thread)", r"anyio/to_thread|run_sync_in_worker_thread|_run_sync_endpoint|_call_in_threadpool|run_in_threadpool|contextmanager_in_threadpool"),
+    (
+        "response serialisation (pydantic, JSON)",
+        r"serialize_response|jsonable_encoder|JSONResponse\.render|ORJSONResponse|model_dump|json/encoder|orjson",
+    ),
+    (
+        "thread-pool hops (anyio to_thread)",
+        r"anyio/to_thread|run_sync_in_worker_thread|_run_sync_endpoint|_call_in_threadpool|run_in_threadpool|contextmanager_in_threadpool",
+    ),
     ("SQLAlchemy ORM (session, query building, loading)", r"sqlalchemy/orm/"),
     ("SQLAlchemy Core/engine (compile, execute, pool)", r"sqlalchemy/(engine|sql|pool)/"),
-    ("database driver (sqlite3 / psycopg, inside execute/commit)", r"do_execute|do_commit|do_rollback|do_begin|psycopg/|fetchall \(sqlalchemy"),
+    (
+        "database driver (sqlite3 / psycopg, inside execute/commit)",
+        r"do_execute|do_commit|do_rollback|do_begin|psycopg/|fetchall \(sqlalchemy",
+    ),
     ("token check (authenticate)", r"auth\.py:\d+\)$.*|authenticate|_active_token"),
     ("settings (get_settings)", r"get_settings"),
     ("logging", r"logging/"),
@@ -45,7 +57,10 @@ def breakdown(path: Path) -> dict[str, float]:
         for name, pattern in _COMPILED:
             if any(pattern.search(frame) for frame in frames):
                 counts[name] += samples
-    return {"samples": total, **{name: round(100 * counts[name] / total, 1) if total else 0.0 for name, _ in LAYERS}}
+    return {
+        "samples": total,
+        **{name: round(100 * counts[name] / total, 1) if total else 0.0 for name, _ in LAYERS},
+    }
 
 
 def main() -> None:

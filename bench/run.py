@@ -46,8 +46,10 @@ from typing import Any
 from bench.commands import PLACEHOLDERS, run_python
 from bench.config import (
     BACKENDS,
+    MULTI_WORKERS,
     OUT,
     PG_URL,
+    REDIS_URL,
     REFERRAL_COUNTS,
     REPEATS,
     SERVER_SETTINGS,
@@ -55,6 +57,8 @@ from bench.config import (
     WRK_CONNECTIONS,
     log,
 )
+from bench.flood import run_flood
+from bench.floor_app import FLOOR_PATH
 from bench.machine import loadavg, machine, postgres_version
 from bench.measure import BackendResult, login, memory, run_burst, run_wrk
 from bench.report import report, write_report
@@ -66,13 +70,17 @@ def _sigterm(_signum: int, _frame: Any) -> None:
 
 
 def run_floor(work_dir: Path, result: BackendResult) -> None:
-    """The calibration: the same burst against a bare endpoint, to show what the machine itself allows."""
-    log("=== calibration: bare FastAPI endpoint with the same 1-2 s sleep ===")
+    """The calibration: the same burst against a bare endpoint, and wrk against a bare ASGI GET, to show
+    what the machine itself allows; the app's figures are reported as ratios to these."""
+    log("=== calibration: bare ASGI GET, and a bare FastAPI endpoint with the same 1-2 s sleep ===")
     server = FloorServer(work_dir)
     try:
         server.start()
         time.sleep(1)
         run_burst(server, 1000, "distinct", result, sample_memory=False)
+        for connections in (WRK_CONNECTIONS, 1):
+            for _ in range(REPEATS):
+                run_wrk(server, "floor", FLOOR_PATH, connections, result)
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         log(f"calibration failed: {result.error}")
@@ -80,11 +88,14 @@ def run_floor(work_dir: Path, result: BackendResult) -> None:
         server.stop()
 
 
-def bench_backend(name: str, database_url: str, work_dir: Path) -> BackendResult:
+def bench_backend(
+    name: str, database_url: str, work_dir: Path, extra_settings: dict[str, str] | None = None
+) -> BackendResult:
     """Every measurement against one server on `database_url`; a failure is kept in the result, not raised."""
     result = BackendResult(name=name, database_url=database_url)
     result.load["start"] = loadavg()
     server = AppServer(database_url, work_dir)
+    server.settings.update(extra_settings or {})
     try:
         server.start()
         time.sleep(3)
@@ -130,6 +141,8 @@ def bench_backend(name: str, database_url: str, work_dir: Path) -> BackendResult
         pool_start = 0
         for connections in (WRK_CONNECTIONS, 1):
             for _ in range(REPEATS):
+                run_wrk(server, "health", "/api/health", connections, result)
+            for _ in range(REPEATS):
                 run_wrk(server, "profile", "/api/v1/profile", connections, result, token=fresh_token)
             # Enough single-use codes for the fastest run seen here several times over; "reused" in the
             # report would say if a run ran out.
@@ -164,6 +177,9 @@ def bench_backend(name: str, database_url: str, work_dir: Path) -> BackendResult
                     token=big_token,
                 )
 
+        # 4. refused requests beside logins (issue 12 part 6).
+        run_flood(server, result, work_dir, pool_start)
+
         time.sleep(3)
         result.memory["idle_end"] = memory(server.processes())
         log(f"idle memory at the end: {result.memory['idle_end']}")
@@ -195,9 +211,13 @@ def main() -> int:
         results.append(floor)
         for backend in BACKENDS:
             log(f"=== {backend} ===")
+            extra: dict[str, str] = {}
             if backend == "sqlite":
                 url = f"sqlite:///{work_dir / 'bench.db'}"
-            elif backend == "postgresql":
+            elif backend in ("postgresql", "postgresql+redis"):
+                if backend == "postgresql+redis":
+                    extra = {"GRANIAN_WORKERS": MULTI_WORKERS, "REFLEX_REDIS_URL": REDIS_URL}
+                    PLACEHOLDERS[REDIS_URL] = "$REDIS_URL"
                 url = PG_URL
                 try:
                     fresh_postgres(url)
@@ -211,7 +231,7 @@ def main() -> int:
             else:
                 log(f"unknown backend {backend!r} (sqlite, postgresql)")
                 return 2
-            results.append(bench_backend(backend, url, work_dir))
+            results.append(bench_backend(backend, url, work_dir, extra))
     generated = report(info, results)
     print(generated)
     if OUT:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from referral_app.api.deps import ClientIP, Token, as_user
+from referral_app.api.deps import ClientIP, CurrentUserId, Token, as_user, in_session
 from referral_app.api.errors import responses
 from referral_app.api.schemas import InviteActivation, PageQuery, Profile, ProfileUpdate, ReferralPage
 from referral_app.core.config import get_settings
@@ -40,12 +40,9 @@ async def read_profile(token: Token) -> Profile:
     description="Send only the fields to change; an empty string or null clears a field.",
     responses=responses(errors.NotAuthenticated, errors.InvalidEmail, errors.InvalidName, 422),
 )
-async def edit_profile(token: Token, body: ProfileUpdate) -> Profile:
+async def edit_profile(user_id: CurrentUserId, body: ProfileUpdate) -> Profile:
     changes = body.model_dump(exclude_unset=True)
-    profile = await as_user(
-        token, lambda session, user_id: users.update_profile(session, user_id=user_id, **changes)
-    )
-    return Profile.model_validate(profile)
+    return Profile.model_validate(await in_session(users.update_profile, user_id=user_id, **changes))
 
 
 @router.post(
@@ -70,12 +67,9 @@ async def edit_profile(token: Token, body: ProfileUpdate) -> Profile:
         422,
     ),
 )
-async def activate_invite(token: Token, client_ip: ClientIP, body: InviteActivation) -> Profile:
-    profile = await as_user(
-        token,
-        lambda session, user_id: referrals.activate_invite(
-            session, user_id=user_id, invite_code=body.invite_code, client_ip=client_ip
-        ),
+async def activate_invite(client_ip: ClientIP, user_id: CurrentUserId, body: InviteActivation) -> Profile:
+    profile = await in_session(
+        referrals.activate_invite, user_id=user_id, invite_code=body.invite_code, client_ip=client_ip
     )
     return Profile.model_validate(profile)
 
@@ -87,11 +81,6 @@ async def activate_invite(token: Token, client_ip: ClientIP, body: InviteActivat
     description="Newest first.",
     responses=responses(errors.NotAuthenticated, 422),
 )
-async def list_referrals(token: Token, page: Annotated[PageQuery, Query()]) -> ReferralPage:
-    listed = await as_user(
-        token,
-        lambda session, user_id: users.list_referrals(
-            session, user_id=user_id, limit=page.limit, offset=page.offset
-        ),
-    )
+async def list_referrals(user_id: CurrentUserId, page: Annotated[PageQuery, Query()]) -> ReferralPage:
+    listed = await in_session(users.list_referrals, user_id=user_id, limit=page.limit, offset=page.offset)
     return ReferralPage.model_validate(listed)
