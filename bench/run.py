@@ -1,4 +1,5 @@
-"""`make bench`: start the server the way `make run` does, once on SQLite and once on PostgreSQL, measure,
+"""`make bench`: start the server the way `make run` does, on SQLite, on PostgreSQL and on PostgreSQL with two
+workers and Redis, measure each against a floor measured in the same run (bench/floor_app.py), and
 print a Markdown report and write it into docs/benchmarks.md (between the GENERATED markers; the
 hand-written text around them stays). The servers' process groups are stopped at the end, even on failure.
 
@@ -7,12 +8,16 @@ all of them, since the machine is shared and figures are noisy):
 1. send-code burst: N concurrent POST /api/v1/auth/code with distinct phones (bench/burst.py, aiohttp,
    its own process): wall time and errors, for N = 100 and 1000 from distinct client IPs, and 1000 from
    one IP;
-2. wrk (its own process, bench/wrk/api.lua): GET /api/v1/profile, and POST /api/v1/auth/token with
-   pre-issued single-use codes (bench/seed.py codes), at 32 connections (throughput) and at 1 (latency);
+0. the floor: wrk against bench/floor_app.py's bare ASGI GET, and the burst against its bare FastAPI sleep;
+2. wrk (its own process, bench/wrk/api.lua): GET /api/health, GET /api/v1/profile, and POST
+   /api/v1/auth/token with pre-issued single-use codes (bench/seed.py codes), at 16 connections
+   (throughput) and at 1 (latency);
 3. the same for a user with 10,000 referrals (bench/seed.py users): GET /api/v1/profile and
    GET /api/v1/profile/referrals?limit=50, plus the SQL statements per call counted in-process for 0, 100
    and 10,000 referrals (bench/queries.py);
-4. memory of the server's process tree (psutil): idle after start, peak during the 1000 bursts, idle at
+4. the refusal flood (bench/flood.py): login p50 alone and beside a flood of refused requests, and the
+   audit rows written per refusal;
+5. memory of the server's process tree (psutil): idle after start, peak during the 1000 bursts, idle at
    the end.
 
 This module only runs them in order. bench/server.py starts and stops the servers (through the tests'
@@ -20,12 +25,14 @@ tests/support/server.py), bench/measure.py runs one measurement, bench/report.py
 bench/config.py reads the settings below and bench/commands.py records every command line for the report.
 
 Environment:
-  BENCH_BACKENDS          sqlite,postgresql (default) or one of them
+  BENCH_BACKENDS          sqlite,postgresql,postgresql+redis (default) or some of them; postgresql+redis
+                          is PostgreSQL with GRANIAN_WORKERS=2 and REFLEX_REDIS_URL=BENCH_REDIS_URL
   BENCH_PG_URL            postgresql+psycopg://postgres@127.0.0.1:5432/referral_bench (default); the
                           database is dropped and created afresh, so its name must contain "bench"
   BENCH_REPEATS           runs of each measurement (default 2)
-  BENCH_WRK_DURATION      seconds per wrk run (default 8)
-  BENCH_WRK_CONNECTIONS   connections of the throughput runs (default 32, 2 wrk threads)
+  BENCH_WRK_DURATION      seconds per wrk run (default 5)
+  BENCH_WRK_CONNECTIONS   connections of the throughput runs (default 16, 2 wrk threads)
+  BENCH_REDIS_URL         Redis for the two-worker run (default redis://127.0.0.1:6379/3)
   BENCH_VERIFY_POOL       pre-issued codes per verify run (default 15000)
   BENCH_OUT               report file (default docs/benchmarks.md; empty: print only)
   BENCH_STARTUP_TIMEOUT   seconds to wait for the server (default 600: the first start builds the front end)
