@@ -1,9 +1,11 @@
-"""Calibration for the send-code burst: the least any single-process Python server can do here.
+"""Calibration: the least any single-process Python server can do on this machine, under the same granian.
 
-A bare FastAPI endpoint with the same body model shape and the same simulated 1–2 s SMS delay as
-POST /api/v1/auth/code, but no database, no Reflex, no rate limits, served by granian with one worker
-the way `make run` serves the app. bench/run.py bursts it like the app, so the report shows how far the
-machine itself (CPUs shared with the load generator) is from the app's target.
+Two floors, served by granian with one worker the way `make run` serves the app:
+- `GET /floor`: a bare ASGI app answering a small JSON body, no framework at all: what the GET figures
+  (profile, referrals, health) are divided by;
+- `POST /api/v1/auth/code`: a bare FastAPI endpoint with the same body model shape and the same simulated
+  1–2 s SMS delay as the app's, but no database, no Reflex, no rate limits: the floor of the send-code burst.
+bench/run.py measures both in the same run as the app, so the report gives each figure as a ratio to them.
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ import secrets
 
 from fastapi import FastAPI
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
-app = FastAPI()
+FLOOR_PATH = "/floor"
+_BODY = b'{"status":"ok"}'
+_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode())]
+
+api = FastAPI()
 
 
 class CodeRequest(BaseModel):
@@ -22,7 +29,15 @@ class CodeRequest(BaseModel):
     region: str | None = None
 
 
-@app.post("/api/v1/auth/code")
+@api.post("/api/v1/auth/code")
 async def send_code(body: CodeRequest) -> dict:
     await asyncio.sleep(1 + secrets.SystemRandom().random())
     return {"phone": body.phone, "expires_in": 300, "resend_in": 60, "code_length": 4}
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "http" and scope["path"] == FLOOR_PATH:
+        await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+        await send({"type": "http.response.body", "body": _BODY})
+        return
+    await api(scope, receive, send)

@@ -32,6 +32,7 @@ class BackendResult:
     queries: dict[str, dict] = field(default_factory=dict)
     memory: dict[str, dict] = field(default_factory=dict)
     load: dict[str, str] = field(default_factory=dict)
+    flood: dict[str, float] = field(default_factory=dict)
 
 
 # --- memory ----------------------------------------------------------------------------------------------
@@ -149,17 +150,22 @@ def run_wrk(
     *,
     token: str | None = None,
     pairs: Path | None = None,
-) -> None:
-    """One wrk run: GETs with `token`, or (with `pairs`) POST /auth/token spending each pre-issued code once."""
+    mode: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    duration: int = WRK_DURATION,
+) -> dict:
+    """One wrk run: GETs with `token`, or (with `pairs`) POST /auth/token spending each pre-issued code once,
+    or another mode of bench/wrk/api.lua with its `extra_env`. Returns the run's figures (also kept)."""
     threads = 1 if connections < 2 else 2
-    env_shown = {"BENCH_MODE": "verify" if pairs else "get", "BENCH_THREADS": str(threads)}
+    mode = mode or ("verify" if pairs else "get")
+    env_shown = {"BENCH_MODE": mode, "BENCH_THREADS": str(threads), **(extra_env or {})}
     if token:
         env_shown["BENCH_TOKEN"] = "$TOKEN_10K" if key.endswith("_10k") else "$TOKEN"
     cmd = [
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{WRK_DURATION}s",
+        f"-d{duration}s",
         "--timeout",
         "10s",
         "-s",
@@ -183,3 +189,4 @@ def run_wrk(
         f"wrk {key} c={connections}: {figures['rps']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, "
         f"p99 {figures['p99_ms']:.1f} ms, errors {errors}, reused {figures['reused']}"
     )
+    return figures

@@ -1,4 +1,5 @@
-"""`make bench`: start the server the way `make run` does, once on SQLite and once on PostgreSQL, measure,
+"""`make bench`: start the server the way `make run` does, on SQLite, on PostgreSQL and on PostgreSQL with two
+workers and Redis, measure each against a floor measured in the same run (bench/floor_app.py), and
 print a Markdown report and write it into docs/benchmarks.md (between the GENERATED markers; the
 hand-written text around them stays). The servers' process groups are stopped at the end, even on failure.
 
@@ -7,12 +8,16 @@ all of them, since the machine is shared and figures are noisy):
 1. send-code burst: N concurrent POST /api/v1/auth/code with distinct phones (bench/burst.py, aiohttp,
    its own process): wall time and errors, for N = 100 and 1000 from distinct client IPs, and 1000 from
    one IP;
-2. wrk (its own process, bench/wrk/api.lua): GET /api/v1/profile, and POST /api/v1/auth/token with
-   pre-issued single-use codes (bench/seed.py codes), at 32 connections (throughput) and at 1 (latency);
+0. the floor: wrk against bench/floor_app.py's bare ASGI GET, and the burst against its bare FastAPI sleep;
+2. wrk (its own process, bench/wrk/api.lua): GET /api/health, GET /api/v1/profile, and POST
+   /api/v1/auth/token with pre-issued single-use codes (bench/seed.py codes), at 16 connections
+   (throughput) and at 1 (latency);
 3. the same for a user with 10,000 referrals (bench/seed.py users): GET /api/v1/profile and
    GET /api/v1/profile/referrals?limit=50, plus the SQL statements per call counted in-process for 0, 100
    and 10,000 referrals (bench/queries.py);
-4. memory of the server's process tree (psutil): idle after start, peak during the 1000 bursts, idle at
+4. the refusal flood (bench/flood.py): login p50 alone and beside a flood of refused requests, and the
+   audit rows written per refusal;
+5. memory of the server's process tree (psutil): idle after start, peak during the 1000 bursts, idle at
    the end.
 
 This module only runs them in order. bench/server.py starts and stops the servers (through the tests'
@@ -20,12 +25,14 @@ tests/support/server.py), bench/measure.py runs one measurement, bench/report.py
 bench/config.py reads the settings below and bench/commands.py records every command line for the report.
 
 Environment:
-  BENCH_BACKENDS          sqlite,postgresql (default) or one of them
+  BENCH_BACKENDS          sqlite,postgresql,postgresql+redis (default) or some of them; postgresql+redis
+                          is PostgreSQL with GRANIAN_WORKERS=2 and REFLEX_REDIS_URL=BENCH_REDIS_URL
   BENCH_PG_URL            postgresql+psycopg://postgres@127.0.0.1:5432/referral_bench (default); the
                           database is dropped and created afresh, so its name must contain "bench"
   BENCH_REPEATS           runs of each measurement (default 2)
-  BENCH_WRK_DURATION      seconds per wrk run (default 8)
-  BENCH_WRK_CONNECTIONS   connections of the throughput runs (default 32, 2 wrk threads)
+  BENCH_WRK_DURATION      seconds per wrk run (default 5)
+  BENCH_WRK_CONNECTIONS   connections of the throughput runs (default 16, 2 wrk threads)
+  BENCH_REDIS_URL         Redis for the two-worker run (default redis://127.0.0.1:6379/3)
   BENCH_VERIFY_POOL       pre-issued codes per verify run (default 15000)
   BENCH_OUT               report file (default docs/benchmarks.md; empty: print only)
   BENCH_STARTUP_TIMEOUT   seconds to wait for the server (default 600: the first start builds the front end)
@@ -46,8 +53,10 @@ from typing import Any
 from bench.commands import PLACEHOLDERS, run_python
 from bench.config import (
     BACKENDS,
+    MULTI_WORKERS,
     OUT,
     PG_URL,
+    REDIS_URL,
     REFERRAL_COUNTS,
     REPEATS,
     SERVER_SETTINGS,
@@ -55,6 +64,8 @@ from bench.config import (
     WRK_CONNECTIONS,
     log,
 )
+from bench.flood import run_flood
+from bench.floor_app import FLOOR_PATH
 from bench.machine import loadavg, machine, postgres_version
 from bench.measure import BackendResult, login, memory, run_burst, run_wrk
 from bench.report import report, write_report
@@ -66,13 +77,17 @@ def _sigterm(_signum: int, _frame: Any) -> None:
 
 
 def run_floor(work_dir: Path, result: BackendResult) -> None:
-    """The calibration: the same burst against a bare endpoint, to show what the machine itself allows."""
-    log("=== calibration: bare FastAPI endpoint with the same 1-2 s sleep ===")
+    """The calibration: the same burst against a bare endpoint, and wrk against a bare ASGI GET, to show
+    what the machine itself allows; the app's figures are reported as ratios to these."""
+    log("=== calibration: bare ASGI GET, and a bare FastAPI endpoint with the same 1-2 s sleep ===")
     server = FloorServer(work_dir)
     try:
         server.start()
         time.sleep(1)
         run_burst(server, 1000, "distinct", result, sample_memory=False)
+        for connections in (WRK_CONNECTIONS, 1):
+            for _ in range(REPEATS):
+                run_wrk(server, "floor", FLOOR_PATH, connections, result)
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         log(f"calibration failed: {result.error}")
@@ -80,11 +95,14 @@ def run_floor(work_dir: Path, result: BackendResult) -> None:
         server.stop()
 
 
-def bench_backend(name: str, database_url: str, work_dir: Path) -> BackendResult:
+def bench_backend(
+    name: str, database_url: str, work_dir: Path, extra_settings: dict[str, str] | None = None
+) -> BackendResult:
     """Every measurement against one server on `database_url`; a failure is kept in the result, not raised."""
     result = BackendResult(name=name, database_url=database_url)
     result.load["start"] = loadavg()
     server = AppServer(database_url, work_dir)
+    server.settings.update(extra_settings or {})
     try:
         server.start()
         time.sleep(3)
@@ -130,6 +148,8 @@ def bench_backend(name: str, database_url: str, work_dir: Path) -> BackendResult
         pool_start = 0
         for connections in (WRK_CONNECTIONS, 1):
             for _ in range(REPEATS):
+                run_wrk(server, "health", "/api/health", connections, result)
+            for _ in range(REPEATS):
                 run_wrk(server, "profile", "/api/v1/profile", connections, result, token=fresh_token)
             # Enough single-use codes for the fastest run seen here several times over; "reused" in the
             # report would say if a run ran out.
@@ -164,6 +184,9 @@ def bench_backend(name: str, database_url: str, work_dir: Path) -> BackendResult
                     token=big_token,
                 )
 
+        # 4. refused requests beside logins (issue 12 part 6).
+        run_flood(server, result, work_dir, pool_start)
+
         time.sleep(3)
         result.memory["idle_end"] = memory(server.processes())
         log(f"idle memory at the end: {result.memory['idle_end']}")
@@ -195,9 +218,13 @@ def main() -> int:
         results.append(floor)
         for backend in BACKENDS:
             log(f"=== {backend} ===")
+            extra: dict[str, str] = {}
             if backend == "sqlite":
                 url = f"sqlite:///{work_dir / 'bench.db'}"
-            elif backend == "postgresql":
+            elif backend in ("postgresql", "postgresql+redis"):
+                if backend == "postgresql+redis":
+                    extra = {"GRANIAN_WORKERS": MULTI_WORKERS, "REFLEX_REDIS_URL": REDIS_URL}
+                    PLACEHOLDERS[REDIS_URL] = "$REDIS_URL"
                 url = PG_URL
                 try:
                     fresh_postgres(url)
@@ -211,7 +238,7 @@ def main() -> int:
             else:
                 log(f"unknown backend {backend!r} (sqlite, postgresql)")
                 return 2
-            results.append(bench_backend(backend, url, work_dir))
+            results.append(bench_backend(backend, url, work_dir, extra))
     generated = report(info, results)
     print(generated)
     if OUT:

@@ -2,6 +2,7 @@
 
     python -m bench.seed users --referrals 0 100 10000      # JSON: {"0": {"id":…, "phone":…}, "100": …}
     python -m bench.seed codes --count 20000 --start 0 --out pairs.txt
+    python -m bench.seed refusal-rows                        # JSON: audit rows of refused sends/verifies
 
 `users`: for each N, a referrer made by the service layer (`get_or_create_user`) plus N invited users
 bulk-inserted with `referrer_id` and one `invite_activated_at` per minute, newest last (what N activations
@@ -20,13 +21,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import get_settings
 from referral_app.core.db import session_scope, transaction
-from referral_app.models import LoginCode, User
+from referral_app.models import AuditEvent, LoginCode, User
 from referral_app.services import security
+from referral_app.services.audit import Event
 from referral_app.services.server_keys import code_hmac_key
 from referral_app.services.users import get_or_create_user, new_invite_code
 
@@ -103,6 +105,15 @@ def seed_codes(count: int, start: int, out: Path) -> None:
     out.write_text("".join(pairs))
 
 
+def refusal_rows() -> int:
+    """Audit rows written for refused sends and refused verifies so far (what a refusal flood adds)."""
+    refused = [Event.CODE_REFUSED.value, Event.VERIFY_REFUSED.value]
+    with session_scope() as session, transaction(session):
+        return session.exec(
+            select(sa.func.count()).select_from(AuditEvent).where(col(AuditEvent.event).in_(refused))
+        ).one()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Seed benchmark data into DATABASE_URL.")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -112,8 +123,11 @@ def main() -> None:
     codes.add_argument("--count", type=int, required=True)
     codes.add_argument("--start", type=int, default=0)
     codes.add_argument("--out", type=Path, required=True)
+    sub.add_parser("refusal-rows")
     args = parser.parse_args()
-    if args.what == "users":
+    if args.what == "refusal-rows":
+        print(json.dumps(refusal_rows()))
+    elif args.what == "users":
         print(json.dumps(seed_users(args.referrals)))
     else:
         seed_codes(args.count, args.start, args.out)

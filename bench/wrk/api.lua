@@ -6,6 +6,10 @@
 --                    takes lines k, k+T, k+2T, ... and all requests are built up front. Should a thread
 --                    run out, it starts over (those answers are 400s, counted in errors.status, and
 --                    "reused" in the report says how many).
+-- BENCH_MODE=flood   refused requests only: alternately POST /api/v1/auth/code for BENCH_FLOOD_SENT_PHONE (a
+--                    phone within its resend cooldown) and POST /api/v1/auth/token with a wrong code for
+--                    BENCH_FLOOD_LOCKED_PHONE (a locked phone), each from a random X-Forwarded-For address
+--                    so that no per-requester limit answers first. Every answer should be a 429.
 -- done() prints one line "BENCH_JSON {...}" with throughput, latency percentiles and errors.
 
 local mode = os.getenv("BENCH_MODE") or "get"
@@ -40,6 +44,8 @@ function init(args)
       index = index + 1
     end
     file:close()
+  elseif mode == "flood" then
+    math.randomseed(os.time() + id)
   else
     wrk.headers["Authorization"] = "Bearer " .. token
     table.insert(requests_list, wrk.format("GET", wrk.path))
@@ -48,6 +54,19 @@ end
 
 function request()
   sent = sent + 1
+  if mode == "flood" then
+    local headers = {
+      ["Content-Type"] = "application/json",
+      ["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.random(0, 255), math.random(0, 255), math.random(1, 254)),
+    }
+    if sent % 2 == 0 then
+      local body = string.format('{"phone":"%s"}', os.getenv("BENCH_FLOOD_SENT_PHONE"))
+      return wrk.format("POST", "/api/v1/auth/code", headers, body)
+    end
+    local body = string.format('{"phone":"%s","code":"%s"}', os.getenv("BENCH_FLOOD_LOCKED_PHONE"),
+      os.getenv("BENCH_FLOOD_WRONG_CODE"))
+    return wrk.format("POST", "/api/v1/auth/token", headers, body)
+  end
   if mode ~= "verify" then
     return requests_list[1]
   end

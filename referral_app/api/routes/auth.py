@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Body, Response, status
+from sqlmodel import Session
 
-from referral_app.api.deps import ClientIP, SessionDep, Token
+from referral_app.api.deps import ClientIP, Token, in_session
 from referral_app.api.errors import responses
 from referral_app.api.schemas import CodeRequest, CodeSent, Profile, TokenIssued, TokenRequest
 from referral_app.core.config import get_settings
@@ -78,16 +79,19 @@ async def request_code(
         422,
     ),
 )
-def issue_token(session: SessionDep, client_ip: ClientIP, body: TokenRequest) -> TokenIssued:
-    result = auth.login_with_code(
-        session,
-        phone=body.phone,
-        code=body.code,
-        region=body.region,
-        client_ip=client_ip,
-        device_token=body.device_token,
-    )
-    profile = users.get_profile(session, user_id=result.user_id)
+async def issue_token(client_ip: ClientIP, body: TokenRequest) -> TokenIssued:
+    def sign_in(session: Session) -> tuple[auth.LoginResult, users.Profile]:
+        result = auth.login_with_code(
+            session,
+            phone=body.phone,
+            code=body.code,
+            region=body.region,
+            client_ip=client_ip,
+            device_token=body.device_token,
+        )
+        return result, users.get_profile(session, user_id=result.user_id)
+
+    result, profile = await in_session(sign_in)
     return TokenIssued(
         access_token=result.access_token,
         expires_in=result.expires_in,
@@ -103,6 +107,6 @@ def issue_token(session: SessionDep, client_ip: ClientIP, body: TokenRequest) ->
     summary="Log out (revoke the token)",
     responses=responses(errors.NotAuthenticated, errors.UnknownClient),
 )
-def logout(session: SessionDep, client_ip: ClientIP, token: Token) -> Response:
-    auth.logout(session, token=token, client_ip=client_ip)
+async def logout(client_ip: ClientIP, token: Token) -> Response:
+    await in_session(auth.logout, token=token, client_ip=client_ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

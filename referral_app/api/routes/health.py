@@ -3,8 +3,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi import APIRouter
 from pydantic import BaseModel
+from sqlmodel import Session
 
-from referral_app.api.deps import SessionDep
+from referral_app.api.deps import in_session
 from referral_app.api.errors import responses
 from referral_app.services import errors
 
@@ -21,7 +22,11 @@ class Health(BaseModel):
     summary="Liveness and database reachability",
     responses=responses(errors.ServiceUnavailable),
 )
-def health(session: SessionDep) -> Health:
+async def health() -> Health:
+    await in_session(_ping)
+    return Health()
+
+
+def _ping(session: Session) -> None:
     session.execute(sa.text("SELECT 1"))
     session.rollback()
-    return Health()

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from referral_app.api.deps import ClientIP, CurrentUserId, SessionDep
+from referral_app.api.deps import ClientIP, CurrentUserId, Token, as_user, in_session
 from referral_app.api.errors import responses
 from referral_app.api.schemas import InviteActivation, PageQuery, Profile, ProfileUpdate, ReferralPage
 from referral_app.core.config import get_settings
@@ -27,8 +27,10 @@ _s = get_settings()
     ),
     responses=responses(errors.NotAuthenticated),
 )
-def read_profile(session: SessionDep, user_id: CurrentUserId) -> Profile:
-    return Profile.model_validate(users.get_profile(session, user_id=user_id))
+async def read_profile(token: Token) -> Profile:
+    return Profile.model_validate(
+        await as_user(token, lambda session, user_id: users.get_profile(session, user_id=user_id))
+    )
 
 
 @router.patch(
@@ -38,10 +40,9 @@ def read_profile(session: SessionDep, user_id: CurrentUserId) -> Profile:
     description="Send only the fields to change; an empty string or null clears a field.",
     responses=responses(errors.NotAuthenticated, errors.InvalidEmail, errors.InvalidName, 422),
 )
-def edit_profile(session: SessionDep, user_id: CurrentUserId, body: ProfileUpdate) -> Profile:
-    return Profile.model_validate(
-        users.update_profile(session, user_id=user_id, **body.model_dump(exclude_unset=True))
-    )
+async def edit_profile(user_id: CurrentUserId, body: ProfileUpdate) -> Profile:
+    changes = body.model_dump(exclude_unset=True)
+    return Profile.model_validate(await in_session(users.update_profile, user_id=user_id, **changes))
 
 
 @router.post(
@@ -66,11 +67,9 @@ def edit_profile(session: SessionDep, user_id: CurrentUserId, body: ProfileUpdat
         422,
     ),
 )
-def activate_invite(
-    session: SessionDep, client_ip: ClientIP, user_id: CurrentUserId, body: InviteActivation
-) -> Profile:
-    profile = referrals.activate_invite(
-        session, user_id=user_id, invite_code=body.invite_code, client_ip=client_ip
+async def activate_invite(client_ip: ClientIP, user_id: CurrentUserId, body: InviteActivation) -> Profile:
+    profile = await in_session(
+        referrals.activate_invite, user_id=user_id, invite_code=body.invite_code, client_ip=client_ip
     )
     return Profile.model_validate(profile)
 
@@ -82,9 +81,6 @@ def activate_invite(
     description="Newest first.",
     responses=responses(errors.NotAuthenticated, 422),
 )
-def list_referrals(
-    session: SessionDep, user_id: CurrentUserId, page: Annotated[PageQuery, Query()]
-) -> ReferralPage:
-    return ReferralPage.model_validate(
-        users.list_referrals(session, user_id=user_id, limit=page.limit, offset=page.offset)
-    )
+async def list_referrals(user_id: CurrentUserId, page: Annotated[PageQuery, Query()]) -> ReferralPage:
+    listed = await in_session(users.list_referrals, user_id=user_id, limit=page.limit, offset=page.offset)
+    return ReferralPage.model_validate(listed)
