@@ -40,7 +40,8 @@ class Profile:
     phone: str
     invite_code: str
     activated_invite_code: str | None
-    invited_by: str | None  # the phone of the user whose code was activated
+    invited_by: str | None  # the phone of the user whose code was activated (None once they deleted it)
+    inviter_deleted: bool  # the user whose code was activated has deleted their account
     name: str | None
     email: str | None
     referrals: list[Referral]  # the newest first
@@ -67,7 +68,7 @@ def get_or_create_user(session: Session, *, phone: str, settings: Settings | Non
     code inside a savepoint (check-then-insert would race).
     """
     s = settings or get_settings()
-    user = session.exec(select(User).where(User.phone == phone)).first()
+    user = session.exec(select(User).where(User.phone == phone)).first()  # a tombstone's phone is freed
     if user is not None:
         return user, False
     for _ in range(INVITE_CODE_RETRIES):
@@ -104,13 +105,13 @@ _Referrer = aliased(User, name="referrer")
 def _load_profile(session: Session, user_id: int, referrals_limit: int) -> Profile:
     """The profile in a constant number of queries (three), however many referrals there are."""
     row = session.exec(
-        select(User, _Referrer.invite_code, _Referrer.phone)
+        select(User, _Referrer.invite_code, _Referrer.phone, _Referrer.deleted_at)
         .outerjoin(_Referrer, col(User.referrer_id) == _Referrer.id)
-        .where(User.id == user_id)
+        .where(User.id == user_id, col(User.deleted_at).is_(None))
     ).first()
     if row is None:
         raise NotAuthenticated()
-    user, activated_code, invited_by = row
+    user, activated_code, inviter_phone, inviter_deleted_at = row
     referrals = session.exec(_referrals_query(user_id).limit(referrals_limit)).all()
     assert user.id is not None
     return Profile(
@@ -118,7 +119,8 @@ def _load_profile(session: Session, user_id: int, referrals_limit: int) -> Profi
         phone=user.phone,
         invite_code=user.invite_code,
         activated_invite_code=activated_code,
-        invited_by=invited_by,
+        invited_by=inviter_phone if inviter_deleted_at is None else None,
+        inviter_deleted=inviter_deleted_at is not None,
         name=user.name,
         email=user.email,
         referrals=_referrals(referrals),
@@ -133,7 +135,8 @@ def _referrals(rows: Sequence[tuple[str, datetime | None]]) -> list[Referral]:
 
 
 def get_profile(session: Session, *, user_id: int, referrals_limit: int = PROFILE_REFERRALS) -> Profile:
-    """The profile with the newest `referrals_limit` referrals; NotAuthenticated when the user is gone."""
+    """The profile with the newest `referrals_limit` referrals; NotAuthenticated when the user is gone
+    (a deleted account's people keep their activation, with `inviter_deleted`)."""
     with transaction(session):
         return _load_profile(session, user_id, max(0, min(referrals_limit, PROFILE_REFERRALS)))
 
