@@ -218,9 +218,9 @@ def revoke_tokens(session: Session, where: sa.ColumnElement[bool], *, reason: st
     return len(revoked)
 
 
-def revoke_session(session: Session, *, token: str | None, session_id: int, client_ip: str | None = None) -> None:
+def revoke_session(session: Session, *, token: str | None, session_id: int, client_ip: str | None = None) -> int:
     """Sign one of my sessions out (the current one too, if that is the id); `session_not_found` for an id
-    that is not a live session of mine, another user's included."""
+    that is not a live session of mine, another user's included. Returns the sessions ended (1)."""
     with transaction(session, write=True):
         me = _active_token(session, token)
         if not revoke_tokens(
@@ -230,6 +230,7 @@ def revoke_session(session: Session, *, token: str | None, session_id: int, clie
             client_ip=client_ip,
         ):
             raise SessionNotFound()
+    return 1
 
 
 def logout(
