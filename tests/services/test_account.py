@@ -191,11 +191,12 @@ def test_concurrent_deletions_delete_once(session: Session, engine: sa.Engine) -
 TEST_NUMBER = "+79990000001"
 
 
-class CountingSender:
-    sent: list[str] = []
+SENT_TO: list[str] = []  # the phones CountingSender sent an SMS to
 
+
+class CountingSender:
     async def send(self, phone: str, text: str) -> None:
-        CountingSender.sent.append(phone)
+        SENT_TO.append(phone)
 
 
 def test_test_numbers_parse_and_reject_mistakes() -> None:
@@ -203,12 +204,12 @@ def test_test_numbers_parse_and_reject_mistakes() -> None:
     assert parsed.test_phone_numbers == {TEST_NUMBER: "1234", "+79990000002": "0000"}
     assert Settings(_env_file=None, test_phone_numbers="").test_phone_numbers == {}
     for bad in ("+79990000001", "+7999:1234", "12345:1234", "+79990000001:12", "+79990000001:abcd"):
-        with pytest.raises(ValueError, match="TEST_PHONE_NUMBERS|test number"):
+        with pytest.raises(ValueError, match=r"TEST_PHONE_NUMBERS|test number"):
             Settings(_env_file=None, test_phone_numbers=bad)
 
 
 def test_a_test_number_has_its_fixed_code_no_sms_and_every_limit(session: Session, settings: Settings) -> None:
-    CountingSender.sent = []
+    SENT_TO.clear()
     s = configure(
         settings,
         demo_mode=False,
@@ -223,7 +224,7 @@ def test_a_test_number_has_its_fixed_code_no_sms_and_every_limit(session: Sessio
     )
     assert issued.debug_code is None  # demo mode is off: the code is never shown
     asyncio.run(login_codes.send_login_code(phone=BORIS, region=None, client_ip="203.0.113.7", settings=s))
-    assert CountingSender.sent == [BORIS]  # only the real number got an SMS
+    assert SENT_TO == [BORIS]  # only the real number got an SMS
     with pytest.raises(RateLimited):  # the resend cooldown applies
         asyncio.run(login_codes.send_login_code(phone=TEST_NUMBER, region=None, client_ip=None, settings=s))
     with pytest.raises(InvalidCode):
