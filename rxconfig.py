@@ -4,6 +4,9 @@ import reflex as rx
 
 from referral_app.core.config import get_settings
 from referral_app.limits import TAB_STATE_TTL_SECONDS
+from referral_app.serve import configure_allocator
+
+configure_allocator()  # before Reflex loads granian (see referral_app/serve.py)
 
 # Production serves the web app, its websocket and the JSON API on this one port. The port is baked into
 # the compiled front end, so it is read here (PORT) rather than only at run time.

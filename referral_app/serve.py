@@ -33,6 +33,18 @@ SERVE_ENV = {
 }
 
 
+# Granian's own allocator (jemalloc, linked into it) keeps freed pages until later allocations in the same
+# arena purge them, so the buffers of a burst of large websocket frames (granian reads a whole frame before
+# the size check) stayed resident for good; purged at once, they go back to the system. Read when granian
+# is first loaded, so it is set before that (here, and in rxconfig.py for `reflex run`).
+ALLOCATOR_ENV = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
+
+
+def configure_allocator() -> None:
+    for name, value in ALLOCATOR_ENV.items():
+        os.environ.setdefault(name, value)
+
+
 def frontend_index(web_dir: Path) -> Path:
     return web_dir / "build" / "client" / "index.html"
 
@@ -63,6 +75,7 @@ def wait_for_redis(url: str, *, attempts: int, delay: float = 1.0) -> None:
 
 def main() -> None:
     configure_logging()
+    configure_allocator()
     for name, value in SERVE_ENV.items():
         os.environ[name] = value
     os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")

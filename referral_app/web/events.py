@@ -12,8 +12,8 @@ replaces Reflex's socket.io namespace and drops every other message before Refle
 - the route it reports is bounded, and nothing else of the message is kept;
 - a tab may report at most FRONTEND_ERRORS_PER_TAB frontend exceptions per window.
 
-A socket.io message over EVENT_MESSAGE_MAX_BYTES closes the connection (engine.io's own check). Events the server
-chains itself (a handler returning another) never pass through here."""
+A websocket message over EVENT_MESSAGE_MAX_BYTES closes the connection, checked before engine.io sees it
+(`BoundedWebSocket`). Events the server chains itself (a handler returning another) never pass through here."""
 
 from __future__ import annotations
 
@@ -206,6 +206,43 @@ class GuardedEventNamespace(EventNamespace):
         await super().on_event(sid, event)
 
 
+class BoundedWebSocket:
+    """engine.io's websocket as its handler sees it, ending the connection at a message over `max_bytes`.
+
+    engine.io checks the size itself, but by raising inside a task whose traceback holds the handler's frame,
+    which holds the task: a reference cycle that keeps each refused message (megabytes) alive until the next
+    full garbage collection. Here the message is dropped first and the error carries nothing of it."""
+
+    def __init__(self, websocket: Any, max_bytes: int) -> None:
+        self._websocket, self._max_bytes = websocket, max_bytes
+
+    async def wait(self) -> Any:
+        message = await self._websocket.wait()
+        if message is not None and len(message) > self._max_bytes:
+            message = None  # before the error: its traceback keeps this frame
+            raise OSError("websocket message over the size limit")
+        return message
+
+    async def send(self, message: Any) -> None:
+        await self._websocket.send(message)
+
+    async def close(self) -> None:
+        await self._websocket.close()
+
+
+def bounded_websocket_driver(driver: Any, max_bytes: int) -> Any:
+    """engine.io's websocket driver class (called with the handler and the server), handing the handler a
+    BoundedWebSocket."""
+
+    def make(handler: Any, server: Any) -> Any:
+        async def bounded_handler(websocket: Any) -> Any:
+            return await handler(BoundedWebSocket(websocket, max_bytes))
+
+        return driver(bounded_handler, server)
+
+    return make
+
+
 def guard_events(app: rx.App) -> None:
     """Put GuardedEventNamespace in place of Reflex's namespace, and cap the size of a websocket message."""
     current, sio = app.event_namespace, app.sio
@@ -213,4 +250,7 @@ def guard_events(app: rx.App) -> None:
     guarded = GuardedEventNamespace(current.namespace, app)
     app._event_namespace = guarded
     sio.register_namespace(guarded)
-    sio.eio.max_http_buffer_size = EVENT_MESSAGE_MAX_BYTES
+    sio.eio.max_http_buffer_size = EVENT_MESSAGE_MAX_BYTES  # long polling, and the fallback check
+    drivers = dict(sio.eio._async)  # the driver table is engine.io's module-level dict: change a copy
+    drivers["websocket"] = bounded_websocket_driver(drivers["websocket"], EVENT_MESSAGE_MAX_BYTES)
+    sio.eio._async = drivers

@@ -4,6 +4,7 @@ decides which it is, and only the client-callable ones pass the websocket's gate
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,8 @@ from reflex.state import BaseState, State
 from reflex_base.utils.format import format_event_handler
 
 import referral_app.referral_app  # noqa: F401  (registers every state, as the server does)
-from referral_app.web.events import CLIENT_EVENTS, CLIENT_STORAGE_KEYS, admit
+from referral_app.limits import EVENT_MESSAGE_MAX_BYTES
+from referral_app.web.events import CLIENT_EVENTS, CLIENT_STORAGE_KEYS, BoundedWebSocket, admit
 from referral_app.web.state.app import AppState
 from referral_app.web.state.login import LoginState
 
@@ -156,3 +158,22 @@ def test_client_storage_writes_name_only_our_client_storage_vars() -> None:
     sent = _event(State.hydrate_and_load, vars={token_key: "rfa_x", login_var: "+79990000000", "x.y": 1})
     assert _admitted(sent)["payload"] == {"vars": {token_key: "rfa_x"}}
     assert admit(_event(State.hydrate_and_load, vars=["not", "a", "dict"])) is None
+
+
+class RecordedWebSocket:
+    def __init__(self, *messages: str) -> None:
+        self.messages = list(messages)
+
+    async def wait(self) -> str | None:
+        return self.messages.pop(0) if self.messages else None
+
+
+async def test_an_oversized_websocket_message_ends_the_connection_and_is_not_kept() -> None:
+    small, big = "4" + "x" * 100, "4" + "x" * (EVENT_MESSAGE_MAX_BYTES + 1)
+    socket = BoundedWebSocket(RecordedWebSocket(small, big), EVENT_MESSAGE_MAX_BYTES)
+    assert await socket.wait() == small
+    with pytest.raises(OSError, match="size limit") as refused:
+        await socket.wait()
+    # Nothing the error keeps alive (its traceback's frames past this test's own) holds the message.
+    frames = [frame for frame, _ in traceback.walk_tb(refused.value.__traceback__)][1:]
+    assert frames and all(value is not big for frame in frames for value in frame.f_locals.values())

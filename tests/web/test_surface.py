@@ -224,12 +224,26 @@ async def test_the_code_goes_to_the_number_submitted(live_server: RunningServer)
         assert typed in sms and before not in sms
 
 
+RELEASED_MB = 30  # what the server may keep of a flood once it is over: caches, not the frames
+RELEASE_SAMPLES = 240  # half a second apart
+
+
 async def test_twenty_tabs_sending_4_mb_messages_do_not_pin_memory(live_server: RunningServer) -> None:
-    """20 tabs × 5 messages of 4 MB: each is refused at the size cap (the connection closes), nothing is kept.
-    Prints the server's resident memory before, right after and once the tabs are gone."""
+    """20 tabs × 5 messages of 4 MB: each is refused at the size cap (the connection closes), nothing is kept,
+    and the memory the frames took is given back to the system (the allocator settings in the Makefile and the
+    Dockerfile: large blocks mmapped, granian's jemalloc purging in the background). Prints the server's
+    resident memory before, at its peak and once given back."""
 
     def server_rss() -> int:
         return sum(rss_bytes(pid) for pid in group_members(live_server.process.pid))
+
+    peak = 0
+
+    async def watch_peak(stop: asyncio.Event) -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, server_rss())
+            await asyncio.sleep(0.05)
 
     async def flood() -> None:
         async with open_tab(live_server.base_url) as tab:
@@ -241,15 +255,25 @@ async def test_twenty_tabs_sending_4_mb_messages_do_not_pin_memory(live_server: 
                 await tab.send(event_name(ProfileState.set_name), value="x" * 4_000_000)
             await tab.wait_for(lambda: not tab.sio.connected, "the server closing the connection")
 
+    mb = 1024 * 1024
     before = server_rss()
+    flooding = asyncio.Event()
+    watcher = asyncio.create_task(watch_peak(flooding))
     await asyncio.gather(*(flood() for _ in range(20)))
-    after = server_rss()
+    flooding.set()
+    await watcher
     async with open_tab(live_server.base_url) as tab:  # the server still serves
         await tab.hydrate("/")
         await tab.wait_for_var(LoginState, "step", "phone")
-    mb = 1024 * 1024
+    # Given back: sampled until the growth is under RELEASED_MB (jemalloc purges on a timer), at most
+    # RELEASE_SAMPLES times; the number of samples it took is printed, not judged.
+    samples, after = 0, server_rss()
+    while after - before > RELEASED_MB * mb and samples < RELEASE_SAMPLES:
+        await asyncio.sleep(0.5)
+        samples, after = samples + 1, server_rss()
     print(
-        f"\nserver RSS: {before / mb:.0f} MB before, {after / mb:.0f} MB after 20 tabs x 5 x 4 MB "
-        f"({(after - before) / mb:+.0f} MB)"
+        f"\nserver RSS: {before / mb:.0f} MB before, {peak / mb:.0f} MB at the peak of 20 tabs x 5 x 4 MB "
+        f"({(peak - before) / mb:+.0f} MB), {after / mb:.0f} MB after {samples} samples ({(after - before) / mb:+.0f} MB)"
     )
-    assert after - before < 150 * mb  # generous: the figure itself is the measurement
+    assert peak - before < 100 * mb
+    assert after - before < RELEASED_MB * mb
