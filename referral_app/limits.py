@@ -32,6 +32,7 @@ AUDIT_RETENTION_MIN_DAYS = 30  # the purge command never removes events younger 
 
 # Devices and account export.
 USER_AGENT_INPUT_MAX_LENGTH = 512  # the part of a User-Agent header read for a device label
+ROW_ID_MAX = 2**31 - 1  # the largest id an integer primary key holds (PostgreSQL `integer`)
 EXPORT_AUDIT_EVENTS_MAX = 10_000  # the newest audit events an account export carries
 
 # Referral lists.

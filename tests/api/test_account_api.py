@@ -53,7 +53,7 @@ async def test_another_users_session_answers_404(client: httpx.AsyncClient) -> N
         "code": "session_not_found",
     }
     assert (await client.get("/api/v1/profile", headers=bearer(boris))).status_code == 200
-    for bad in ("abc", "0", "-1", str(2**63)):
+    for bad in ("abc", "0", "-1", str(2**31), str(2**63)):
         invalid = await client.delete(f"/api/v1/auth/sessions/{bad}", headers=bearer(anna))
         assert (invalid.status_code, invalid.json()["code"]) == (422, "validation_error"), bad
     for method, path in [("GET", "/api/v1/auth/sessions"), ("DELETE", f"/api/v1/auth/sessions/{boris_id}")]:

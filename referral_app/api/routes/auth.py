@@ -17,6 +17,7 @@ from referral_app.api.schemas import (
 )
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import humanize_seconds
+from referral_app.limits import ROW_ID_MAX
 from referral_app.services import auth, errors, login_codes, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -169,7 +170,7 @@ def revoke_session(
     session: SessionDep,
     client_ip: ClientIP,
     token: Token,
-    session_id: Annotated[int, Path(ge=1, le=2**62, examples=[17])],
+    session_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX, examples=[17])],
 ) -> Response:
     auth.revoke_session(session, token=token, session_id=session_id, client_ip=client_ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
