@@ -13,6 +13,7 @@ HASH_LENGTH = 64  # hex SHA-256 / HMAC-SHA256
 DEVICE_ID_LENGTH = 22  # a device token's random part: 16 bytes, URL-safe base64
 COUNTER_NAME_MAX_LENGTH = 40  # rate counters: which limit ...
 COUNTER_KEY_MAX_LENGTH = 64  # ... and whose (a requester, a user id, a country calling code)
+DEVICE_LABEL_MAX_LENGTH = 60  # a session's device, as "Chrome on Android"
 SECRET_KEY_MIN_LENGTH = 32  # SECRET_KEY and its fallbacks: 32 random characters or more
 
 # What people may type, before it is normalised: spaces, dashes, brackets, hyphens.
@@ -28,6 +29,11 @@ LOCK_MAX_SECONDS = 24 * 3600  # nobody else can keep a phone locked longer than 
 REFUSALS_PER_AUDIT_ROW = 10  # a flood of refusals adds one audit row per this many (after the first)
 LIMIT_WINDOW_SECONDS = 3600  # the hourly counters (verify per requester, invite misses, SMS budgets)
 AUDIT_RETENTION_MIN_DAYS = 30  # the purge command never removes events younger than this
+
+# Devices and account export.
+USER_AGENT_INPUT_MAX_LENGTH = 512  # the part of a User-Agent header read for a device label
+ROW_ID_MAX = 2**31 - 1  # the largest id an integer primary key holds (PostgreSQL `integer`)
+EXPORT_AUDIT_EVENTS_MAX = 10_000  # the newest audit events an account export carries
 
 # Referral lists.
 PROFILE_REFERRALS = 100  # the newest referrals a profile carries

@@ -14,6 +14,7 @@ from referral_app.limits import (
     COUNTER_KEY_MAX_LENGTH,
     COUNTER_NAME_MAX_LENGTH,
     DEVICE_ID_LENGTH,
+    DEVICE_LABEL_MAX_LENGTH,
     E164_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     HASH_LENGTH,
@@ -36,6 +37,10 @@ Timestamp = sa.DateTime(timezone=False)
 
 
 class User(SQLModel, table=True):
+    """A deleted account stays as a tombstone: `deleted_at` set, name and email cleared, the phone freed (the
+    column holds `~<id>`, which no number normalises to, so the number can register again), the invite code
+    kept so it is never issued again (activating it answers `invite_code_not_found`)."""
+
     __tablename__ = "users"
     # Serves the referral list: WHERE referrer_id = ? ORDER BY invite_activated_at DESC.
     __table_args__ = (sa.Index("ix_users_referrer_id_activated_at", "referrer_id", "invite_activated_at"),)
@@ -49,6 +54,7 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=EMAIL_MAX_LENGTH)
     created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
     last_login_at: datetime | None = Field(default=None, sa_type=Timestamp)
+    deleted_at: datetime | None = Field(default=None, sa_type=Timestamp)
 
 
 class LoginCode(SQLModel, table=True):
@@ -106,6 +112,8 @@ class AuthToken(SQLModel, table=True):
     last_used_at: datetime | None = Field(default=None, sa_type=Timestamp)
     expires_at: datetime = Field(sa_type=Timestamp)
     revoked_at: datetime | None = Field(default=None, sa_type=Timestamp)
+    device_label: str | None = Field(default=None, max_length=DEVICE_LABEL_MAX_LENGTH)  # from the User-Agent
+    client_ip: str | None = Field(default=None, max_length=IP_MAX_LENGTH)  # masked: 203.0.113.*
 
 
 class ServerSecret(SQLModel, table=True):

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from referral_app.limits import (
     DEVICE_TOKEN_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
+    EXPORT_AUDIT_EVENTS_MAX,
     INVITE_CODE_INPUT_MAX_LENGTH,
     LOGIN_CODE_INPUT_MAX_LENGTH,
     NAME_MAX_LENGTH,
@@ -78,6 +79,23 @@ class InviteActivation(Strict):
     invite_code: str = Field(min_length=1, max_length=INVITE_CODE_INPUT_MAX_LENGTH, examples=["ab3-k7z"])
 
 
+class LogoutRequest(Strict):
+    scope: Literal["current", "others", "all"] = Field(
+        default="current",
+        description="`current`: this token; `others`: every other session of mine (sign out everywhere else); "
+        "`all`: every session of mine, this one too.",
+    )
+
+
+class DeleteAccountRequest(Strict):
+    code: str = Field(
+        min_length=1,
+        max_length=LOGIN_CODE_INPUT_MAX_LENGTH,
+        description="The latest code sent to my phone by POST /api/v1/auth/code.",
+        examples=["1234"],
+    )
+
+
 class PageQuery(Strict):
     """Query of the referral list; like the bodies, unknown parameters are rejected (validation_error)."""
 
@@ -113,7 +131,10 @@ class Profile(Answer):
     phone: str = Field(examples=[E164_EXAMPLE])
     invite_code: str = Field(examples=["7K3M9Q"])
     activated_invite_code: str | None = Field(examples=["AB12CD"])
-    invited_by: str | None = Field(description="Phone of the user whose code you activated.")
+    invited_by: str | None = Field(
+        description="Phone of the user whose code you activated; null when none, or their account was deleted."
+    )
+    inviter_deleted: bool = Field(description="The user whose code you activated has deleted their account.")
     name: str | None
     email: str | None
     referrals: list[Referral] = Field(
@@ -140,6 +161,57 @@ class ReferralPage(Answer):
     total: int
     limit: int
     offset: int
+
+
+class DeviceSession(Answer):
+    id: int = Field(examples=[17])
+    device_label: str | None = Field(
+        description="Read from the User-Agent at sign-in.", examples=["Chrome on Android"]
+    )
+    client_ip: str | None = Field(description="The sign-in address, masked.", examples=["203.0.113.*"])
+    created_at: UtcDateTime
+    last_used_at: UtcDateTime | None = Field(description="Refreshed at most once a minute.")
+    current: bool = Field(description="The session of the token that asked.")
+
+
+class ExportedActivation(Answer):
+    invite_code: str = Field(examples=["7K3M9Q"])
+    phone: str | None = Field(description="The other side; null when that account was deleted.")
+    activated_at: UtcDateTime | None
+
+
+class ExportedSession(Answer):
+    id: int
+    device_label: str | None
+    client_ip: str | None
+    created_at: UtcDateTime
+    last_used_at: UtcDateTime | None
+    expires_at: UtcDateTime
+    revoked_at: UtcDateTime | None
+
+
+class ExportedEvent(Answer):
+    created_at: UtcDateTime
+    event: str = Field(examples=["login"])
+    phone: str | None
+    client_ip: str | None
+    detail: str | None
+
+
+class AccountExport(Answer):
+    id: int
+    phone: str = Field(examples=[E164_EXAMPLE])
+    name: str | None
+    email: str | None
+    invite_code: str
+    created_at: UtcDateTime
+    last_login_at: UtcDateTime | None
+    activated: ExportedActivation | None = Field(description="The invite code I activated, and whose it was.")
+    referrals: list[ExportedActivation] = Field(description="Everyone who activated my code, newest first.")
+    sessions: list[ExportedSession] = Field(description="Every token issued to me still stored, revoked too.")
+    audit_events: list[ExportedEvent] = Field(
+        description=f"The newest {EXPORT_AUDIT_EVENTS_MAX} security events about me or my phone."
+    )
 
 
 class ErrorBody(BaseModel):

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     )
     sms_delay_min: float = Field(default=1.0, ge=0, description="Simulated SMS delivery delay, lower bound (s).")
     sms_delay_max: float = Field(default=2.0, ge=0, description="Simulated SMS delivery delay, upper bound (s).")
+    test_phone_numbers: Annotated[dict[str, str], NoDecode] = Field(
+        default={},
+        description="Numbers with a fixed code, for store review, monitoring probes and CI: `+79990000001:1234,"
+        "...`. No SMS is sent to them, it works with DEMO_MODE off, and every send and attempt limit applies.",
+    )
     sms_timeout_seconds: float = Field(
         default=10.0, gt=0, description="A send the provider has not finished by then is given up (`sms_failed`)."
     )
@@ -180,6 +185,36 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown regions: {unknown}")
         return regions
+
+    @field_validator("test_phone_numbers", mode="before")
+    @classmethod
+    def _parse_test_numbers(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        numbers: dict[str, str] = {}
+        for entry in (part.strip() for part in value.split(",")):
+            phone, separator, code = entry.rpartition(":")
+            if entry and not separator:
+                raise ValueError(f"a test number is `+phone:code`: {entry!r}")
+            if entry:
+                numbers[phone.strip()] = code.strip()
+        return numbers
+
+    @model_validator(mode="after")
+    def _check_test_numbers(self) -> Settings:
+        checked: dict[str, str] = {}
+        for phone, code in self.test_phone_numbers.items():
+            try:
+                number = phonenumbers.parse(phone)
+            except phonenumbers.NumberParseException:
+                number = None
+            if number is None or not phonenumbers.is_valid_number(number):
+                raise ValueError(f"TEST_PHONE_NUMBERS: not a phone number in +country form: {phone!r}")
+            if not (code.isascii() and code.isdigit() and len(code) == self.code_length):
+                raise ValueError(f"TEST_PHONE_NUMBERS: the code of {phone} must be {self.code_length} digits")
+            checked[phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)] = code
+        self.test_phone_numbers = checked
+        return self
 
     @model_validator(mode="after")
     def _check_failure_budget(self) -> Settings:

@@ -91,6 +91,10 @@ MESSAGES: Catalog = {
         "en": "Requests from pages of other sites are not accepted.",
         "ru": "Запросы со страниц других сайтов не принимаются.",
     },
+    "error.session_not_found": {
+        "en": "You have no such session (it may have ended already).",
+        "ru": "Такого сеанса у вас нет (возможно, он уже завершён).",
+    },
     "error.service_unavailable": {
         "en": "The service is temporarily unavailable. Try again shortly.",
         "ru": "Сервис временно недоступен. Повторите чуть позже.",

@@ -37,9 +37,11 @@ class Event(StrEnum):
     PHONE_LOCKED = "phone_locked"
     LOGIN = "login"
     NEW_USER = "new_user"
-    TOKEN_REVOKED = "token_revoked"  # noqa: S105  (an event name)
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105  (an event name; detail: why, and the session id)
     INVITE_ACTIVATED = "invite_activated"  # detail: the activated code
     INVITE_REJECTED = "invite_rejected"  # detail: the reason (error code)
+    ACCOUNT_EXPORTED = "account_exported"
+    ACCOUNT_DELETED = "account_deleted"  # phone: masked, like every earlier event of the number
 
 
 class EventFields(TypedDict, total=False):

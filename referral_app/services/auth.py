@@ -1,13 +1,14 @@
-"""Logging in with a code, bearer tokens (only their SHA-256 is stored), logout."""
+"""Logging in with a code, bearer tokens (only their SHA-256 is stored), the sessions they are, logout."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
@@ -17,8 +18,9 @@ from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.models import AuthToken
 from referral_app.services import audit, security
 from referral_app.services.audit import Event
-from referral_app.services.errors import NotAuthenticated, RateLimited
-from referral_app.services.login_codes import check_verify_allowed, consume_code
+from referral_app.services.devices import device_label, mask_ip
+from referral_app.services.errors import NotAuthenticated, RateLimited, SessionNotFound
+from referral_app.services.login_codes import check_verify_allowed, consume_code, test_mark
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.server_keys import code_hmac_key, verification_keys
 from referral_app.services.users import get_or_create_user
@@ -43,6 +45,7 @@ def login_with_code(
     region: str | None = None,
     client_ip: str | None = None,
     device_token: str | None = None,
+    user_agent: str | None = None,
     settings: Settings | None = None,
 ) -> LoginResult:
     """Check the code; on success register (first login) or log in, and issue a token — atomically.
@@ -52,7 +55,7 @@ def login_with_code(
     owner out there. Every success returns a device token (the same one when it was valid).
     A refusal by a limit (a locked phone, a requester over its hourly failures) is decided in a read-only
     transaction and audited sampled; a wrong code is committed as a failure (attempt counters and locks
-    must stick) and then raised."""
+    must stick) and then raised. The token's session shows a label read from `user_agent` and the IP masked."""
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
     offered = (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH]
@@ -76,12 +79,14 @@ def login_with_code(
             assert user.id is not None
             user_id = user.id
             user.last_login_at = utcnow()
-            token = _issue_token(session, user_id, s)
+            token = _issue_token(session, user_id, s, device_label(user_agent), mask_ip(client_ip))
             # Signed with the current key: the same token when it was already, a fresh one after a rotation.
             offered = security.device_token(code_hmac_key(session, s), e164, device or security.new_device_id())
             if created:
                 audit.record(session, Event.NEW_USER, phone=e164, user_id=user_id, client_ip=client_ip)
-            audit.record(session, Event.LOGIN, phone=e164, user_id=user_id, client_ip=client_ip)
+            audit.record(
+                session, Event.LOGIN, phone=e164, user_id=user_id, client_ip=client_ip, detail=test_mark(e164, s)
+            )
     if failure is not None:
         raise failure
     log.info("%s %s", "registered" if created else "logged in", mask_phone(e164))
@@ -94,7 +99,7 @@ def login_with_code(
     )
 
 
-def _issue_token(session: Session, user_id: int, s: Settings) -> str:
+def _issue_token(session: Session, user_id: int, s: Settings, label: str | None, masked_ip: str | None) -> str:
     token = security.new_access_token()
     now = utcnow()
     session.add(
@@ -104,6 +109,8 @@ def _issue_token(session: Session, user_id: int, s: Settings) -> str:
             created_at=now,
             last_used_at=now,
             expires_at=now + timedelta(seconds=s.token_ttl_seconds),
+            device_label=label,
+            client_ip=masked_ip,
         )
     )
     return token
@@ -158,15 +165,101 @@ def authenticate(session: Session, *, token: str | None, settings: Settings | No
     return user_id
 
 
-def logout(session: Session, *, token: str | None, client_ip: str | None = None) -> None:
-    """Revoke the token server-side; it is never accepted again."""
+class LogoutScope(StrEnum):
+    CURRENT = "current"  # this token
+    OTHERS = "others"  # every other session of mine ("sign out everywhere else")
+    ALL = "all"  # every session of mine, this one too
+
+
+@dataclass(frozen=True)
+class DeviceSession:
+    id: int
+    device_label: str | None
+    client_ip: str | None  # masked
+    created_at: datetime
+    last_used_at: datetime | None
+    current: bool  # the session of the token that asked
+
+
+def _live(user_id: int) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        col(AuthToken.user_id) == user_id,
+        col(AuthToken.revoked_at).is_(None),
+        col(AuthToken.expires_at) > utcnow(),
+    )
+
+
+def list_sessions(session: Session, *, token: str | None) -> list[DeviceSession]:
+    """The live sessions of the token's user, the most recently used first, the asking one marked."""
+    with transaction(session):
+        me = _active_token(session, token)
+        rows = session.exec(
+            select(AuthToken)
+            .where(_live(me.user_id))
+            .order_by(col(AuthToken.last_used_at).desc(), col(AuthToken.id).desc())
+        ).all()
+        return [_device_session(row, current=row.id == me.id) for row in rows]
+
+
+def _device_session(row: AuthToken, *, current: bool) -> DeviceSession:
+    assert row.id is not None
+    return DeviceSession(
+        id=row.id,
+        device_label=row.device_label,
+        client_ip=row.client_ip,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        current=current,
+    )
+
+
+def revoke_tokens(session: Session, where: sa.ColumnElement[bool], *, reason: str, client_ip: str | None) -> int:
+    """In the caller's write transaction: revoke every live token `where` selects, one audit event each
+    (detail: why). Returns how many were revoked."""
+    rows = session.exec(select(AuthToken.id, AuthToken.user_id).where(where, col(AuthToken.revoked_at).is_(None)))
+    revoked = rows.all()
+    if revoked:
+        session.execute(
+            sa.update(AuthToken)
+            .where(
+                col(AuthToken.id).in_([token_id for token_id, _ in revoked]), col(AuthToken.revoked_at).is_(None)
+            )
+            .values(revoked_at=utcnow())
+        )
+    for token_id, user_id in revoked:
+        audit.record(
+            session, Event.TOKEN_REVOKED, user_id=user_id, client_ip=client_ip, detail=f"{reason}:{token_id}"
+        )
+    return len(revoked)
+
+
+def revoke_session(session: Session, *, token: str | None, session_id: int, client_ip: str | None = None) -> int:
+    """Sign one of my sessions out (the current one too, if that is the id); `session_not_found` for an id
+    that is not a live session of mine, another user's included. Returns the sessions ended (1)."""
+    with transaction(session, write=True):
+        me = _active_token(session, token)
+        if not revoke_tokens(
+            session,
+            sa.and_(_live(me.user_id), col(AuthToken.id) == session_id),
+            reason="revoked",
+            client_ip=client_ip,
+        ):
+            raise SessionNotFound()
+    return 1
+
+
+def logout(
+    session: Session, *, token: str | None, scope: LogoutScope = LogoutScope.CURRENT, client_ip: str | None = None
+) -> int:
+    """Revoke this token, every other session of its user, or all of them; they are never accepted again.
+    Returns how many sessions ended."""
     # A write transaction from the start: on SQLite a read transaction cannot become a write once another
     # connection has written ("database is locked" at once). The UPDATE's guard makes it race-safe anyway.
     with transaction(session, write=True):
-        row = _active_token(session, token)
-        session.execute(
-            sa.update(AuthToken)
-            .where(col(AuthToken.id) == row.id, col(AuthToken.revoked_at).is_(None))
-            .values(revoked_at=utcnow())
-        )
-        audit.record(session, Event.TOKEN_REVOKED, user_id=row.user_id, client_ip=client_ip)
+        me = _active_token(session, token)
+        chosen = {
+            LogoutScope.CURRENT: col(AuthToken.id) == me.id,
+            LogoutScope.OTHERS: sa.and_(_live(me.user_id), col(AuthToken.id) != me.id),
+            LogoutScope.ALL: _live(me.user_id),
+        }[LogoutScope(scope)]
+        return revoke_tokens(session, chosen, reason=f"logout_{scope}", client_ip=client_ip)

@@ -142,6 +142,12 @@ class NotAuthenticated(ServiceError):
         return {"WWW-Authenticate": "Bearer"}
 
 
+class SessionNotFound(ServiceError):
+    """No live session of this user has the id: another user's id answers the same as a made-up one."""
+
+    code, status_code = "session_not_found", 404
+
+
 class InviteCodeNotFound(ServiceError):
     code, status_code = "invite_code_not_found", 404
 

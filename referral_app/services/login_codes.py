@@ -63,6 +63,14 @@ class IssuedCode:
     debug_code: str | None = None  # the code itself, only in demo mode
 
 
+TEST_NUMBER = "test_number"  # the audit detail marking what a test number did (TEST_PHONE_NUMBERS)
+
+
+def test_mark(phone: str, s: Settings) -> str | None:
+    """The audit detail of an event of a test number, None for everyone else."""
+    return TEST_NUMBER if phone in s.test_phone_numbers else None
+
+
 def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
@@ -144,7 +152,7 @@ def issue_code(session: Session, *, phone: str, client_ip: str | None, settings:
         with transaction(session, f"phone:{phone}", f"ip:{requester}", write=True):
             now = utcnow()
             _check_send_limits(session, phone, requester, None, now, s)
-            code = security.new_numeric_code(s.code_length)
+            code = s.test_phone_numbers.get(phone) or security.new_numeric_code(s.code_length)
             session.add(
                 LoginCode(
                     phone=phone,
@@ -154,7 +162,9 @@ def issue_code(session: Session, *, phone: str, client_ip: str | None, settings:
                     requester_ip=requester,
                 )
             )
-            audit.record(session, Event.CODE_REQUESTED, phone=phone, client_ip=client_ip)
+            audit.record(
+                session, Event.CODE_REQUESTED, phone=phone, client_ip=client_ip, detail=test_mark(phone, s)
+            )
             session.flush()
             # Last: the budgets' rows are shared by every send, so their row locks are held only for the commit.
             _spend_sms_budget(session, country, now, s)
@@ -194,6 +204,7 @@ async def send_login_code(
 ) -> IssuedCode:
     """The whole send-code flow: normalise, issue (rate-limited), wait for the simulated SMS gateway, send.
 
+    A test number (TEST_PHONE_NUMBERS) gets its fixed code and no SMS, under the same limits.
     The wait is an asyncio sleep and the database work runs in a worker thread, so hundreds of
     concurrent requests neither block the event loop nor hold threads while they wait. A sender that
     raises or takes longer than SMS_TIMEOUT_SECONDS gives `sms_failed`, and the code is withdrawn.
@@ -206,7 +217,8 @@ async def send_login_code(
     await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
     text = translate("sms.login_code", DEFAULT_LANGUAGE, code=code)
     try:
-        await asyncio.wait_for(load_sender(s.sms_sender).send(e164, text), timeout=s.sms_timeout_seconds)
+        if test_mark(e164, s) is None:  # a test number's code is known: no SMS goes out
+            await asyncio.wait_for(load_sender(s.sms_sender).send(e164, text), timeout=s.sms_timeout_seconds)
     except Exception as failure:
         reason = "timeout" if isinstance(failure, TimeoutError) else type(failure).__name__
         log.error("SMS to %s failed (%s); the code was withdrawn", mask_phone(e164), reason)
@@ -214,7 +226,9 @@ async def send_login_code(
             withdraw_code, phone=e164, code=code, reason=reason[:50], client_ip=client_ip, settings=s
         )
         raise SmsFailed() from None
-    await run_with_session(audit.record_alone, Event.CODE_SENT, phone=e164, client_ip=client_ip)
+    await run_with_session(
+        audit.record_alone, Event.CODE_SENT, phone=e164, client_ip=client_ip, detail=test_mark(e164, s)
+    )
     log.info("login code sent to %s", mask_phone(e164))
     return IssuedCode(
         phone=e164,

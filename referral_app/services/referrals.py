@@ -112,7 +112,10 @@ def activate_invite(session: Session, *, user_id: int, invite_code: str, client_
         _check_guesses(session, user_id, requester, now, s)  # again, under the lock
         me = session.get(User, user_id)
         owner = (
-            session.exec(select(User.id).where(User.invite_code == code)).first() if is_well_formed(code) else None
+            # A deleted account's code is retired: it stays taken, and answers as unknown.
+            session.exec(select(User.id).where(User.invite_code == code, col(User.deleted_at).is_(None))).first()
+            if is_well_formed(code)
+            else None
         )
         if me is None:
             raise NotAuthenticated()

@@ -38,7 +38,8 @@ class Profile:
     phone: str
     invite_code: str
     activated_invite_code: str | None
-    invited_by: str | None  # the phone of the user whose code was activated
+    invited_by: str | None  # the phone of the user whose code was activated (None once they deleted it)
+    inviter_deleted: bool  # the user whose code was activated has deleted their account
     name: str | None
     email: str | None
     referrals: list[Referral]  # the newest first
@@ -65,7 +66,7 @@ def get_or_create_user(session: Session, *, phone: str, settings: Settings | Non
     code inside a savepoint (check-then-insert would race).
     """
     s = settings or get_settings()
-    user = session.exec(select(User).where(User.phone == phone)).first()
+    user = session.exec(select(User).where(User.phone == phone)).first()  # a tombstone's phone is freed
     if user is not None:
         return user, False
     for _ in range(INVITE_CODE_RETRIES):
@@ -100,10 +101,11 @@ _PROFILE_ROW = (
         _users.c.created_at,
         _referrer.c.invite_code.label("activated_invite_code"),
         _referrer.c.phone.label("invited_by"),
+        _referrer.c.deleted_at.label("inviter_deleted_at"),
         _REFERRALS_COUNT.scalar_subquery().label("referrals_count"),
     )
     .outerjoin(_referrer, _users.c.referrer_id == _referrer.c.id)
-    .where(_users.c.id == sa.bindparam("user_id"))
+    .where(_users.c.id == sa.bindparam("user_id"), _users.c.deleted_at.is_(None))  # a deleted account: gone
 )
 _REFERRALS_PAGE = (
     sa.select(_users.c.phone, _users.c.invite_activated_at)
@@ -124,12 +126,14 @@ def _load_profile(session: Session, user_id: int, referrals_limit: int) -> Profi
     row = session.execute(_PROFILE_ROW, {"user_id": user_id}).first()
     if row is None:
         raise NotAuthenticated()
+    inviter_deleted = row.inviter_deleted_at is not None
     return Profile(
         id=row.id,
         phone=row.phone,
         invite_code=row.invite_code,
         activated_invite_code=row.activated_invite_code,
-        invited_by=row.invited_by,
+        invited_by=None if inviter_deleted else row.invited_by,
+        inviter_deleted=inviter_deleted,
         name=row.name,
         email=row.email,
         referrals=_referrals_page(session, user_id, referrals_limit),
@@ -144,7 +148,8 @@ def _referrals(rows: Sequence[tuple[str, datetime | None]]) -> list[Referral]:
 
 
 def get_profile(session: Session, *, user_id: int, referrals_limit: int = PROFILE_REFERRALS) -> Profile:
-    """The profile with the newest `referrals_limit` referrals; NotAuthenticated when the user is gone."""
+    """The profile with the newest `referrals_limit` referrals; NotAuthenticated when the user is gone
+    (a deleted account's people keep their activation, with `inviter_deleted`)."""
     with transaction(session):
         return _load_profile(session, user_id, max(0, min(referrals_limit, PROFILE_REFERRALS)))
 

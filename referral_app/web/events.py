@@ -40,6 +40,7 @@ from referral_app.limits import (
     ROUTE_MAX_LENGTH,
     ROUTE_QUERY_MAX_KEYS,
 )
+from referral_app.web.state.account import AccountState
 from referral_app.web.state.app import AppState
 from referral_app.web.state.login import LoginState
 from referral_app.web.state.profile import ProfileState
@@ -73,6 +74,13 @@ CLIENT_HANDLERS: tuple[EventHandler, ...] = (
     ProfileState.save_details,
     ProfileState.copy,
     ProfileState.logout,
+    AccountState.sign_out_device,
+    AccountState.sign_out_others,
+    AccountState.download_data,
+    AccountState.start_delete,
+    AccountState.cancel_delete,
+    AccountState.send_delete_code,
+    AccountState.confirm_delete,
 )
 
 FRONTEND_EXCEPTION = format_event_handler(FrontendEventExceptionState.handle_frontend_exception)

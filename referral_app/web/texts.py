@@ -41,8 +41,8 @@ UI_TEXTS: Catalog = {
     },
     "verify.code_sent": {"en": "Code sent", "ru": "Код отправлен"},
     "session_expired": {
-        "en": "Your session has ended. Please sign in again.",
-        "ru": "Сеанс завершён. Войдите снова.",
+        "en": "Your session has ended (it expired or was signed out on another device). Please sign in again.",
+        "ru": "Сеанс завершён (истёк или завершён на другом устройстве). Войдите снова.",
     },
     "welcome_new": {"en": "Welcome! Your account is ready.", "ru": "Добро пожаловать! Аккаунт создан."},
     "welcome_back": {"en": "Welcome back!", "ru": "С возвращением!"},
@@ -89,6 +89,36 @@ UI_TEXTS: Catalog = {
     "profile.saved": {"en": "Saved", "ru": "Сохранено"},
     "profile.logout": {"en": "Log out", "ru": "Выйти"},
     "profile.logged_out": {"en": "You have logged out", "ru": "Вы вышли из аккаунта"},
+    # Devices and the account (components/devices.py, components/account.py).
+    "profile.invited_by_deleted": {"en": "Invited by a deleted account", "ru": "Вас пригласил удалённый аккаунт"},
+    "devices.title": {"en": "Devices", "ru": "Устройства"},
+    "devices.hint": {
+        "en": "Where you are signed in. Lost a phone or used a shared computer? Sign it out here.",
+        "ru": "Где выполнен вход. Потеряли телефон или входили с чужого компьютера? Завершите сеанс здесь.",
+    },
+    "devices.unknown": {"en": "Unknown device", "ru": "Неизвестное устройство"},
+    "devices.this_device": {"en": "This device", "ru": "Это устройство"},
+    "devices.last_used": {"en": "Last active {when}", "ru": "Активность: {when}"},
+    "devices.sign_out": {"en": "Sign out", "ru": "Завершить"},
+    "devices.sign_out_others": {"en": "Sign out everywhere else", "ru": "Выйти на всех других устройствах"},
+    "devices.signed_out": {"en": "Signed out: {count}", "ru": "Завершено сеансов: {count}"},
+    "account.title": {"en": "Your data and account", "ru": "Ваши данные и аккаунт"},
+    "account.download": {"en": "Download my data", "ru": "Скачать мои данные"},
+    "account.delete": {"en": "Delete account", "ru": "Удалить аккаунт"},
+    "account.delete_warning": {
+        "en": "This cannot be undone: every session ends, your invite code is retired for ever, and people you "
+        "invited will see a deleted account. To confirm, we will send a code to your phone.",
+        "ru": "Это необратимо: все сеансы завершатся, ваш инвайт-код будет выведен навсегда, а приглашённые вами "
+        "увидят удалённый аккаунт. Для подтверждения пришлём код на ваш телефон.",
+    },
+    "account.send_code": {"en": "Send confirmation code", "ru": "Прислать код подтверждения"},
+    "account.code_sent": {"en": "Enter the code we sent to {phone}", "ru": "Введите код, отправленный на {phone}"},
+    "account.confirm": {"en": "Delete for ever", "ru": "Удалить навсегда"},
+    "account.cancel": {"en": "Cancel", "ru": "Отмена"},
+    "account.deleted": {
+        "en": "Your account has been deleted.",
+        "ru": "Ваш аккаунт удалён.",
+    },
     "loading": {"en": "Loading…", "ru": "Загрузка…"},
 }
 

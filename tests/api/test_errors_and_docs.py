@@ -16,10 +16,10 @@ async def test_unknown_api_routes_answer_json_404(client: httpx.AsyncClient) -> 
 
 
 async def test_wrong_method_answers_405_with_every_allowed_method(client: httpx.AsyncClient) -> None:
-    # GET and PATCH /api/v1/profile are two routes: Allow must name both, not only the first one.
+    # GET, PATCH and DELETE /api/v1/profile are three routes: Allow must name all, not only the first one.
     for method, path, allow in [
-        ("OPTIONS", "/api/v1/profile", "GET, PATCH"),
-        ("DELETE", "/api/v1/profile", "GET, PATCH"),
+        ("OPTIONS", "/api/v1/profile", "GET, PATCH, DELETE"),
+        ("PUT", "/api/v1/profile", "GET, PATCH, DELETE"),
         ("GET", "/api/v1/auth/code", "POST"),
         ("PUT", "/api/health", "GET"),
     ]:

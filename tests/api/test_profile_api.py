@@ -49,6 +49,7 @@ async def test_activation_and_referrals(client: httpx.AsyncClient, two_users: tu
         "invite_code",
         "activated_invite_code",
         "invited_by",
+        "inviter_deleted",
         "name",
         "email",
         "referrals",

@@ -40,7 +40,7 @@ def test_login_flow_events(session: Session) -> None:
         ("code_requested", PHONE, None),
         ("new_user", PHONE, None),
         ("login", PHONE, None),
-        ("token_revoked", None, None),
+        ("token_revoked", None, "logout_current:1"),
     ]
     rows = session.exec(select(AuditEvent)).all()
     assert {row.client_ip for row in rows} == {IP}

@@ -149,7 +149,9 @@ async def test_revoked_token_sends_the_user_back_with_a_message(new_page, live_s
     token = await token_of(page)
     httpx.post(f"{live_server.base_url}/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
     await page.reload()
-    await expect(page.locator("#notice")).to_have_text("Сеанс завершён. Войдите снова.")
+    await expect(page.locator("#notice")).to_have_text(
+        "Сеанс завершён (истёк или завершён на другом устройстве). Войдите снова."
+    )
     await expect(page.locator("#phone-input")).to_be_visible()
 
 

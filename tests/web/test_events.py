@@ -39,6 +39,13 @@ CLIENT_CALLABLE = {
     "ProfileState.save_details",
     "ProfileState.copy",
     "ProfileState.logout",
+    "AccountState.sign_out_device",
+    "AccountState.sign_out_others",
+    "AccountState.download_data",
+    "AccountState.start_delete",
+    "AccountState.cancel_delete",
+    "AccountState.send_delete_code",
+    "AccountState.confirm_delete",
 }
 # Registered, but only the server chains them (or nobody should call them): refused from a client.
 STATES = {
@@ -46,6 +53,7 @@ STATES = {
     "AppState",
     "LoginState",
     "ProfileState",
+    "AccountState",
     "FrontendEventExceptionState",
     "OnLoadInternalState",
     "UpdateVarsInternalState",
@@ -58,6 +66,7 @@ SERVER_ONLY = {f"{state}.setvar" for state in STATES} | {
     "AppState.show_error",  # the backend exception handler's
     "LoginState.on_load",  # page loads run through on_load_internal
     "ProfileState.on_load",
+    "AccountState.on_load",  # chained by the profile page's on_load
     "LoginState.run_countdown",  # chained by send_code and on_load
 }
 

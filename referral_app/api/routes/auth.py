@@ -1,13 +1,24 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Path, Response, status
 from sqlmodel import Session
 
 from referral_app.api.deps import ClientIP, Token, in_session
 from referral_app.api.errors import responses
-from referral_app.api.schemas import CodeRequest, CodeSent, Profile, TokenIssued, TokenRequest
+from referral_app.api.schemas import (
+    CodeRequest,
+    CodeSent,
+    DeviceSession,
+    LogoutRequest,
+    Profile,
+    TokenIssued,
+    TokenRequest,
+)
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import humanize_seconds
+from referral_app.limits import ROW_ID_MAX
 from referral_app.services import auth, errors, login_codes, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -30,7 +41,8 @@ _s = get_settings()
         f"{_s.sms_max_per_country_per_hour} per country; a new code replaces the previous one. Only numbers of "
         f"the types {', '.join(_s.sms_number_types)} get an SMS (others: `unsupported_number`). When the SMS "
         "provider fails or times out the answer is `sms_failed` and the code is withdrawn, so a new one may be "
-        "requested at once. In demo mode the answer carries `debug_code`."
+        "requested at once. In demo mode the answer carries `debug_code`. Test numbers (`TEST_PHONE_NUMBERS`, for "
+        "store review and monitoring) get their fixed code and no SMS, under the same limits."
     ),
     responses=responses(
         errors.InvalidPhone,
@@ -68,7 +80,8 @@ async def request_code(
         "`device_token` of an earlier sign-in for the phone has a budget of its own, untouched by others' "
         f"failures. Without one, a client may fail {_s.verify_max_per_ip_per_hour} times an hour (IPv6: per "
         f"/{_s.ipv6_prefix_length}). A phone without a live code answers `invalid_code` and counts nothing "
-        "against the phone."
+        "against the phone. The session is listed (GET /api/v1/auth/sessions) with a device label read from "
+        "the `User-Agent` and the client IP masked."
     ),
     responses=responses(
         errors.InvalidCode,
@@ -79,7 +92,11 @@ async def request_code(
         422,
     ),
 )
-async def issue_token(client_ip: ClientIP, body: TokenRequest) -> TokenIssued:
+async def issue_token(
+    client_ip: ClientIP,
+    body: TokenRequest,
+    user_agent: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> TokenIssued:
     def sign_in(session: Session) -> tuple[auth.LoginResult, users.Profile]:
         result = auth.login_with_code(
             session,
@@ -88,6 +105,7 @@ async def issue_token(client_ip: ClientIP, body: TokenRequest) -> TokenIssued:
             region=body.region,
             client_ip=client_ip,
             device_token=body.device_token,
+            user_agent=user_agent,
         )
         return result, users.get_profile(session, user_id=result.user_id)
 
@@ -104,9 +122,56 @@ async def issue_token(client_ip: ClientIP, body: TokenRequest) -> TokenIssued:
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Log out (revoke the token)",
-    responses=responses(errors.NotAuthenticated, errors.UnknownClient),
+    summary="Log out: this session, every other one, or all",
+    description=(
+        "Revokes tokens server-side; they are never accepted again. Without a body only this token is revoked "
+        "(`scope: current`); `others` signs out every other session of mine (a lost phone, a shared computer), "
+        "`all` every session including this one. Each revocation is an audit event (`token_revoked`)."
+    ),
+    responses=responses(errors.NotAuthenticated, errors.UnknownClient, 422),
 )
-async def logout(client_ip: ClientIP, token: Token) -> Response:
-    await in_session(auth.logout, token=token, client_ip=client_ip)
+async def logout(
+    client_ip: ClientIP,
+    token: Token,
+    body: LogoutRequest | None = Body(
+        default=None,
+        openapi_examples={
+            "current": {"summary": "this session (the default)", "value": {"scope": "current"}},
+            "others": {"summary": "sign out everywhere else", "value": {"scope": "others"}},
+            "all": {"summary": "every session", "value": {"scope": "all"}},
+        },
+    ),
+) -> Response:
+    scope = auth.LogoutScope(body.scope if body else auth.LogoutScope.CURRENT)
+    await in_session(auth.logout, token=token, scope=scope, client_ip=client_ip)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/sessions",
+    response_model=list[DeviceSession],
+    summary="Where I am signed in",
+    description="My live sessions, the most recently used first; `current` marks the one asking.",
+    responses=responses(errors.NotAuthenticated),
+)
+async def list_sessions(token: Token) -> list[DeviceSession]:
+    return [DeviceSession.model_validate(item) for item in await in_session(auth.list_sessions, token=token)]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign one of my sessions out",
+    description=(
+        "Revokes that session's token (audited as `token_revoked`). An id that is not a live session of mine, "
+        "another user's included, answers `session_not_found`."
+    ),
+    responses=responses(errors.NotAuthenticated, errors.UnknownClient, errors.SessionNotFound, 422),
+)
+async def revoke_session(
+    client_ip: ClientIP,
+    token: Token,
+    session_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX, examples=[17])],
+) -> Response:
+    await in_session(auth.revoke_session, token=token, session_id=session_id, client_ip=client_ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

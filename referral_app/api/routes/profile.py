@@ -2,14 +2,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query, Response, status
 
 from referral_app.api.deps import ClientIP, CurrentUserId, Token, as_user, in_session
 from referral_app.api.errors import responses
-from referral_app.api.schemas import InviteActivation, PageQuery, Profile, ProfileUpdate, ReferralPage
+from referral_app.api.schemas import (
+    AccountExport,
+    DeleteAccountRequest,
+    InviteActivation,
+    PageQuery,
+    Profile,
+    ProfileUpdate,
+    ReferralPage,
+)
 from referral_app.core.config import get_settings
 from referral_app.limits import PROFILE_REFERRALS
-from referral_app.services import errors, referrals, users
+from referral_app.services import account, errors, referrals, users
 
 router = APIRouter(prefix="/profile", tags=["profile"])
 
@@ -84,3 +92,53 @@ async def activate_invite(client_ip: ClientIP, user_id: CurrentUserId, body: Inv
 async def list_referrals(user_id: CurrentUserId, page: Annotated[PageQuery, Query()]) -> ReferralPage:
     listed = await in_session(users.list_referrals, user_id=user_id, limit=page.limit, offset=page.offset)
     return ReferralPage.model_validate(listed)
+
+
+@router.get(
+    "/export",
+    response_model=AccountExport,
+    summary="Download my data",
+    description=(
+        "Everything kept about me, as JSON (a download: `Content-Disposition: attachment`): the profile, the "
+        "invite code I activated and everyone who activated mine, my sessions (revoked ones too), and the "
+        "security events about me or my phone. The export is itself audited (`account_exported`)."
+    ),
+    responses=responses(errors.NotAuthenticated, errors.UnknownClient),
+)
+async def export_data(client_ip: ClientIP, token: Token, response: Response) -> AccountExport:
+    exported = await as_user(
+        token, lambda session, user_id: account.export_account(session, user_id=user_id, client_ip=client_ip)
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="referral_app-my-data.json"'
+    return AccountExport.model_validate(exported)
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete my account (confirmed by an SMS code)",
+    description=(
+        "First request a code for my phone (POST /api/v1/auth/code), then send it here: a stolen token alone "
+        "cannot delete an account. The code is checked like a sign-in's, with the same attempt limits and locks "
+        "(`invalid_code`, `too_many_attempts`, `rate_limited`). Then, at once and for ever: every session is "
+        "revoked; the phone is free to register again, as a new user; my invite code is retired (never issued "
+        "again; activating it answers `invite_code_not_found`); people who used my code keep their activation, "
+        "their `invited_by` becomes null with `inviter_deleted: true`; I leave my inviter's list and count; the "
+        "audit trail keeps its events with my phone masked (`+79*****6789`)."
+    ),
+    responses=responses(
+        errors.NotAuthenticated,
+        errors.UnknownClient,
+        errors.InvalidCode,
+        errors.TooManyAttempts,
+        errors.RateLimited,
+        422,
+    ),
+)
+async def delete_account(
+    client_ip: ClientIP,
+    user_id: CurrentUserId,
+    body: DeleteAccountRequest = Body(openapi_examples={"code": {"value": {"code": "1234"}}}),
+) -> Response:
+    await in_session(account.delete_account, user_id=user_id, code=body.code, client_ip=client_ip)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

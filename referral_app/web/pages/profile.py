@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from referral_app.limits import EMAIL_MAX_LENGTH, INVITE_CODE_INPUT_MAX_LENGTH, NAME_MAX_LENGTH
+from referral_app.web.components.account import account_card
+from referral_app.web.components.devices import devices_card
 from referral_app.web.components.layout import busy_label, card, field_error, labelled, page
 from referral_app.web.state.profile import ProfileState
 
@@ -253,6 +255,8 @@ def profile_page() -> rx.Component:
                 rx.cond(ProfileState.activated_invite_code != "", _activated(), _enter_code()),
                 _referrals(),
                 _details(),
+                devices_card(),
+                account_card(),
                 spacing="4",
                 width="100%",
             ),

@@ -210,6 +210,7 @@ class LoginState(AppState):
             code=self.code,
             client_ip=ip,
             device_token=self.device_token,
+            user_agent=self.router.headers.user_agent,
         )
         if result is None:
             self.code = ""

@@ -27,6 +27,7 @@ class ProfileState(AppState):
     invite_code: rx.Field[str] = rx.field("")
     activated_invite_code: rx.Field[str] = rx.field("")
     invited_by: rx.Field[str] = rx.field("")
+    inviter_deleted: rx.Field[bool] = rx.field(False)
     member_since: rx.Field[str] = rx.field("")
     name: rx.Field[str] = rx.field("")
     email: rx.Field[str] = rx.field("")
@@ -55,6 +56,8 @@ class ProfileState(AppState):
 
     @rx.var
     def invited_by_text(self) -> str:
+        if self.inviter_deleted:
+            return self._text("profile.invited_by_deleted")
         return self._text("profile.invited_by", phone=self.invited_by) if self.invited_by else ""
 
     @rx.var
@@ -99,6 +102,7 @@ class ProfileState(AppState):
         self.invite_code = profile.invite_code
         self.activated_invite_code = profile.activated_invite_code or ""
         self.invited_by = profile.invited_by or ""
+        self.inviter_deleted = profile.inviter_deleted
         self.member_since = profile.created_at.strftime("%d.%m.%Y")
         self.name = profile.name or ""
         self.email = profile.email or ""

@@ -1,0 +1,211 @@
+"""A person's whole account: export everything we keep about them, and delete the account.
+
+Deleting keeps a tombstone row (see models.User): the invite code stays taken so it is never issued again,
+the people who used it keep their activation (their inviter shows as a deleted account), and the phone is freed
+to register again as a new user. The deleting user leaves their inviter's list and count, every token is
+revoked, and the audit trail keeps its events with the phone masked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, or_, select
+
+from referral_app.core.clock import utcnow
+from referral_app.core.config import Settings, get_settings
+from referral_app.core.db import transaction
+from referral_app.core.net import requester_key
+from referral_app.limits import EXPORT_AUDIT_EVENTS_MAX
+from referral_app.models import AuditEvent, AuthToken, User
+from referral_app.services import audit
+from referral_app.services.audit import Event
+from referral_app.services.auth import revoke_tokens
+from referral_app.services.errors import NotAuthenticated, RateLimited
+from referral_app.services.login_codes import STRANGERS, check_verify_allowed, consume_code
+from referral_app.services.phones import mask_phone
+from referral_app.services.referrals import REFERRAL_GRAPH_LOCK
+
+log = logging.getLogger(__name__)
+
+DELETED_PHONE_PREFIX = "~"  # a tombstone's freed phone column: `~<id>`, which no typed number normalises to
+
+
+@dataclass(frozen=True)
+class ExportedActivation:
+    invite_code: str
+    phone: str | None  # the other side; None when that account was deleted
+    activated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ExportedSession:
+    id: int
+    device_label: str | None
+    client_ip: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ExportedEvent:
+    created_at: datetime
+    event: str
+    phone: str | None
+    client_ip: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class AccountExport:
+    id: int
+    phone: str
+    name: str | None
+    email: str | None
+    invite_code: str
+    created_at: datetime
+    last_login_at: datetime | None
+    activated: ExportedActivation | None  # the code I activated, whose it was
+    referrals: list[ExportedActivation]  # everyone who activated my code, the newest first
+    sessions: list[ExportedSession]  # every token issued to me that is still stored, revoked ones too
+    audit_events: list[ExportedEvent]  # the newest EXPORT_AUDIT_EVENTS_MAX events about me or my phone
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _live_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotAuthenticated()
+    return user
+
+
+def export_account(session: Session, *, user_id: int, client_ip: str | None = None) -> AccountExport:
+    """Everything kept about the user, read in one transaction; the export itself is audited."""
+    with transaction(session, write=True):
+        user = _live_user(session, user_id)
+        activated = None
+        if user.referrer_id is not None:
+            inviter = session.get(User, user.referrer_id)
+            assert inviter is not None
+            activated = ExportedActivation(
+                invite_code=inviter.invite_code,
+                phone=inviter.phone if inviter.deleted_at is None else None,
+                activated_at=user.invite_activated_at,
+            )
+        referrals = session.exec(
+            select(User.phone, User.invite_activated_at)
+            .where(User.referrer_id == user_id)
+            .order_by(col(User.invite_activated_at).desc(), col(User.id).desc())
+        ).all()
+        tokens = session.exec(
+            select(AuthToken).where(AuthToken.user_id == user_id).order_by(col(AuthToken.id).desc())
+        ).all()
+        events = session.exec(
+            select(AuditEvent)
+            .where(or_(col(AuditEvent.user_id) == user_id, col(AuditEvent.phone) == user.phone))
+            .order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc())
+            .limit(EXPORT_AUDIT_EVENTS_MAX)
+        ).all()
+        assert user.id is not None
+        result = AccountExport(
+            id=user.id,
+            phone=user.phone,
+            name=user.name,
+            email=user.email,
+            invite_code=user.invite_code,
+            created_at=user.created_at,
+            last_login_at=user.last_login_at,
+            activated=activated,
+            referrals=[
+                ExportedActivation(invite_code=user.invite_code, phone=phone, activated_at=at)
+                for phone, at in referrals
+            ],
+            sessions=[
+                ExportedSession(
+                    id=row.id or 0,
+                    device_label=row.device_label,
+                    client_ip=row.client_ip,
+                    created_at=row.created_at,
+                    last_used_at=row.last_used_at,
+                    expires_at=row.expires_at,
+                    revoked_at=row.revoked_at,
+                )
+                for row in tokens
+            ],
+            audit_events=[
+                ExportedEvent(
+                    created_at=row.created_at,
+                    event=row.event,
+                    phone=row.phone,
+                    client_ip=row.client_ip,
+                    detail=row.detail,
+                )
+                for row in events
+            ],
+        )
+        audit.record(session, Event.ACCOUNT_EXPORTED, user_id=user_id, client_ip=client_ip)
+    return result
+
+
+def delete_account(
+    session: Session, *, user_id: int, code: str, client_ip: str | None = None, settings: Settings | None = None
+) -> None:
+    """Delete the account, confirmed by the latest SMS code sent to its phone (a stolen token alone cannot).
+
+    The code is checked like a sign-in's, under the same attempt limits and locks (a wrong code is committed
+    as a failure, then raised); with the right one, in one transaction: every token revoked, the audit trail's
+    events of the phone masked, the user's inviter link dropped, and the row made a tombstone."""
+    s = settings or get_settings()
+    with transaction(session):
+        phone = _live_user(session, user_id).phone
+    refusals = audit.refusals_recorded(
+        session,
+        RateLimited,
+        Event.VERIFY_REFUSED,
+        detail=lambda e: e.reason,
+        sampled=True,
+        phone=phone,
+        client_ip=client_ip,
+    )
+    with refusals, transaction(session):
+        check_verify_allowed(session, phone=phone, device=STRANGERS, client_ip=client_ip, settings=s)
+    requester = requester_key(client_ip, s.ipv6_prefix_length)
+    with transaction(session, f"phone:{phone}", f"ip:{requester}", REFERRAL_GRAPH_LOCK):
+        user = _live_user(session, user_id)  # again, under the locks: a concurrent deletion got there first
+        failure = consume_code(session, phone=phone, code=code, client_ip=client_ip, settings=s)
+        if failure is None:
+            now = utcnow()
+            revoke_tokens(
+                session, col(AuthToken.user_id) == user_id, reason="account_deleted", client_ip=client_ip
+            )
+            masked = audit.mask_phone_events(session, phone=phone)
+            session.execute(
+                sa.update(User)
+                .where(col(User.id) == user_id)
+                .values(
+                    phone=f"{DELETED_PHONE_PREFIX}{user_id}",
+                    name=None,
+                    email=None,
+                    referrer_id=None,
+                    invite_activated_at=None,
+                    deleted_at=now,
+                )
+            )
+            audit.record(
+                session,
+                Event.ACCOUNT_DELETED,
+                user_id=user.id,
+                phone=mask_phone(phone),
+                client_ip=client_ip,
+                detail=f"masked {masked} events",
+            )
+    if failure is not None:
+        raise failure
+    log.info("account %s deleted (%s)", user_id, mask_phone(phone))

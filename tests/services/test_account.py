@@ -1,0 +1,255 @@
+"""Deleting an account (confirmed by a code) and exporting one's data; test numbers with fixed codes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from referral_app.core.config import Settings
+from referral_app.models import AuditEvent, LoginCode, User
+from referral_app.services import account, auth, login_codes, referrals, users
+from referral_app.services.errors import (
+    InvalidCode,
+    InviteCodeNotFound,
+    NotAuthenticated,
+    RateLimited,
+    TooManyAttempts,
+)
+from referral_app.services.sms import load_sender
+from tests.helpers import PRODUCTION_SECRET_KEY, configure, shift_back
+
+ANNA, BORIS, VERA = "+79123456789", "+79001112233", "+79005556677"
+
+
+def login(session: Session, phone: str) -> auth.LoginResult:
+    code = login_codes.issue_code(session, phone=phone, client_ip=None)
+    result = auth.login_with_code(session, phone=phone, code=code)
+    shift_back(session, LoginCode, 61, "created_at")
+    return result
+
+
+def fresh_code(session: Session, phone: str) -> str:
+    code = login_codes.issue_code(session, phone=phone, client_ip=None)
+    shift_back(session, LoginCode, 61, "created_at")
+    return code
+
+
+def test_deleting_an_account_keeps_everyone_elses_story(session: Session) -> None:
+    """Anna invited Boris; Anna was invited by Vera. Anna deletes her account."""
+    vera, anna, boris = login(session, VERA), login(session, ANNA), login(session, BORIS)
+    anna_code = users.get_profile(session, user_id=anna.user_id).invite_code
+    vera_code = users.get_profile(session, user_id=vera.user_id).invite_code
+    referrals.activate_invite(session, user_id=boris.user_id, invite_code=anna_code)
+    referrals.activate_invite(session, user_id=anna.user_id, invite_code=vera_code)
+    second_session = login(session, ANNA)
+    assert users.get_profile(session, user_id=vera.user_id).referrals_count == 1
+
+    account.delete_account(session, user_id=anna.user_id, code=fresh_code(session, ANNA), client_ip="203.0.113.7")
+
+    for token in (anna.access_token, second_session.access_token):  # every session ended
+        with pytest.raises(NotAuthenticated):
+            auth.authenticate(session, token=token)
+    with pytest.raises(NotAuthenticated):
+        users.get_profile(session, user_id=anna.user_id)
+    boris_profile = users.get_profile(session, user_id=boris.user_id)  # keeps the activation
+    assert (boris_profile.activated_invite_code, boris_profile.invited_by, boris_profile.inviter_deleted) == (
+        anna_code,
+        None,
+        True,
+    )
+    vera_profile = users.get_profile(session, user_id=vera.user_id)  # Anna left Vera's list and count
+    assert (vera_profile.referrals_count, vera_profile.referrals) == (0, [])
+    assert users.list_referrals(session, user_id=vera.user_id).total == 0
+    # The trail keeps every event, none with Anna's number in clear.
+    events = session.exec(select(AuditEvent).where(AuditEvent.user_id == anna.user_id)).all()
+    assert {e.event for e in events} >= {"login", "token_revoked", "account_deleted"}
+    assert session.exec(select(AuditEvent).where(AuditEvent.phone == ANNA)).all() == []
+    assert session.exec(select(AuditEvent).where(AuditEvent.phone == "+79*****6789")).all()
+    tombstone = session.get(User, anna.user_id)
+    assert tombstone is not None and tombstone.deleted_at is not None and tombstone.phone != ANNA
+
+    # The number registers again as a new user, with a new invite code; the old code stays retired.
+    again = login(session, ANNA)
+    assert again.is_new_user and again.user_id != anna.user_id
+    assert users.get_profile(session, user_id=again.user_id).invite_code != anna_code
+    with pytest.raises(InviteCodeNotFound):
+        referrals.activate_invite(session, user_id=again.user_id, invite_code=anna_code)
+    session.rollback()
+    taken = session.exec(select(sa.func.count()).select_from(User).where(User.invite_code == anna_code)).one()
+    assert taken == 1  # never issued again: the tombstone holds it
+
+
+def test_deleting_needs_the_latest_code_of_my_phone(session: Session, settings: Settings) -> None:
+    anna, boris = login(session, ANNA), login(session, BORIS)
+    with pytest.raises(InvalidCode) as no_code:  # none requested since the sign-in's was used
+        account.delete_account(session, user_id=anna.user_id, code="1234")
+    assert no_code.value.params == {"attempts_left": 0}
+    boris_code = fresh_code(session, BORIS)  # somebody else's code is no confirmation
+    with pytest.raises(InvalidCode):
+        account.delete_account(session, user_id=anna.user_id, code=boris_code)
+    code = fresh_code(session, ANNA)
+    wrong = "0000" if code != "0000" else "1111"
+    with pytest.raises(InvalidCode) as refused:
+        account.delete_account(session, user_id=anna.user_id, code=wrong)
+    assert refused.value.params["attempts_left"] == settings.code_max_attempts - 1
+    for _ in range(settings.code_max_attempts - 2):
+        with pytest.raises(InvalidCode):
+            account.delete_account(session, user_id=anna.user_id, code=wrong)
+    with pytest.raises(TooManyAttempts):  # the code burns like a sign-in's
+        account.delete_account(session, user_id=anna.user_id, code=wrong)
+    with pytest.raises(TooManyAttempts):
+        account.delete_account(session, user_id=anna.user_id, code=code)
+    assert auth.authenticate(session, token=anna.access_token) == anna.user_id  # nothing was deleted
+    assert users.get_profile(session, user_id=anna.user_id).phone == ANNA
+    assert session.exec(select(AuditEvent).where(AuditEvent.event == "account_deleted")).all() == []
+    assert auth.authenticate(session, token=boris.access_token)
+
+
+def test_deleting_a_locked_phone_is_refused_unevaluated(session: Session, settings: Settings) -> None:
+    anna = login(session, ANNA)
+    configure(settings, phone_max_failures=2, phone_max_failures_per_30_days=40)
+    code = fresh_code(session, ANNA)
+    wrong = "0000" if code != "0000" else "1111"
+    with pytest.raises(InvalidCode):
+        account.delete_account(session, user_id=anna.user_id, code=wrong)
+    with pytest.raises(RateLimited):
+        account.delete_account(session, user_id=anna.user_id, code=wrong)
+    with pytest.raises(RateLimited):  # even the right code, while locked
+        account.delete_account(session, user_id=anna.user_id, code=code)
+    assert auth.authenticate(session, token=anna.access_token)
+
+
+def test_a_deleted_account_cannot_be_deleted_or_exported_again(session: Session) -> None:
+    anna = login(session, ANNA)
+    account.delete_account(session, user_id=anna.user_id, code=fresh_code(session, ANNA))
+    with pytest.raises(NotAuthenticated):
+        account.delete_account(session, user_id=anna.user_id, code="1234")
+    with pytest.raises(NotAuthenticated):
+        account.export_account(session, user_id=anna.user_id)
+    with pytest.raises(NotAuthenticated):
+        account.export_account(session, user_id=10**9)
+
+
+def test_export_has_everything_about_me_and_nothing_else(session: Session) -> None:
+    vera, anna, boris = login(session, VERA), login(session, ANNA), login(session, BORIS)
+    profile = users.get_profile(session, user_id=anna.user_id)
+    users.update_profile(session, user_id=anna.user_id, name="Anna", email="anna@example.com")
+    referrals.activate_invite(session, user_id=boris.user_id, invite_code=profile.invite_code)
+    vera_code = users.get_profile(session, user_id=vera.user_id).invite_code
+    referrals.activate_invite(session, user_id=anna.user_id, invite_code=vera_code)
+    auth.logout(session, token=anna.access_token)
+    data = account.export_account(session, user_id=anna.user_id, client_ip="203.0.113.7")
+    assert (data.phone, data.name, data.email, data.invite_code) == (
+        ANNA,
+        "Anna",
+        "anna@example.com",
+        profile.invite_code,
+    )
+    assert data.activated is not None and (data.activated.invite_code, data.activated.phone) == (vera_code, VERA)
+    assert [(r.invite_code, r.phone) for r in data.referrals] == [(profile.invite_code, BORIS)]
+    assert len(data.sessions) == 1 and data.sessions[0].revoked_at is not None
+    kinds = {e.event for e in data.audit_events}
+    assert {"code_requested", "new_user", "login", "invite_activated", "token_revoked"} <= kinds
+    assert all(e.phone in (ANNA, None) for e in data.audit_events)  # nobody else's events
+    as_dict = data.as_dict()
+    assert set(as_dict) >= {"phone", "referrals", "sessions", "audit_events"}
+    assert (
+        session.exec(select(AuditEvent).where(AuditEvent.event == "account_exported")).one().user_id
+        == anna.user_id
+    )
+    # Once the inviter is gone, the export says so without their number.
+    account.delete_account(session, user_id=vera.user_id, code=fresh_code(session, VERA))
+    after = account.export_account(session, user_id=anna.user_id)
+    assert after.activated is not None and after.activated.phone is None
+
+
+def test_concurrent_deletions_delete_once(session: Session, engine: sa.Engine) -> None:
+    anna = login(session, ANNA)
+    code = fresh_code(session, ANNA)
+
+    def attempt() -> str:
+        with Session(engine) as own:
+            try:
+                account.delete_account(own, user_id=anna.user_id, code=code)
+            except (NotAuthenticated, InvalidCode) as refused:
+                return refused.code
+            return "deleted"
+
+    async def both() -> list[str]:
+        return list(await asyncio.gather(asyncio.to_thread(attempt), asyncio.to_thread(attempt)))
+
+    outcomes = asyncio.run(both())
+    assert sorted(outcomes) == ["deleted", "not_authenticated"], outcomes  # the second found it gone
+    assert session.exec(select(AuditEvent).where(AuditEvent.event == "account_deleted")).all().__len__() == 1
+
+
+# --- test numbers -----------------------------------------------------------------------------------------
+
+TEST_NUMBER = "+79990000001"
+
+
+SENT_TO: list[str] = []  # the phones CountingSender sent an SMS to
+
+
+class CountingSender:
+    async def send(self, phone: str, text: str) -> None:
+        SENT_TO.append(phone)
+
+
+def test_test_numbers_parse_and_reject_mistakes() -> None:
+    parsed = Settings(_env_file=None, test_phone_numbers="+7 999 000-00-01:1234, +79990000002:0000")
+    assert parsed.test_phone_numbers == {TEST_NUMBER: "1234", "+79990000002": "0000"}
+    assert Settings(_env_file=None, test_phone_numbers="").test_phone_numbers == {}
+    for bad in ("+79990000001", "+7999:1234", "12345:1234", "+79990000001:12", "+79990000001:abcd"):
+        with pytest.raises(ValueError, match=r"TEST_PHONE_NUMBERS|test number"):
+            Settings(_env_file=None, test_phone_numbers=bad)
+
+
+def test_a_test_number_has_its_fixed_code_no_sms_and_every_limit(session: Session, settings: Settings) -> None:
+    SENT_TO.clear()
+    s = configure(
+        settings,
+        demo_mode=False,
+        secret_key=PRODUCTION_SECRET_KEY,
+        test_phone_numbers={TEST_NUMBER: "4321"},
+        sms_sender=f"{__name__}:CountingSender",
+        code_max_attempts=2,
+    )
+    load_sender.cache_clear()
+    issued = asyncio.run(
+        login_codes.send_login_code(phone=TEST_NUMBER, region=None, client_ip="203.0.113.7", settings=s)
+    )
+    assert issued.debug_code is None  # demo mode is off: the code is never shown
+    asyncio.run(login_codes.send_login_code(phone=BORIS, region=None, client_ip="203.0.113.7", settings=s))
+    assert SENT_TO == [BORIS]  # only the real number got an SMS
+    with pytest.raises(RateLimited):  # the resend cooldown applies
+        asyncio.run(login_codes.send_login_code(phone=TEST_NUMBER, region=None, client_ip=None, settings=s))
+    with pytest.raises(InvalidCode):
+        auth.login_with_code(session, phone=TEST_NUMBER, code="1111", settings=s)
+    with pytest.raises(TooManyAttempts):  # attempt limits apply: the fixed code burns too
+        auth.login_with_code(session, phone=TEST_NUMBER, code="1112", settings=s)
+    with pytest.raises(TooManyAttempts):
+        auth.login_with_code(session, phone=TEST_NUMBER, code="4321", settings=s)
+    shift_back(session, LoginCode, 61, "created_at")
+    asyncio.run(login_codes.send_login_code(phone=TEST_NUMBER, region=None, client_ip=None, settings=s))
+    result = auth.login_with_code(session, phone=TEST_NUMBER, code="4321", settings=s)
+    assert result.is_new_user
+    marked = session.exec(
+        select(AuditEvent.event, AuditEvent.detail)
+        .where(AuditEvent.phone == TEST_NUMBER)
+        .order_by(col(AuditEvent.id))
+    ).all()
+    assert {event for event, detail in marked if detail == "test_number"} == {
+        "code_requested",
+        "code_sent",
+        "login",
+    }
+    assert all(
+        detail != "test_number"
+        for event, detail in session.exec(
+            select(AuditEvent.event, AuditEvent.detail).where(AuditEvent.phone == BORIS)
+        ).all()
+    )
