@@ -117,7 +117,7 @@ def _enter_code() -> rx.Component:
                     busy_label(ProfileState.activating, T["profile.activate"], T["profile.activate"]),
                     type="submit",
                     size="3",
-                    disabled=ProfileState.activating | (ProfileState.invite_input.length() == 0),
+                    disabled=ProfileState.activating,
                     id="activate-invite",
                 ),
                 width="100%",

@@ -14,9 +14,10 @@ from referral_app.paths import LOGIN_PAGE
 from referral_app.services import auth, referrals, users
 from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import NotAuthenticated
+from referral_app.services.phones import format_phone
 from referral_app.services.users import Profile, Referral
 from referral_app.web.qr import svg_data_uri
-from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event
+from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event, submitted
 
 REFERRALS_PER_PAGE = 10
 
@@ -95,17 +96,18 @@ class ProfileState(AppState):
         return None
 
     def _show(self, profile: Profile) -> None:
-        self.phone = profile.phone
+        self.phone = format_phone(profile.phone)
         self.invite_code = profile.invite_code
         self.activated_invite_code = profile.activated_invite_code or ""
-        self.invited_by = profile.invited_by or ""
+        self.invited_by = format_phone(profile.invited_by) if profile.invited_by else ""
         self.member_since = profile.created_at.strftime("%d.%m.%Y")
         self.name = profile.name or ""
         self.email = profile.email or ""
 
     def _show_referrals(self, items: list[Referral], total: int, page: int) -> None:
         self.referrals = [
-            {"phone": item.phone, "joined": item.joined_at.strftime("%d.%m.%Y %H:%M")} for item in items
+            {"phone": format_phone(item.phone), "joined": item.joined_at.strftime("%d.%m.%Y %H:%M")}
+            for item in items
         ]
         self.referrals_total = total
         self.referrals_page = page
@@ -119,6 +121,11 @@ class ProfileState(AppState):
 
     @event
     async def activate_invite(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
+        """Activate the code in the field when the form was sent (the service checks it, empty included)."""
+        typed = submitted(form_data, "invite_code", INVITE_CODE_INPUT_MAX_LENGTH)
+        if form_data is not None and typed is None:
+            return
+        invite_code = self.invite_input if typed is None else typed
         user_id = await self._user_id()
         self.activating = True
         yield None
@@ -127,7 +134,7 @@ class ProfileState(AppState):
             "invite_error",
             referrals.activate_invite,
             user_id=user_id,
-            invite_code=self.invite_input,
+            invite_code=invite_code,
             client_ip=self._client_ip(),
         )
         if profile is None:
@@ -164,6 +171,15 @@ class ProfileState(AppState):
 
     @event
     async def save_details(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
+        """Save the name and email the fields held when the form was sent (the service checks both)."""
+        if form_data is not None:
+            name, email = (
+                submitted(form_data, "name", NAME_MAX_LENGTH),
+                submitted(form_data, "email", EMAIL_MAX_LENGTH),
+            )
+            if name is None or email is None:
+                return
+            self.name, self.email = name, email
         user_id = await self._user_id()
         self.saving = True
         yield None
