@@ -104,7 +104,7 @@ def _code_step() -> rx.Component:
                     auto_complete="one-time-code",
                     auto_focus=True,
                     max_length=LoginState.code_length,
-                    value=LoginState.code,
+                    # Not bound to `code` (which would debounce it): every keystroke is sent at once, in order.
                     on_change=LoginState.set_code,
                     size="3",
                     width="100%",

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventHandler, EventSpec
 
 from referral_app.core.config import get_settings
 from referral_app.limits import (
@@ -127,7 +128,8 @@ class LoginState(AppState):
 
     @event
     def set_phone(self, phone: str) -> None:
-        if (value := bounded_text(phone, PHONE_INPUT_MAX_LENGTH)) is not None:
+        # The field is debounced: its last value may arrive after Enter sent it, and must not hide the answer.
+        if (value := bounded_text(phone, PHONE_INPUT_MAX_LENGTH)) is not None and value != self.phone:
             self.phone = value
             self.phone_error = {}
 
@@ -203,25 +205,36 @@ class LoginState(AppState):
 
     @event
     def set_code(self, value: str) -> Events:
+        """Every keystroke of the code field (not debounced: the field is not bound to `code`, so each reaches
+        the server before a following Enter does); the last digit checks the code by itself."""
         if (typed := bounded_text(value, LOGIN_CODE_INPUT_MAX_LENGTH)) is None:
             return None
-        self.code = "".join(ch for ch in typed if ch.isdigit())[: self.code_length]
-        self.code_error, self._last_tried = {}, ""
+        self.code = self._digits(typed)
+        self.code_error = {}
+        if self.code != self._last_tried:
+            self._last_tried = ""
+        events: list[EventSpec | EventHandler] = (
+            [] if self.code == typed else [rx.set_value("code-input", self.code)]
+        )
         if len(self.code) == self.code_length and not self.verifying:
-            return LoginState.verify
-        return None
+            events.append(LoginState.verify)
+        return events
+
+    def _digits(self, typed: str) -> str:
+        return "".join(ch for ch in typed if ch.isdigit())[: self.code_length]
 
     @event
     async def verify(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
         """Check the code: the submitted field's value when the form was sent (Enter), else the typed code."""
+        code = self.code
         if form_data is not None:
             if (typed := submitted(form_data, "code", LOGIN_CODE_INPUT_MAX_LENGTH)) is None:
                 return
-            self.code = "".join(ch for ch in typed if ch.isdigit())[: self.code_length]
+            code = self._digits(typed)
         # Nothing typed, or this very code already checked (the last digit's own check and Enter both ask).
-        if self.verifying or self.step != CODE_STEP or not self.code or self.code == self._last_tried:
+        if self.verifying or self.step != CODE_STEP or not code or code == self._last_tried:
             return
-        self._last_tried = self.code
+        self.code = self._last_tried = code
         ip = self._client_ip()  # before `verifying` is set: an unknown client is refused right here
         self.verifying = True
         yield None
@@ -236,7 +249,7 @@ class LoginState(AppState):
         )
         if result is None:
             self.code = ""
-            yield rx.set_focus("code-input")
+            yield [rx.set_value("code-input", ""), rx.set_focus("code-input")]
             return
         self.token = result.access_token
         self.device_token = result.device_token

@@ -6,6 +6,7 @@ import contextlib
 import math
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import reflex as rx
 
@@ -45,6 +46,18 @@ class ProfileState(AppState):
     @rx.var
     def share_link(self) -> str:
         return f"{self.origin}/?invite={self.invite_code}" if self.invite_code else ""
+
+    @rx.var
+    def share_text(self) -> str:
+        return self._text("profile.share_text", code=self.invite_code) if self.invite_code else ""
+
+    @rx.var
+    def telegram_share_url(self) -> str:
+        return f"https://t.me/share/url?{urlencode({'url': self.share_link, 'text': self.share_text}, quote_via=quote)}"
+
+    @rx.var
+    def whatsapp_share_url(self) -> str:
+        return f"https://wa.me/?{urlencode({'text': f'{self.share_text} {self.share_link}'}, quote_via=quote)}"
 
     @rx.var
     def share_qr(self) -> str:
@@ -114,7 +127,10 @@ class ProfileState(AppState):
 
     @event
     def set_invite_input(self, value: str) -> None:
-        if (typed := bounded_text(value, INVITE_CODE_INPUT_MAX_LENGTH)) is not None:
+        # The fields are debounced: a value arriving after Enter sent it must not hide the answer.
+        if (
+            typed := bounded_text(value, INVITE_CODE_INPUT_MAX_LENGTH)
+        ) is not None and typed.upper() != self.invite_input:
             self.invite_input = typed.upper()
             self.invite_from_link = False
             self.invite_error = {}
@@ -125,7 +141,9 @@ class ProfileState(AppState):
         typed = submitted(form_data, "invite_code", INVITE_CODE_INPUT_MAX_LENGTH)
         if form_data is not None and typed is None:
             return
-        invite_code = self.invite_input if typed is None else typed
+        if typed is not None:
+            self.invite_input = typed.upper()
+        invite_code = self.invite_input
         user_id = await self._user_id()
         self.activating = True
         yield None
@@ -159,13 +177,13 @@ class ProfileState(AppState):
 
     @event
     def set_name(self, value: str) -> None:
-        if (typed := bounded_text(value, NAME_MAX_LENGTH)) is not None:
+        if (typed := bounded_text(value, NAME_MAX_LENGTH)) is not None and typed != self.name:
             self.name = typed
             self.details_error = {}
 
     @event
     def set_email(self, value: str) -> None:
-        if (typed := bounded_text(value, EMAIL_MAX_LENGTH)) is not None:
+        if (typed := bounded_text(value, EMAIL_MAX_LENGTH)) is not None and typed != self.email:
             self.email = typed
             self.details_error = {}
 
