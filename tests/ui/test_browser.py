@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from pathlib import Path
@@ -234,34 +235,49 @@ async def test_edit_name_and_email(new_page) -> None:  # type: ignore[no-untyped
     await expect(page.locator("#email-input")).to_have_value("anna@example.com")
 
 
+@pytest.mark.parametrize("language", ["en", "ru"])
 @pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("mobile", MOBILE)])
-async def test_screenshots(new_page, screenshot_dir: Path, label: str, viewport: dict) -> None:  # type: ignore[no-untyped-def]
+async def test_screenshots(  # type: ignore[no-untyped-def]
+    new_page, live_server: RunningServer, screenshot_dir: Path, label: str, viewport: dict, language: str
+) -> None:
     """Pictures of every page for the README (written to SCREENSHOT_DIR, default test-results/screenshots)."""
     page = await new_page(viewport)
     await open_login(page)
-    await page.locator("#language-switch").get_by_role("radio", name="EN").click()
-    await expect(page.locator("h1")).to_have_text("Sign in with your phone")
+    await page.locator("#language-switch").get_by_role("radio", name=language.upper()).click()
+    title = {"en": "Sign in with your phone", "ru": "Вход по номеру телефона"}[language]
+    await expect(page.locator("h1")).to_have_text(title)
     await page.fill("#phone-input", "+7 912 000-00-00")
-    await page.screenshot(path=screenshot_dir / f"login-{label}.png", full_page=True)
+    await page.screenshot(path=screenshot_dir / f"login-{label}-{language}.png", full_page=True)
+    await page.fill("#phone-input", "")
     phone = new_phone()
     code = await request_code(page, phone)
-    await page.screenshot(path=screenshot_dir / f"verify-{label}.png", full_page=True)
+    await page.screenshot(path=screenshot_dir / f"verify-{label}-{language}.png", full_page=True)
     await page.fill("#code-input", code)
     await expect(page.locator("#profile-phone")).to_have_text(shown(phone))
+    # One person who used the code, so the list (phones as people write them) is in the picture.
+    await redeem_by_api(live_server.base_url, await invite_code(page))
+    await page.reload()
+    await expect(page.locator("#referrals-table tbody tr")).to_have_count(1)
     await page.fill("#name-input", "Anna")
     await page.evaluate("() => document.querySelectorAll('[data-sonner-toast]').forEach(t => t.remove())")
-    await page.screenshot(path=screenshot_dir / f"profile-{label}.png", full_page=True)
-    assert (screenshot_dir / f"profile-{label}.png").stat().st_size > 10_000
+    await page.screenshot(path=screenshot_dir / f"profile-{label}-{language}.png", full_page=True)
+    assert (screenshot_dir / f"profile-{label}-{language}.png").stat().st_size > 10_000
 
 
-def sign_up_by_api(base_url: str) -> tuple[str, str]:
-    """A new user made through the API: (phone, invite code)."""
+def sign_up_by_api(base_url: str, invite: str | None = None) -> tuple[str, str]:
+    """A new user made through the API, who activates `invite` when given: (phone, own invite code)."""
     phone = new_phone()
     with httpx.Client(base_url=base_url, timeout=10) as api:
         sent = api.post("/api/v1/auth/code", json={"phone": phone}).json()
         token = api.post("/api/v1/auth/token", json={"phone": phone, "code": sent["debug_code"]}).json()
-        profile = api.get("/api/v1/profile", headers={"Authorization": f"Bearer {token['access_token']}"})
-        return phone, profile.json()["invite_code"]
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        if invite is not None:
+            api.post("/api/v1/profile/invite", json={"invite_code": invite}, headers=auth).raise_for_status()
+        return phone, api.get("/api/v1/profile", headers=auth).json()["invite_code"]
+
+
+async def redeem_by_api(base_url: str, invite: str) -> None:
+    await asyncio.to_thread(sign_up_by_api, base_url, invite)
 
 
 @pytest.mark.parametrize("how", ["typed", "pasted"])
