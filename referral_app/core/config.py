@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         default="referral_app.services.sms:LogSmsSender",
         description="Import path of the SMS sender class.",
     )
+    web_otp_host: str = Field(
+        default="",
+        description="Host named in the SMS's last line `@<host> #<code>` (WebOTP: the browser on that host offers"
+        " the code with one tap). Empty: the host of the app's own address (REFLEX_DEPLOY_URL), else localhost.",
+    )
+    reflex_deploy_url: str = Field(
+        default="", description="The app's public address, as Reflex reads it (http://localhost:PORT when empty)."
+    )
     sms_delay_min: float = Field(default=1.0, ge=0, description="Simulated SMS delivery delay, lower bound (s).")
     sms_delay_max: float = Field(default=2.0, ge=0, description="Simulated SMS delivery delay, upper bound (s).")
     test_phone_numbers: Annotated[dict[str, str], NoDecode] = Field(
@@ -273,6 +281,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_region(cls, value: str) -> str:
         return value.upper()
+
+    @property
+    def sms_app_host(self) -> str:
+        """The host WebOTP binds the code to: WEB_OTP_HOST, or the host of the app's address."""
+        return self.web_otp_host or urlsplit(self.reflex_deploy_url).hostname or "localhost"
 
     @property
     def is_sqlite(self) -> bool:

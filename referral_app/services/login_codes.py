@@ -199,6 +199,12 @@ def withdraw_code(
         audit.record(session, Event.SMS_FAILED, phone=phone, client_ip=client_ip, detail=reason)
 
 
+def sms_text(code: str, s: Settings) -> str:
+    """The SMS: the message, then the WebOTP line (https://wicg.github.io/web-otp/) that lets the browser on the
+    app's host offer the code with one tap."""
+    return f"{translate('sms.login_code', DEFAULT_LANGUAGE, code=code)}\n\n@{s.sms_app_host} #{code}"
+
+
 async def send_login_code(
     *, phone: str, region: str | None, client_ip: str | None, settings: Settings | None = None
 ) -> IssuedCode:
@@ -215,7 +221,7 @@ async def send_login_code(
     code = await run_with_session(issue_code, phone=e164, client_ip=client_ip, settings=s)
     low, high = sorted((s.sms_delay_min, s.sms_delay_max))
     await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
-    text = translate("sms.login_code", DEFAULT_LANGUAGE, code=code)
+    text = sms_text(code, s)
     try:
         if test_mark(e164, s) is None:  # a test number's code is known: no SMS goes out
             await asyncio.wait_for(load_sender(s.sms_sender).send(e164, text), timeout=s.sms_timeout_seconds)

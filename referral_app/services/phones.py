@@ -28,6 +28,15 @@ def normalize_phone(raw: str, region: str | None = None, *, default_region: str 
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def format_phone(phone: str) -> str:
+    """How people write an E.164 number (`+7 913 555-00-01`); what cannot be parsed is shown as it is."""
+    try:
+        number = phonenumbers.parse(phone)
+    except phonenumbers.NumberParseException:
+        return phone
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def mask_phone(phone: str) -> str:
     """For logs: keep the country and the last digits only."""
     return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:] if len(phone) > 7 else "***"

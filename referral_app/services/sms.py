@@ -20,7 +20,8 @@ class LogSmsSender:
     """Simulated delivery: the only place a code ever reaches a log."""
 
     async def send(self, phone: str, text: str) -> None:
-        log.info("SMS to %s: %s", phone, text)
+        # One log line per SMS (its line breaks written as \n), so the code stays on the "SMS to" line.
+        log.info("SMS to %s: %s", phone, text.replace("\n", "\\n"))
 
 
 @lru_cache

@@ -58,6 +58,13 @@ UI_TEXTS: Catalog = {
     "profile.qr_alt": {"en": "QR code of your share link", "ru": "QR-код ссылки для приглашения"},
     "profile.copy": {"en": "Copy", "ru": "Копировать"},
     "profile.copied": {"en": "Copied", "ru": "Скопировано"},
+    "profile.share": {"en": "Share", "ru": "Поделиться"},
+    "profile.share_text": {
+        "en": "Join me in Referral: sign in with this link and my invite code {code}.",
+        "ru": "Присоединяйтесь к Referral: войдите по ссылке, мой инвайт-код {code}.",
+    },
+    "profile.share_telegram": {"en": "Telegram", "ru": "Telegram"},
+    "profile.share_whatsapp": {"en": "WhatsApp", "ru": "WhatsApp"},
     "profile.activated": {"en": "Activated invite code", "ru": "Активированный инвайт-код"},
     "profile.invited_by": {"en": "Invited by {phone}", "ru": "Вас пригласил {phone}"},
     "profile.enter_code": {"en": "Have an invite code?", "ru": "Есть инвайт-код?"},

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import Counter
 from datetime import datetime
+from typing import ClassVar
 
 import pytest
 from sqlmodel import Session, func, select
@@ -378,3 +379,35 @@ def test_secret_is_generated_on_start_and_kept(session: Session, settings: Setti
     server_keys.clear_cache()
     server_keys.ensure_code_hmac_key(session, settings=settings)  # a second process, or a restart
     assert session.exec(select(ServerSecret)).one().value == stored
+
+
+class KeptSender(LogSmsSender):
+    """The default sender, keeping the texts it sent."""
+
+    texts: ClassVar[list[tuple[str, str]]] = []
+
+    async def send(self, phone: str, text: str) -> None:
+        self.texts.append((phone, text))
+        await super().send(phone, text)
+
+
+@pytest.mark.parametrize(
+    ("configured", "host"),
+    [
+        ({}, "localhost"),
+        ({"reflex_deploy_url": "https://refer.example.com:8443/app"}, "refer.example.com"),
+        ({"reflex_deploy_url": "https://refer.example.com", "web_otp_host": "m.example.org"}, "m.example.org"),
+    ],
+)
+async def test_the_sms_ends_with_the_web_otp_line(settings: Settings, configured: dict, host: str) -> None:  # type: ignore[type-arg]
+    """WebOTP: the last line is `@<host> #<code>`, the host from WEB_OTP_HOST or else the app's own address."""
+    current = configure(
+        settings, sms_delay_min=0, sms_delay_max=0, sms_sender=f"{__name__}:KeptSender", **configured
+    )
+    KeptSender.texts.clear()
+    issued = await login_codes.send_login_code(phone=PHONE, region=None, client_ip=IP, settings=current)
+    [(phone, text)] = KeptSender.texts
+    assert phone == PHONE
+    message, otp_line = text.rsplit("\n\n", 1)
+    assert issued.debug_code is not None and issued.debug_code in message
+    assert otp_line == f"@{host} #{issued.debug_code}"

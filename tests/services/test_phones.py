@@ -1,7 +1,7 @@
 import pytest
 
 from referral_app.services.errors import InvalidPhone
-from referral_app.services.phones import mask_phone, normalize_phone
+from referral_app.services.phones import format_phone, mask_phone, normalize_phone
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,16 @@ def test_default_region_is_configurable() -> None:
 def test_mask_hides_the_middle() -> None:
     assert mask_phone("+79123456789") == "+79*****6789"
     assert "345" not in mask_phone("+79123456789")
+
+
+@pytest.mark.parametrize(
+    ("e164", "shown"),
+    [
+        ("+79135550001", "+7 913 555-00-01"),
+        ("+14155550123", "+1 415-555-0123"),
+        ("+442079460958", "+44 20 7946 0958"),
+        ("not a number", "not a number"),  # shown as it is rather than hidden
+    ],
+)
+def test_phones_are_shown_as_people_write_them(e164: str, shown: str) -> None:
+    assert format_phone(e164) == shown

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import phonenumbers
 import socketio
 from reflex.state import OnLoadInternalState, State
 from reflex_base.constants.state import FIELD_MARKER
@@ -139,7 +140,9 @@ async def sign_in(tab: ReflexTab, phone: str) -> str:
     await tab.send(event_name(LoginState.set_code), value=code)
     await tab.wait_for(lambda: bool(tab.var(AppState, "token")), "a token")
     await open_page(tab, "/profile")
-    await tab.wait_for_var(ProfileState, "phone", phone)
+    # The page shows the number as people write it (+7 916 000-00-01).
+    shown = phonenumbers.format_number(phonenumbers.parse(phone), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    await tab.wait_for_var(ProfileState, "phone", shown)
     return str(tab.var(AppState, "token"))
 
 

@@ -68,7 +68,7 @@ def _phone_step() -> rx.Component:
                 type="submit",
                 size="3",
                 width="100%",
-                disabled=LoginState.sending | (LoginState.phone.length() == 0),
+                disabled=LoginState.sending,  # never on what was typed: Enter must send what the field holds
                 id="send-code",
             ),
         ),
@@ -104,7 +104,7 @@ def _code_step() -> rx.Component:
                     auto_complete="one-time-code",
                     auto_focus=True,
                     max_length=LoginState.code_length,
-                    value=LoginState.code,
+                    # Not bound to `code` (which would debounce it): every keystroke is sent at once, in order.
                     on_change=LoginState.set_code,
                     size="3",
                     width="100%",
@@ -120,7 +120,7 @@ def _code_step() -> rx.Component:
                 type="submit",
                 size="3",
                 width="100%",
-                disabled=LoginState.verifying | (LoginState.code.length() < LoginState.code_length),
+                disabled=LoginState.verifying,
                 id="verify-code",
             ),
             rx.button(

@@ -11,6 +11,19 @@ from referral_app.web.components.layout import busy_label, card, field_error, la
 from referral_app.web.state.profile import ProfileState
 
 T = ProfileState.t
+# The system share sheet (Web Share API) where the browser has one, with the text and link the button carries;
+# elsewhere the link is copied, as the copy button does (with its toast).
+SHARE_SCRIPT = """
+(() => {
+  const button = document.getElementById('share-button');
+  const data = {title: document.title, text: button.dataset.text, url: button.dataset.url};
+  if (navigator.share && (!navigator.canShare || navigator.canShare(data))) {
+    navigator.share(data).catch(() => {});
+  } else {
+    document.getElementById('share-link-copy').click();
+  }
+})()
+"""
 
 
 def _copy_button(value: rx.Var[str], id: str) -> rx.Component:
@@ -50,6 +63,33 @@ def _header() -> rx.Component:
     )
 
 
+def _share_buttons() -> rx.Component:
+    def link(href: rx.Var[str], icon: str, label: rx.Var[str], id: str) -> rx.Component:
+        # A link that looks like a button (Radix asChild): one focusable element, no button inside a link.
+        return rx.button(
+            rx.link(rx.icon(icon, size=16), label, href=href, is_external=True, id=id),
+            as_child=True,
+            variant="soft",
+            size="2",
+        )
+
+    return rx.flex(
+        rx.button(
+            rx.icon("share-2", size=16),
+            T["profile.share"],
+            size="2",
+            on_click=rx.call_script(SHARE_SCRIPT),
+            id="share-button",
+            custom_attrs={"data-text": ProfileState.share_text, "data-url": ProfileState.share_link},
+        ),
+        link(ProfileState.telegram_share_url, "send", T["profile.share_telegram"], "share-telegram"),
+        link(ProfileState.whatsapp_share_url, "message-circle", T["profile.share_whatsapp"], "share-whatsapp"),
+        gap="2",
+        wrap="wrap",
+        width="100%",
+    )
+
+
 def _my_code() -> rx.Component:
     return card(
         rx.heading(T["profile.my_code"], size="4", as_="h2"),
@@ -70,6 +110,7 @@ def _my_code() -> rx.Component:
             "share-link",
         ),
         rx.text(T["profile.share_hint"], size="2", color_scheme="gray"),
+        _share_buttons(),
         rx.center(
             rx.image(
                 src=ProfileState.share_qr, alt=T["profile.qr_alt"], width="180px", height="180px", id="share-qr"
@@ -119,7 +160,7 @@ def _enter_code() -> rx.Component:
                     busy_label(ProfileState.activating, T["profile.activate"], T["profile.activate"]),
                     type="submit",
                     size="3",
-                    disabled=ProfileState.activating | (ProfileState.invite_input.length() == 0),
+                    disabled=ProfileState.activating,
                     id="activate-invite",
                 ),
                 width="100%",

@@ -45,6 +45,12 @@ def bounded_text(value: object, limit: int) -> str | None:
     return value if isinstance(value, str) and len(value) <= limit else None
 
 
+def submitted(form_data: object, name: str, limit: int) -> str | None:
+    """A field of a submitted form (Reflex form_data) as the person saw it when they pressed Enter: the state's
+    copy may still lag behind the field (set_* and the submit are sent back to back). None: not a bounded string."""
+    return bounded_text(form_data.get(name), limit) if isinstance(form_data, dict) else None
+
+
 def _language(value: object) -> str | None:
     return value if isinstance(value, str) and value in LANGUAGES else None
 

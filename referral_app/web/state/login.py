@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventHandler, EventSpec
 
 from referral_app.core.config import get_settings
 from referral_app.limits import (
@@ -21,11 +22,25 @@ from referral_app.limits import (
 from referral_app.paths import PROFILE_PAGE
 from referral_app.services import auth, login_codes
 from referral_app.services.errors import ServiceError
+from referral_app.services.phones import format_phone
 from referral_app.services.referrals import normalize_invite_code
 from referral_app.web.regions import region_choices
-from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event
+from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event, submitted
 
 PHONE_STEP, CODE_STEP = "phone", "code"
+# WebOTP (https://wicg.github.io/web-otp/): where the browser has it, the code of an SMS ending in
+# `@<host> #<code>` is offered with one tap; it fills the field as typing would, and the form is sent.
+WEB_OTP_SCRIPT = """
+if ('OTPCredential' in window && navigator.credentials) {
+  navigator.credentials.get({otp: {transport: ['sms']}}).then((otp) => {
+    const input = document.getElementById('code-input');
+    if (!otp || !input) return;
+    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(input, otp.code);
+    input.dispatchEvent(new Event('input', {bubbles: true}));
+    if (input.form) input.form.requestSubmit();
+  }).catch(() => {});
+}
+"""
 # A send still "in progress" this long after it started was cut off by its server process dying: the flag
 # is kept in the state store (Redis), which outlives the process, so nothing else would ever clear it.
 SEND_STALE_AFTER_SECONDS = 15
@@ -52,6 +67,9 @@ class LoginState(AppState):
     phone_error: rx.Field[StoredError] = rx.field(default_factory=dict)
     code_error: rx.Field[StoredError] = rx.field(default_factory=dict)
     _sending_since: float = 0.0
+    # The code last checked for the current SMS: typing the last digit and pressing Enter at once sends it
+    # twice (set_code's own check and the form), which must spend one attempt, not two.
+    _last_tried: str = ""
     # The ticker that owns the countdown: a newer one (after a reconnect, maybe to another server
     # process) supersedes it, so a ticker that died with its process never blocks the countdown.
     _ticker: str = ""
@@ -79,7 +97,7 @@ class LoginState(AppState):
 
     @rx.var
     def sent_to(self) -> str:
-        return self._text("verify.sent_to", phone=self.normalized_phone)
+        return self._text("verify.sent_to", phone=format_phone(self.normalized_phone))
 
     @rx.var
     def demo_notice(self) -> str:
@@ -110,7 +128,8 @@ class LoginState(AppState):
 
     @event
     def set_phone(self, phone: str) -> None:
-        if (value := bounded_text(phone, PHONE_INPUT_MAX_LENGTH)) is not None:
+        # The field is debounced: its last value may arrive after Enter sent it, and must not hide the answer.
+        if (value := bounded_text(phone, PHONE_INPUT_MAX_LENGTH)) is not None and value != self.phone:
             self.phone = value
             self.phone_error = {}
 
@@ -120,11 +139,10 @@ class LoginState(AppState):
         can read the state before set_phone is applied); on the code step the number the code went to."""
         if self.step == CODE_STEP:
             return self.normalized_phone, self.region
-        if not isinstance(form_data, dict):
-            return None
-        phone = bounded_text(form_data.get("phone"), PHONE_INPUT_MAX_LENGTH)
-        region = bounded_text(form_data.get("region", self.region), REGION_LENGTH)
-        return (phone, region) if phone and region else None
+        phone = submitted(form_data, "phone", PHONE_INPUT_MAX_LENGTH)
+        region = submitted(form_data, "region", REGION_LENGTH) or self.region
+        # An empty number goes on to the service, whose message explains it.
+        return (phone, region) if phone is not None else None
 
     @event(background=True)
     async def send_code(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
@@ -154,13 +172,13 @@ class LoginState(AppState):
             self.sending = False
             self.step = CODE_STEP
             self.normalized_phone = issued.phone
-            self.code = ""
+            self.code, self._last_tried = "", ""
             self.code_length = issued.code_length
             self.demo_code = issued.debug_code or ""
             self._resend_at = time.time() + issued.resend_in
             self.resend_left = issued.resend_in
             toast = rx.toast.success(self._text("verify.code_sent"))
-        yield [toast, rx.set_focus("code-input"), LoginState.run_countdown]
+        yield [toast, rx.set_focus("code-input"), rx.call_script(WEB_OTP_SCRIPT), LoginState.run_countdown]
 
     @event(background=True)
     async def run_countdown(self) -> None:
@@ -187,18 +205,36 @@ class LoginState(AppState):
 
     @event
     def set_code(self, value: str) -> Events:
+        """Every keystroke of the code field (not debounced: the field is not bound to `code`, so each reaches
+        the server before a following Enter does); the last digit checks the code by itself."""
         if (typed := bounded_text(value, LOGIN_CODE_INPUT_MAX_LENGTH)) is None:
             return None
-        self.code = "".join(ch for ch in typed if ch.isdigit())[: self.code_length]
+        self.code = self._digits(typed)
         self.code_error = {}
+        if self.code != self._last_tried:
+            self._last_tried = ""
+        events: list[EventSpec | EventHandler] = (
+            [] if self.code == typed else [rx.set_value("code-input", self.code)]
+        )
         if len(self.code) == self.code_length and not self.verifying:
-            return LoginState.verify
-        return None
+            events.append(LoginState.verify)
+        return events
+
+    def _digits(self, typed: str) -> str:
+        return "".join(ch for ch in typed if ch.isdigit())[: self.code_length]
 
     @event
     async def verify(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
-        if self.verifying or len(self.code) != self.code_length:
+        """Check the code: the submitted field's value when the form was sent (Enter), else the typed code."""
+        code = self.code
+        if form_data is not None:
+            if (typed := submitted(form_data, "code", LOGIN_CODE_INPUT_MAX_LENGTH)) is None:
+                return
+            code = self._digits(typed)
+        # Nothing typed, or this very code already checked (the last digit's own check and Enter both ask).
+        if self.verifying or self.step != CODE_STEP or not code or code == self._last_tried:
             return
+        self.code = self._last_tried = code
         ip = self._client_ip()  # before `verifying` is set: an unknown client is refused right here
         self.verifying = True
         yield None
@@ -214,7 +250,7 @@ class LoginState(AppState):
         )
         if result is None:
             self.code = ""
-            yield rx.set_focus("code-input")
+            yield [rx.set_value("code-input", ""), rx.set_focus("code-input")]
             return
         self.token = result.access_token
         self.device_token = result.device_token
@@ -230,6 +266,6 @@ class LoginState(AppState):
 
     def _reset(self) -> None:
         self.step = PHONE_STEP
-        self.code, self.demo_code, self.normalized_phone = "", "", ""
+        self.code, self.demo_code, self.normalized_phone, self._last_tried = "", "", "", ""
         self.code_error, self.phone_error = {}, {}
         self.resend_left, self._resend_at = 0, 0.0

@@ -6,6 +6,7 @@ import contextlib
 import math
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import reflex as rx
 
@@ -14,9 +15,10 @@ from referral_app.paths import LOGIN_PAGE
 from referral_app.services import auth, referrals, users
 from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import NotAuthenticated
+from referral_app.services.phones import format_phone
 from referral_app.services.users import Profile, Referral
 from referral_app.web.qr import svg_data_uri
-from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event
+from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event, submitted
 
 REFERRALS_PER_PAGE = 10
 
@@ -45,6 +47,18 @@ class ProfileState(AppState):
     @rx.var
     def share_link(self) -> str:
         return f"{self.origin}/?invite={self.invite_code}" if self.invite_code else ""
+
+    @rx.var
+    def share_text(self) -> str:
+        return self._text("profile.share_text", code=self.invite_code) if self.invite_code else ""
+
+    @rx.var
+    def telegram_share_url(self) -> str:
+        return f"https://t.me/share/url?{urlencode({'url': self.share_link, 'text': self.share_text}, quote_via=quote)}"
+
+    @rx.var
+    def whatsapp_share_url(self) -> str:
+        return f"https://wa.me/?{urlencode({'text': f'{self.share_text} {self.share_link}'}, quote_via=quote)}"
 
     @rx.var
     def share_qr(self) -> str:
@@ -98,10 +112,10 @@ class ProfileState(AppState):
         return None
 
     def _show(self, profile: Profile) -> None:
-        self.phone = profile.phone
+        self.phone = format_phone(profile.phone)
         self.invite_code = profile.invite_code
         self.activated_invite_code = profile.activated_invite_code or ""
-        self.invited_by = profile.invited_by or ""
+        self.invited_by = format_phone(profile.invited_by) if profile.invited_by else ""
         self.inviter_deleted = profile.inviter_deleted
         self.member_since = profile.created_at.strftime("%d.%m.%Y")
         self.name = profile.name or ""
@@ -109,20 +123,31 @@ class ProfileState(AppState):
 
     def _show_referrals(self, items: list[Referral], total: int, page: int) -> None:
         self.referrals = [
-            {"phone": item.phone, "joined": item.joined_at.strftime("%d.%m.%Y %H:%M")} for item in items
+            {"phone": format_phone(item.phone), "joined": item.joined_at.strftime("%d.%m.%Y %H:%M")}
+            for item in items
         ]
         self.referrals_total = total
         self.referrals_page = page
 
     @event
     def set_invite_input(self, value: str) -> None:
-        if (typed := bounded_text(value, INVITE_CODE_INPUT_MAX_LENGTH)) is not None:
+        # The fields are debounced: a value arriving after Enter sent it must not hide the answer.
+        if (
+            typed := bounded_text(value, INVITE_CODE_INPUT_MAX_LENGTH)
+        ) is not None and typed.upper() != self.invite_input:
             self.invite_input = typed.upper()
             self.invite_from_link = False
             self.invite_error = {}
 
     @event
     async def activate_invite(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
+        """Activate the code in the field when the form was sent (the service checks it, empty included)."""
+        typed = submitted(form_data, "invite_code", INVITE_CODE_INPUT_MAX_LENGTH)
+        if form_data is not None and typed is None:
+            return
+        if typed is not None:
+            self.invite_input = typed.upper()
+        invite_code = self.invite_input
         user_id = await self._user_id()
         self.activating = True
         yield None
@@ -131,7 +156,7 @@ class ProfileState(AppState):
             "invite_error",
             referrals.activate_invite,
             user_id=user_id,
-            invite_code=self.invite_input,
+            invite_code=invite_code,
             client_ip=self._client_ip(),
         )
         if profile is None:
@@ -156,18 +181,27 @@ class ProfileState(AppState):
 
     @event
     def set_name(self, value: str) -> None:
-        if (typed := bounded_text(value, NAME_MAX_LENGTH)) is not None:
+        if (typed := bounded_text(value, NAME_MAX_LENGTH)) is not None and typed != self.name:
             self.name = typed
             self.details_error = {}
 
     @event
     def set_email(self, value: str) -> None:
-        if (typed := bounded_text(value, EMAIL_MAX_LENGTH)) is not None:
+        if (typed := bounded_text(value, EMAIL_MAX_LENGTH)) is not None and typed != self.email:
             self.email = typed
             self.details_error = {}
 
     @event
     async def save_details(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
+        """Save the name and email the fields held when the form was sent (the service checks both)."""
+        if form_data is not None:
+            name, email = (
+                submitted(form_data, "name", NAME_MAX_LENGTH),
+                submitted(form_data, "email", EMAIL_MAX_LENGTH),
+            )
+            if name is None or email is None:
+                return
+            self.name, self.email = name, email
         user_id = await self._user_id()
         self.saving = True
         yield None
