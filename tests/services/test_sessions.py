@@ -38,6 +38,10 @@ def login(session: Session, phone: str = PHONE, user_agent: str | None = None, i
         (IPHONE_SAFARI, "Safari on iPhone"),
         (WINDOWS_EDGE, "Edge on Windows"),
         ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "Firefox on Linux"),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0 Safari/537.36",
+            "Chrome on Linux",
+        ),
         ("curl/8.5.0", "curl/8.5.0"),
         ("PostmanRuntime/7.36.0", "PostmanRuntime/7.36.0"),
         ("", None),
