@@ -24,8 +24,8 @@ from referral_app.models import AuditEvent, AuthToken, User
 from referral_app.services import audit
 from referral_app.services.audit import Event
 from referral_app.services.auth import revoke_tokens
-from referral_app.services.errors import NotAuthenticated, RateLimited
-from referral_app.services.login_codes import STRANGERS, check_verify_allowed, consume_code
+from referral_app.services.errors import NotAuthenticated
+from referral_app.services.login_codes import STRANGERS, check_verify_allowed, consume_code, verify_checks
 from referral_app.services.phones import mask_phone
 from referral_app.services.referrals import REFERRAL_GRAPH_LOCK
 
@@ -165,16 +165,7 @@ def delete_account(
     s = settings or get_settings()
     with transaction(session):
         phone = _live_user(session, user_id).phone
-    refusals = audit.refusals_recorded(
-        session,
-        RateLimited,
-        Event.VERIFY_REFUSED,
-        detail=lambda e: e.reason,
-        sampled=True,
-        phone=phone,
-        client_ip=client_ip,
-    )
-    with refusals, transaction(session):
+    with verify_checks(session, phone=phone, client_ip=client_ip):
         check_verify_allowed(session, phone=phone, device=STRANGERS, client_ip=client_ip, settings=s)
     requester = requester_key(client_ip, s.ipv6_prefix_length)
     with transaction(session, f"phone:{phone}", f"ip:{requester}", REFERRAL_GRAPH_LOCK):

@@ -19,8 +19,8 @@ from referral_app.models import AuthToken
 from referral_app.services import audit, security
 from referral_app.services.audit import Event
 from referral_app.services.devices import device_label, mask_ip
-from referral_app.services.errors import NotAuthenticated, RateLimited, SessionNotFound
-from referral_app.services.login_codes import check_verify_allowed, consume_code, test_mark
+from referral_app.services.errors import NotAuthenticated, SessionNotFound
+from referral_app.services.login_codes import check_verify_allowed, consume_code, test_mark, verify_checks
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.server_keys import code_hmac_key, verification_keys
 from referral_app.services.users import get_or_create_user
@@ -59,16 +59,7 @@ def login_with_code(
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
     offered = (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH]
-    refusals = audit.refusals_recorded(
-        session,
-        RateLimited,
-        Event.VERIFY_REFUSED,
-        detail=lambda e: e.reason,
-        sampled=True,
-        phone=e164,
-        client_ip=client_ip,
-    )
-    with refusals, transaction(session):
+    with verify_checks(session, phone=e164, client_ip=client_ip):
         device = security.device_of(verification_keys(session, s), e164, offered)
         check_verify_allowed(session, phone=e164, device=device, client_ip=client_ip, settings=s)
     requester = requester_key(client_ip, s.ipv6_prefix_length)

@@ -12,9 +12,11 @@ most PHONE_MAX_FAILURES_PER_30_DAYS guesses are evaluated, and no lock lasts lon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -243,6 +245,23 @@ async def send_login_code(
         code_length=s.code_length,
         debug_code=code if s.demo_mode else None,
     )
+
+
+@contextlib.contextmanager
+def verify_checks(session: Session, *, phone: str, client_ip: str | None) -> Iterator[None]:
+    """A read-only transaction for the checks made before a code is compared (check_verify_allowed): a
+    refusal raised in it is audited, sampled (VERIFY_REFUSED), and goes on to the caller."""
+    refusals = audit.refusals_recorded(
+        session,
+        RateLimited,
+        Event.VERIFY_REFUSED,
+        detail=lambda e: e.reason,
+        sampled=True,
+        phone=phone,
+        client_ip=client_ip,
+    )
+    with refusals, transaction(session):
+        yield
 
 
 def check_verify_allowed(

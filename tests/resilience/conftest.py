@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.postgres import scratch_postgres_database
+from tests.support.postgres import TempPostgres, postgres_bindir, scratch_postgres_database
 from tests.support.server import RunningServer, copy_project, kill_hard, start_server, stop_server
 from tests.ui.conftest import browser  # noqa: F401  (the same Chromium fixture as the UI tests)
 
@@ -46,6 +46,21 @@ def postgres_database() -> Iterator[str]:
     name = f"referral_resilience_{os.getpid()}_{next(_database_names)}"
     with scratch_postgres_database(TEST_DATABASE_URL, name) as url:
         yield url
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[TempPostgres]:
+    """A throw-away PostgreSQL cluster of the test's own (initdb + pg_ctl), to stop and start at will."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; set PG_BINDIR")
+    pg = TempPostgres(bindir)
+    try:
+        pg.init()
+        pg.start()
+        yield pg
+    finally:
+        pg.destroy()
 
 
 def require_redis() -> str:

@@ -9,31 +9,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from tests.support.postgres import TempPostgres, postgres_bindir
+from tests.support.postgres import TempPostgres
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.server
 
 RECOVERY_CHECKS = 50  # 503 answers allowed once the database is back; the time it took is printed
-
-
-@pytest.fixture
-def cluster() -> Iterator[TempPostgres]:
-    bindir = postgres_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; set PG_BINDIR")
-    pg = TempPostgres(bindir)
-    try:
-        pg.init()
-        pg.start()
-        yield pg
-    finally:
-        pg.destroy()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -48,10 +34,10 @@ def assert_unavailable(response: httpx.Response) -> None:
 
 
 async def test_outage_answers_503_fast_and_the_api_recovers_by_itself(
-    cluster: TempPostgres, servers: Callable[..., RunningServer], record_property: Callable
+    own_postgres: TempPostgres, servers: Callable[..., RunningServer], record_property: Callable
 ) -> None:
     server = servers(
-        DATABASE_URL=cluster.create_database("app"),
+        DATABASE_URL=own_postgres.create_database("app"),
         # The storm below comes from one address: its limits are not what this test is about.
         CODE_MAX_PER_IP_PER_HOUR="100000",
         VERIFY_MAX_PER_IP_PER_HOUR="100000",
@@ -105,7 +91,7 @@ async def test_outage_answers_503_fast_and_the_api_recovers_by_itself(
 
             clients = [asyncio.create_task(client(name)) for name in calls for _ in range(3)]
             await asyncio.sleep(1)
-            await asyncio.to_thread(cluster.stop, mode)
+            await asyncio.to_thread(own_postgres.stop, mode)
             await asyncio.sleep(1.5)
             traffic = False
             await asyncio.gather(*clients)
@@ -116,7 +102,7 @@ async def test_outage_answers_503_fast_and_the_api_recovers_by_itself(
                 assert_unavailable(await timed(name))
 
             # It comes back: the same server process recovers without a restart.
-            await asyncio.to_thread(cluster.start)
+            await asyncio.to_thread(own_postgres.start)
             # pg_ctl has waited until the database accepts connections; the server's pool then replaces its
             # dead connections as it meets them, so only a few answers may still be 503 (counted, not timed).
             started = time.monotonic()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.postgres import TempPostgres, postgres_bindir
+from tests.support.postgres import TempPostgres
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.server
@@ -22,20 +22,6 @@ UNAVAILABLE = {
 }
 # Reflex's own toast for an error no handler translated (what must never be shown).
 REFLEX_DEFAULT = re.compile("An unexpected error has occurred|Contact the website administrator")
-
-
-@pytest.fixture
-def cluster() -> Iterator[TempPostgres]:
-    bindir = postgres_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; set PG_BINDIR")
-    pg = TempPostgres(bindir)
-    try:
-        pg.init()
-        pg.start()
-        yield pg
-    finally:
-        pg.destroy()
 
 
 async def sign_in(page: Page, phone: str) -> None:
@@ -59,9 +45,9 @@ async def expect_translated_outage(page: Page, language: str) -> None:
 
 @pytest.mark.parametrize("language", ["RU", "EN"])
 async def test_an_outage_under_the_profile_page_is_explained_in_the_tab_language(
-    cluster: TempPostgres, servers: Callable[..., RunningServer], browser: Browser, language: str
+    own_postgres: TempPostgres, servers: Callable[..., RunningServer], browser: Browser, language: str
 ) -> None:
-    server = servers(DATABASE_URL=cluster.create_database("app"), SMS_DELAY_MIN="0", SMS_DELAY_MAX="0")
+    server = servers(DATABASE_URL=own_postgres.create_database("app"), SMS_DELAY_MIN="0", SMS_DELAY_MAX="0")
     context = await browser.new_context(base_url=server.base_url)
     context.set_default_timeout(30_000)  # an outage answers after the database connect timeout (5 s)
     page = await context.new_page()
@@ -70,7 +56,7 @@ async def test_an_outage_under_the_profile_page_is_explained_in_the_tab_language
         await page.locator("#language-switch").get_by_role("radio", name=language).click()
         await sign_in(page, "+79170000101")
 
-        await asyncio.to_thread(cluster.stop, "immediate")
+        await asyncio.to_thread(own_postgres.stop, "immediate")
         await page.fill("#name-input", "Anna")
         await page.keyboard.press("Enter")  # an event handler
         await expect_translated_outage(page, language)
@@ -81,7 +67,7 @@ async def test_an_outage_under_the_profile_page_is_explained_in_the_tab_language
         await page.reload()  # the page's on_load, which checks the session
         await expect_translated_outage(page, language)
 
-        await asyncio.to_thread(cluster.start)
+        await asyncio.to_thread(own_postgres.start)
         await page.reload()
         await expect(page.locator("#profile-phone")).to_have_text("+7 917 000-01-01")  # still signed in
         await page.fill("#name-input", "Anna")
