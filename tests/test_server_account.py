@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import RunningServer, start_server, stop_server
+from tests.support.server import RunningServer, start_server_of_its_own, stop_server
 
 pytestmark = pytest.mark.server
 
@@ -19,7 +19,7 @@ TEST_NUMBER, TEST_CODE = "+79990000001", "2468"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(
+    running = start_server_of_its_own(
         Path(__file__).resolve().parents[1],
         tmp_path_factory.mktemp("account-server"),
         CODE_RESEND_COOLDOWN_SECONDS="0",

@@ -163,3 +163,9 @@ def copy_project(repo_root: Path, target: Path) -> Path:
         shutil.copytree(repo_root / ".web", target / ".web", symlinks=True)
     (target / ".venv").symlink_to(repo_root / ".venv")
     return target
+
+
+def start_server_of_its_own(repo_root: Path, work_dir: Path, **env: str) -> RunningServer:
+    """`start_server` from a fresh project copy in `work_dir`, for a server with settings of its own beside the
+    session's `live_server` (a second server in the real tree would rebuild the front end for its own port)."""
+    return start_server(copy_project(repo_root, work_dir / "project"), work_dir, **env)

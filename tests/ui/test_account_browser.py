@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.support.server import RunningServer, start_server, stop_server
+from tests.support.server import RunningServer, start_server_of_its_own, stop_server
 from tests.ui.conftest import DESKTOP, MOBILE
 from tests.ui.test_browser import login
 
@@ -22,7 +22,7 @@ PHONE = "+79150077001"
 
 @pytest.fixture(scope="module")
 def account_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(
+    running = start_server_of_its_own(
         Path(__file__).resolve().parents[2],
         tmp_path_factory.mktemp("account-ui"),
         CODE_RESEND_COOLDOWN_SECONDS="0",
