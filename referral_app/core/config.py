@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: a SQLite file or postgresql+psycopg://user@host/db.",
     )
     database_connect_timeout: float = Field(default=5.0, description="Seconds to wait for the database.")
+    health_probe_cache_seconds: float = Field(
+        default=1.0, ge=0, description="GET /api/health probes the database at most this often per process."
+    )
     database_wait_attempts: int = Field(
         default=30, gt=0, description="Tries, one second apart, to reach the database on start before giving up."
     )

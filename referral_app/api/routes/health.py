@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlmodel import Session
 
-from referral_app.api.deps import in_session
 from referral_app.api.errors import responses
+from referral_app.core.config import get_settings
 from referral_app.services import errors
+from referral_app.services.health import check_database
 
 router = APIRouter(tags=["health"])
 
@@ -20,13 +19,13 @@ class Health(BaseModel):
     "/health",
     response_model=Health,
     summary="Liveness and database reachability",
+    description=(
+        "200 when the database answered, 503 `service_unavailable` when it does not. The database is probed at "
+        f"most once per {get_settings().health_probe_cache_seconds:g} s per server process; checks in between "
+        "get the last probe's answer, so health checks never load the database."
+    ),
     responses=responses(errors.ServiceUnavailable),
 )
 async def health() -> Health:
-    await in_session(_ping)
+    await check_database()
     return Health()
-
-
-def _ping(session: Session) -> None:
-    session.execute(sa.text("SELECT 1"))
-    session.rollback()
