@@ -3,6 +3,8 @@
 Two floors, served by granian with one worker the way `make run` serves the app:
 - `GET /floor`: a bare ASGI app answering a small JSON body, no framework at all: what the GET figures
   (profile, referrals, health) are divided by;
+- `GET /fastapi-floor`: the same answer from a bare FastAPI route (a response model, no middleware of ours):
+  not a divisor, shown beside the floor as what FastAPI itself costs on this machine;
 - `POST /api/v1/auth/code`: a bare FastAPI endpoint with the same body model shape and the same simulated
   1–2 s SMS delay as the app's, but no database, no Reflex, no rate limits: the floor of the send-code burst.
 bench/run.py measures both in the same run as the app, so the report gives each figure as a ratio to them.
@@ -18,6 +20,7 @@ from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 FLOOR_PATH = "/floor"
+FASTAPI_FLOOR_PATH = "/fastapi-floor"
 _BODY = b'{"status":"ok"}'
 _HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode())]
 
@@ -27,6 +30,15 @@ api = FastAPI()
 class CodeRequest(BaseModel):
     phone: str
     region: str | None = None
+
+
+class Status(BaseModel):
+    status: str = "ok"
+
+
+@api.get(FASTAPI_FLOOR_PATH)
+async def fastapi_floor() -> Status:
+    return Status()
 
 
 @api.post("/api/v1/auth/code")

@@ -286,10 +286,20 @@ def report(info: dict[str, str], all_results: list[BackendResult]) -> str:
     out.append("")
     floor_c, floor_1 = _floor_wrk(floor, c), _floor_wrk(floor, 1)
     if floor_c and floor_1:
+        fastapi_runs = floor.wrk.get(f"fastapi_floor@c{c}") if floor else None
+        fastapi = max(fastapi_runs, key=lambda run: run["rps"]) if fastapi_runs else None
+        bare_fastapi = (
+            f" A bare FastAPI GET route (a response model, no middleware) answers {c} conn. "
+            f"**{fastapi['rps']:.0f} req/s** ({100 * fastapi['rps'] / floor_c['rps']:.1f} % of the floor): "
+            "the framework's own share."
+            if fastapi and floor_c["rps"]
+            else ""
+        )
         out.append(
             f"**Floor** (bench/floor_app.py, a bare ASGI app under the same granian, one worker): GET {c} conn. "
             f"**{floor_c['rps']:.0f} req/s**; 1 conn. p50 **{floor_1['p50_ms']:.2f} ms**; the send-code "
             f"calibration (bare FastAPI, same 1–2 s sleep), 1000 concurrent: {fmt_burst(floor, '1000:distinct')}."
+            + bare_fastapi
         )
         out.append("")
     out.append("| against the floor | " + " | ".join(heads) + " | target |")

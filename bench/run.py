@@ -65,7 +65,7 @@ from bench.config import (
     log,
 )
 from bench.flood import run_flood
-from bench.floor_app import FLOOR_PATH
+from bench.floor_app import FASTAPI_FLOOR_PATH, FLOOR_PATH
 from bench.machine import loadavg, machine, postgres_version
 from bench.measure import BackendResult, login, memory, run_burst, run_wrk
 from bench.report import report, write_report
@@ -88,6 +88,8 @@ def run_floor(work_dir: Path, result: BackendResult) -> None:
         for connections in (WRK_CONNECTIONS, 1):
             for _ in range(REPEATS):
                 run_wrk(server, "floor", FLOOR_PATH, connections, result)
+        for _ in range(REPEATS):
+            run_wrk(server, "fastapi_floor", FASTAPI_FLOOR_PATH, WRK_CONNECTIONS, result)
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         log(f"calibration failed: {result.error}")
