@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from referral_app.core.db import joined_reads
 from referral_app.services import auth, requesters
 from referral_app.services.bridge import run_with_session
 
@@ -42,10 +43,12 @@ in_session = run_with_session
 
 
 async def as_user(token: str | None, fn: Callable[[Session, int], T]) -> T:
-    """`fn(session, user_id)` for the token's user, after the token check, in one thread hop."""
+    """`fn(session, user_id)` for the token's user, after the token check, in one thread hop; the check's read
+    and fn's reads are one transaction."""
 
     def call(session: Session) -> T:
-        return fn(session, auth.authenticate(session, token=token))
+        with joined_reads(session):
+            return fn(session, auth.authenticate(session, token=token))
 
     return await run_with_session(call)
 

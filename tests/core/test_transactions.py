@@ -1,0 +1,99 @@
+"""Joined reads: one read transaction for several service calls, writes inside still their own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from referral_app.core.config import Settings
+from referral_app.core.db import get_engine, joined_reads, session_scope, transaction
+from referral_app.models import User
+from referral_app.services import auth, login_codes, users
+
+PHONE = "+79123456789"
+
+
+@pytest.fixture
+def statements(settings: Settings) -> Iterator[list[str]]:
+    """Transaction control the database saw: SQLite's BEGIN statements, and commits on both."""
+    seen: list[str] = []
+    engine = get_engine(settings)
+
+    def on_execute(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("BEGIN"):
+            seen.append("BEGIN")
+
+    def on_commit(_conn: object) -> None:
+        seen.append("COMMIT")
+
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    sa.event.listen(engine, "commit", on_commit)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", on_execute)
+    sa.event.remove(engine, "commit", on_commit)
+
+
+def _signed_in(settings: Settings) -> str:
+    with session_scope() as session:
+        code = login_codes.issue_code(session, phone=PHONE, client_ip=None)
+        return auth.login_with_code(session, phone=PHONE, code=code).access_token
+
+
+def test_reads_in_a_joined_block_are_one_transaction(settings: Settings, statements: list[str]) -> None:
+    token = _signed_in(settings)
+    with session_scope() as session:
+        auth.authenticate(session, token=token)  # the first use after sign-in: its touch is not due yet
+        statements.clear()
+        separate = users.get_profile(session, user_id=auth.authenticate(session, token=token))
+        assert statements.count("COMMIT") == 2
+        statements.clear()
+        with joined_reads(session):
+            joined = users.get_profile(session, user_id=auth.authenticate(session, token=token))
+        assert statements.count("COMMIT") == 1
+        if settings.database_url.startswith("sqlite"):
+            assert statements.count("BEGIN") == 1
+    assert joined == separate
+
+
+def test_a_write_inside_runs_as_its_own_transaction(settings: Settings) -> None:
+    token = _signed_in(settings)
+    with session_scope() as session, joined_reads(session):
+        user_id = auth.authenticate(session, token=token)
+        with transaction(session, write=True):
+            session.exec(select(User).where(User.id == user_id)).one().name = "Ann"
+        assert not session.in_transaction()  # it ended the shared read, and committed itself
+        with transaction(session):
+            assert session.exec(select(User.name).where(User.id == user_id)).one() == "Ann"
+    with session_scope() as session:
+        assert users.get_profile(session, user_id=user_id).name == "Ann"  # committed by its own transaction
+
+
+def test_a_change_in_a_joined_read_is_refused_and_dropped(settings: Settings) -> None:
+    token = _signed_in(settings)
+    with session_scope() as session, joined_reads(session):
+        user_id = auth.authenticate(session, token=token)
+        with pytest.raises(RuntimeError, match="read transaction made changes"), transaction(session):
+            session.exec(select(User).where(User.id == user_id)).one().name = "Bob"
+        assert not session.in_transaction()
+    with session_scope() as session:
+        assert users.get_profile(session, user_id=user_id).name is None
+
+
+def test_an_error_in_a_joined_read_ends_the_transaction(settings: Settings) -> None:
+    with session_scope() as session, joined_reads(session):
+        with pytest.raises(LookupError), transaction(session):
+            session.exec(select(User)).all()
+            raise LookupError
+        assert not session.in_transaction()
+
+
+def test_outside_a_joined_block_each_read_ends_itself(settings: Settings, statements: list[str]) -> None:
+    with session_scope() as session:
+        for _ in range(2):
+            with transaction(session):
+                session.exec(select(User)).all()
+            assert not session.in_transaction()
+    assert statements.count("COMMIT") == 2
