@@ -87,6 +87,7 @@ def _check_send_limits(
     which refuses atomically, so it need not read them first)."""
     # A locked phone still gets codes (within these limits): the owner may be signing in on a device whose
     # own budget is untouched, and strangers' guesses at the new code are refused by the lock unevaluated.
+    refusal_cache.check_send(phone, now)  # a refusal known to hold: answered without a statement
     recent = session.exec(
         select(LoginCode.created_at)
         .where(LoginCode.phone == phone, LoginCode.created_at > now - HOUR)
