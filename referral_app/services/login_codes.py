@@ -2,7 +2,9 @@
 
 All limit state lives in the database (`login_codes`, `sign_in_guards`, `rate_counters`), so it holds across
 processes. A request that a limit refuses is refused in a read-only transaction first, so a flood of them
-takes no write lock; the write transaction checks again under its locks.
+takes no write lock; the write transaction checks again under its locks. Refusals that nothing can lift before
+a known moment (a lock, a settled cooldown or hourly limit) are also kept in the process (refusal_cache) and
+answered before any database work.
 
 Wrong guesses fill a leaky bucket per phone (and one per device that signed in for it before): PHONE_MAX_FAILURES
 in a row, then it drains at (PHONE_MAX_FAILURES_PER_30_DAYS - PHONE_MAX_FAILURES) per 30 days, so in any 30 days at
@@ -186,7 +188,8 @@ def withdraw_code(
     settings: Settings | None = None,
 ) -> None:
     """A code whose SMS never left: delete it, so it spends neither the cooldown, the hourly limits nor the
-    SMS budgets, and audit the failure."""
+    SMS budgets, and audit the failure. Only within refusal_cache.withdraw_window of its issue: later, the
+    code stands (processes may have cached refusals resting on it)."""
     s = settings or get_settings()
     with transaction(session, f"phone:{phone}", f"ip:{requester_key(client_ip, s.ipv6_prefix_length)}"):
         row = session.exec(
@@ -205,7 +208,7 @@ def withdraw_code(
             row = None
         if row is not None:
             session.delete(row)
-            refusal_cache.forget_sends(phone)
+            refusal_cache.forget_sends(phone)  # belt and braces: an unsettled row's refusals are never kept
             country = sms_country(phone, number_types=s.sms_number_types, allowed_regions=s.allowed_regions)
             counters.add(session, SMS_TOTAL, SMS_TOTAL_KEY, now=row.created_at, by=-1)
             counters.add(session, SMS_COUNTRY, country, now=row.created_at, by=-1)
