@@ -29,6 +29,8 @@ LOCK_MAX_SECONDS = 24 * 3600  # nobody else can keep a phone locked longer than 
 REFUSALS_PER_AUDIT_ROW = 10  # a flood of refusals adds one audit row per this many (after the first)
 LIMIT_WINDOW_SECONDS = 3600  # the hourly counters (verify per requester, invite misses, SMS budgets)
 AUDIT_RETENTION_MIN_DAYS = 30  # the purge command never removes events younger than this
+REFUSAL_CACHE_MAX_ENTRIES = 10_000  # refusals kept per process (services/refusal_cache.py), LRU beyond
+WITHDRAW_MARGIN_SECONDS = 20  # a failed SMS withdraws its code only within delay + timeout + this
 
 # Devices and account export.
 USER_AGENT_INPUT_MAX_LENGTH = 512  # the part of a User-Agent header read for a device label

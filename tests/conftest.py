@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel
 from referral_app.core.clock import set_clock
 from referral_app.core.config import Settings, set_settings
 from referral_app.core.db import create_db_engine, dispose_engines, migrate
-from referral_app.services import audit, health, server_keys
+from referral_app.services import audit, health, refusal_cache, server_keys
 from referral_app.services.sms import load_sender
 from tests.helpers import FakeClock, make_settings
 from tests.support.server import RunningServer, start_server, stop_server
@@ -70,12 +70,14 @@ def settings(backend: str, migrated_urls: dict[str, str]) -> Iterator[Settings]:
     server_keys.clear_cache()
     audit.forget_refusals()
     health.forget()
+    refusal_cache.forget()
     yield current
     _truncate(migrated_urls[backend])
     set_settings(None)
     server_keys.clear_cache()
     load_sender.cache_clear()
     audit.forget_refusals()
+    refusal_cache.forget()
 
 
 @pytest.fixture

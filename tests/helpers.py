@@ -11,6 +11,7 @@ from sqlmodel import Session, SQLModel, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, set_settings
+from referral_app.services import refusal_cache
 
 
 class FakeClock:
@@ -50,7 +51,9 @@ def configure(settings: Settings, **overrides: object) -> Settings:
 
 
 def shift_back(session: Session, model: type[SQLModel], seconds: float, *columns: str) -> None:
-    """Move timestamps into the past, as if `seconds` had passed (the clock itself is never faked)."""
+    """Move timestamps into the past, as if `seconds` had passed (the clock itself is never faked). The
+    process's refusal cache is dropped: it holds refusals until moments read from these rows."""
+    refusal_cache.forget()
     delta = timedelta(seconds=seconds)
     session.rollback()
     for row in session.exec(select(model)).all():

@@ -10,6 +10,9 @@
 --                    phone within its resend cooldown) and POST /api/v1/auth/token with a wrong code for
 --                    BENCH_FLOOD_LOCKED_PHONE (a locked phone), each from a random X-Forwarded-For address
 --                    so that no per-requester limit answers first. Every answer should be a 429.
+-- BENCH_MODE=control the flood's control: the same two paths, headers and addresses, but bodies the schema
+--                    refuses (`"phone": null`, 422 validation_error): cheap requests that are not refusals
+--                    of a limit. Every answer should be a 422.
 -- done() prints one line "BENCH_JSON {...}" with throughput, latency percentiles and errors.
 
 local mode = os.getenv("BENCH_MODE") or "get"
@@ -44,7 +47,7 @@ function init(args)
       index = index + 1
     end
     file:close()
-  elseif mode == "flood" then
+  elseif mode == "flood" or mode == "control" then
     math.randomseed(os.time() + id)
   else
     wrk.headers["Authorization"] = "Bearer " .. token
@@ -54,11 +57,17 @@ end
 
 function request()
   sent = sent + 1
-  if mode == "flood" then
+  if mode == "flood" or mode == "control" then
     local headers = {
       ["Content-Type"] = "application/json",
       ["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.random(0, 255), math.random(0, 255), math.random(1, 254)),
     }
+    if mode == "control" then
+      if sent % 2 == 0 then
+        return wrk.format("POST", "/api/v1/auth/code", headers, '{"phone":null}')
+      end
+      return wrk.format("POST", "/api/v1/auth/token", headers, '{"phone":null,"code":"0000"}')
+    end
     if sent % 2 == 0 then
       local body = string.format('{"phone":"%s"}', os.getenv("BENCH_FLOOD_SENT_PHONE"))
       return wrk.format("POST", "/api/v1/auth/code", headers, body)

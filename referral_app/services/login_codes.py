@@ -2,7 +2,9 @@
 
 All limit state lives in the database (`login_codes`, `sign_in_guards`, `rate_counters`), so it holds across
 processes. A request that a limit refuses is refused in a read-only transaction first, so a flood of them
-takes no write lock; the write transaction checks again under its locks.
+takes no write lock; the write transaction checks again under its locks. Refusals that nothing can lift before
+a known moment (a lock, a settled cooldown or hourly limit) are also kept in the process (refusal_cache) and
+answered before any database work.
 
 Wrong guesses fill a leaky bucket per phone (and one per device that signed in for it before): PHONE_MAX_FAILURES
 in a row, then it drains at (PHONE_MAX_FAILURES_PER_30_DAYS - PHONE_MAX_FAILURES) per 30 days, so in any 30 days at
@@ -30,7 +32,7 @@ from referral_app.core.i18n import DEFAULT_LANGUAGE, translate
 from referral_app.core.net import requester_key
 from referral_app.limits import FAILURE_WINDOW_DAYS, LOCK_MAX_SECONDS
 from referral_app.models import LoginCode, SignInGuard
-from referral_app.services import audit, counters, security
+from referral_app.services import audit, counters, refusal_cache, security
 from referral_app.services.audit import Event
 from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import (
@@ -42,6 +44,7 @@ from referral_app.services.errors import (
     UnsupportedNumber,
 )
 from referral_app.services.phones import mask_phone, normalize_phone, sms_country
+from referral_app.services.refusal_cache import seconds_until as _seconds_until
 from referral_app.services.server_keys import code_hmac_key
 from referral_app.services.sms import load_sender
 
@@ -73,12 +76,9 @@ def test_mark(phone: str, s: Settings) -> str | None:
     return TEST_NUMBER if phone in s.test_phone_numbers else None
 
 
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    return max(1, math.ceil((moment - now).total_seconds()))
-
-
 def _check_phone_lock(guard: SignInGuard | None, now: datetime) -> None:
     if guard is not None and guard.locked_until is not None and guard.locked_until > now:
+        refusal_cache.remember_lock(guard.phone, guard.device, guard.locked_until, now)
         raise RateLimited(retry_after=_seconds_until(guard.locked_until, now), reason="phone_locked")
 
 
@@ -89,6 +89,7 @@ def _check_send_limits(
     which refuses atomically, so it need not read them first)."""
     # A locked phone still gets codes (within these limits): the owner may be signing in on a device whose
     # own budget is untouched, and strangers' guesses at the new code are refused by the lock unevaluated.
+    refusal_cache.check_send(phone, now)  # a refusal known to hold: answered without a statement
     recent = session.exec(
         select(LoginCode.created_at)
         .where(LoginCode.phone == phone, LoginCode.created_at > now - HOUR)
@@ -97,9 +98,13 @@ def _check_send_limits(
     ).all()
     cooldown = timedelta(seconds=s.code_resend_cooldown_seconds)
     if recent and cooldown and recent[0] + cooldown > now:
-        raise RateLimited(retry_after=_seconds_until(recent[0] + cooldown, now), reason="cooldown")
+        until = recent[0] + cooldown
+        raise refusal_cache.send_refused(phone, "cooldown", until=until, newest=recent[0], now=now, settings=s)
     if len(recent) >= s.code_max_per_phone_per_hour:
-        raise RateLimited(retry_after=_seconds_until(recent[-1] + HOUR, now), reason="phone_hourly_limit")
+        until = recent[-1] + HOUR
+        raise refusal_cache.send_refused(
+            phone, "phone_hourly_limit", until=until, newest=recent[0], now=now, settings=s
+        )
     if requester is not None:
         # The window frees up when the N-th most recent request from this requester ages out of the hour.
         nth_latest = session.exec(
@@ -183,7 +188,8 @@ def withdraw_code(
     settings: Settings | None = None,
 ) -> None:
     """A code whose SMS never left: delete it, so it spends neither the cooldown, the hourly limits nor the
-    SMS budgets, and audit the failure."""
+    SMS budgets, and audit the failure. Only within refusal_cache.withdraw_window of its issue: later, the
+    code stands (processes may have cached refusals resting on it)."""
     s = settings or get_settings()
     with transaction(session, f"phone:{phone}", f"ip:{requester_key(client_ip, s.ipv6_prefix_length)}"):
         row = session.exec(
@@ -193,8 +199,16 @@ def withdraw_code(
                 col(LoginCode.consumed_at).is_(None),
             )
         ).first()
+        now = utcnow()
+        if row is not None and not refusal_cache.withdrawable(row.created_at, now, s):
+            # Settled: other processes may rely on it (refusal_cache); the code stands, its cooldown too.
+            log.warning(
+                "SMS to %s failed %s after its code; too late to withdraw", mask_phone(phone), now - row.created_at
+            )
+            row = None
         if row is not None:
             session.delete(row)
+            refusal_cache.forget_sends(phone)  # belt and braces: an unsettled row's refusals are never kept
             country = sms_country(phone, number_types=s.sms_number_types, allowed_regions=s.allowed_regions)
             counters.add(session, SMS_TOTAL, SMS_TOTAL_KEY, now=row.created_at, by=-1)
             counters.add(session, SMS_COUNTRY, country, now=row.created_at, by=-1)
@@ -272,6 +286,7 @@ def check_verify_allowed(
     its failed verifications for the hour."""
     s = settings or get_settings()
     now = utcnow()
+    refusal_cache.check_lock(phone, device, now)  # a lock known to hold: answered without a statement
     _check_phone_lock(session.get(SignInGuard, (phone, device)), now)
     requester = requester_key(client_ip, s.ipv6_prefix_length)
     if device == STRANGERS and requester is not None:

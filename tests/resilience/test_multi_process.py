@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,6 +176,53 @@ def test_cooldown_and_hourly_phone_limit_count_across_processes(cluster: Cluster
             limited = send(base)
             assert limited.status_code == 429 and limited.json()["retry_after"] > 3000
     assert count_login_codes(db, "phone = :phone", phone=phone) == 5
+
+
+async def test_no_process_keeps_a_refusal_the_database_has_lifted(cluster: Cluster) -> None:
+    """Each process caches refusals (services/refusal_cache.py); none may refuse what the database allows.
+
+    C's SMS provider fails after 3 s, so its code is withdrawn; A refuses a send in the meantime (the cooldown
+    of C's code) and must let the retry through once C withdrew it. A lock refused (and cached) by A and B
+    keeps strangers out on both, while the owner's device, whose guard is its own, signs in on either."""
+    c = cluster.start(**cluster.env, SMS_SENDER="tests.support.failing_sms:SlowFailingSender")
+    a, b = cluster.a.base_url, cluster.b.base_url
+    phone = "+79160000601"
+    async with httpx.AsyncClient(timeout=30, headers=from_ip("198.51.100.6")) as http:
+
+        def send(base: str) -> Awaitable[httpx.Response]:
+            return http.post(f"{base}/api/v1/auth/code", json={"phone": phone})
+
+        failing = asyncio.create_task(send(c.base_url))
+        for _ in range(500):  # until C's code is written (a deadline against a hang only)
+            if count_login_codes(cluster.database_url, "phone = :phone", phone=phone):
+                break
+            await asyncio.sleep(0.02)
+        for _ in range(3):
+            assert (await send(a)).json()["code"] == "rate_limited"  # C's code is on its way
+        assert (await failing).json()["code"] == "sms_failed"
+        assert (await send(a)).status_code == 200  # at once, on the process that refused
+
+        owner = "+79160000602"
+        code = (await http.post(f"{b}/api/v1/auth/code", json={"phone": owner})).json()["debug_code"]
+        signed_in = await http.post(f"{b}/api/v1/auth/token", json={"phone": owner, "code": code})
+        device = signed_in.json()["device_token"]
+        age_login_codes(cluster.database_url, owner, 61)
+        code = (await http.post(f"{b}/api/v1/auth/code", json={"phone": owner})).json()["debug_code"]
+        wrong = f"{(int(code) + 1) % 10_000:04d}"
+        for n in range(10):
+            last = await http.post(
+                f"{a}/api/v1/auth/token", json={"phone": owner, "code": wrong}, headers=from_ip(f"198.51.101.{n}")
+            )
+        assert last.json()["code"] == "rate_limited"
+        age_login_codes(cluster.database_url, owner, 61)
+        code = (await http.post(f"{b}/api/v1/auth/code", json={"phone": owner})).json()["debug_code"]
+        for _ in range(3):  # read from the database once, then from each process's cache
+            for base in (a, b):
+                refused = await http.post(f"{base}/api/v1/auth/token", json={"phone": owner, "code": code})
+                assert refused.json()["code"] == "rate_limited"
+        body = {"phone": owner, "code": code, "device_token": device}
+        owners = await http.post(f"{a}/api/v1/auth/token", json=body)
+        assert owners.status_code == 200, owners.text
 
 
 async def test_parallel_sends_for_one_phone_on_both_processes_issue_one_code(cluster: Cluster) -> None:
