@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -23,7 +24,7 @@ from referral_app.services.errors import NotAuthenticated, SessionNotFound
 from referral_app.services.login_codes import check_verify_allowed, consume_code, test_mark, verify_checks
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.server_keys import code_hmac_key, verification_keys
-from referral_app.services.users import get_or_create_user
+from referral_app.services.users import sign_in_user
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,7 @@ def login_with_code(
     with transaction(session, f"phone:{e164}", f"ip:{requester}"):
         failure = consume_code(session, phone=e164, code=code, device=device, client_ip=client_ip, settings=s)
         if failure is None:
-            user, created = get_or_create_user(session, phone=e164, settings=s)
-            assert user.id is not None
-            user_id = user.id
-            user.last_login_at = utcnow()
+            user_id, created = sign_in_user(session, phone=e164, now=utcnow(), settings=s)
             token = _issue_token(session, user_id, s, device_label(user_agent), mask_ip(client_ip))
             # Signed with the current key: the same token when it was already, a fresh one after a rotation.
             offered = security.device_token(code_hmac_key(session, s), e164, device or security.new_device_id())
@@ -93,16 +91,17 @@ def login_with_code(
 def _issue_token(session: Session, user_id: int, s: Settings, label: str | None, masked_ip: str | None) -> str:
     token = security.new_access_token()
     now = utcnow()
-    session.add(
-        AuthToken(
-            user_id=user_id,
-            token_hash=security.token_hash(token),
-            created_at=now,
-            last_used_at=now,
-            expires_at=now + timedelta(seconds=s.token_ttl_seconds),
-            device_label=label,
-            client_ip=masked_ip,
-        )
+    session.execute(
+        _INSERT_TOKEN,
+        {
+            "user_id": user_id,
+            "token_hash": security.token_hash(token),
+            "created_at": now,
+            "last_used_at": now,
+            "expires_at": now + timedelta(seconds=s.token_ttl_seconds),
+            "device_label": label,
+            "client_ip": masked_ip,
+        },
     )
     return token
 
@@ -117,6 +116,7 @@ class _LiveToken:
 # Built once: the token check runs on every authenticated request, and a Core statement over the table's
 # columns skips the ORM's query building and object loading.
 _tokens = sa.inspect(AuthToken).local_table
+_INSERT_TOKEN = sa.insert(cast("sa.Table", _tokens))  # a Core insert: no ORM object and flush per login
 _TOKEN_BY_HASH = sa.select(
     _tokens.c.id, _tokens.c.user_id, _tokens.c.last_used_at, _tokens.c.revoked_at, _tokens.c.expires_at
 ).where(_tokens.c.token_hash == sa.bindparam("token_hash"))

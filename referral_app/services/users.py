@@ -8,9 +8,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import email_validator
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -83,11 +85,48 @@ def get_or_create_user(session: Session, *, phone: str, settings: Settings | Non
     raise RuntimeError("could not find a free invite code; widen INVITE_CODE_LENGTH or the alphabet")
 
 
+def sign_in_user(
+    session: Session, *, phone: str, now: datetime, settings: Settings | None = None
+) -> tuple[int, bool]:
+    """get_or_create_user for a sign-in, inside the caller's write transaction: the user's id with
+    `last_login_at` set to `now`, the user created on the first login. Returns (id, created).
+
+    Core statements built once, one for a returning user: an UPDATE that returns the id. A new user is
+    inserted with ON CONFLICT DO NOTHING instead of in a savepoint; no row back is a collision on the phone
+    (registered concurrently: that user) or on the invite code (retried with a new one)."""
+    s = settings or get_settings()
+    touched = session.execute(_TOUCH_LOGIN, {"e164": phone, "now": now}).scalar()
+    if touched is not None:
+        return touched, False
+    insert = _INSERT_NEW_USER[session.get_bind().dialect.name]
+    for _ in range(INVITE_CODE_RETRIES):
+        row = {"phone": phone, "invite_code": new_invite_code(s), "created_at": now, "last_login_at": now}
+        created = session.execute(insert, row).scalar()
+        if created is not None:
+            return created, True
+        touched = session.execute(_TOUCH_LOGIN, {"e164": phone, "now": now}).scalar()
+        if touched is not None:  # created concurrently by another login of the same phone
+            return touched, False
+        log.info("invite code collision, retrying with a new code")
+    raise RuntimeError("could not find a free invite code; widen INVITE_CODE_LENGTH or the alphabet")
+
+
 # Built once, as Core statements over the table's columns: the profile is read on every page view and API
 # call, and this skips the ORM's query building and object loading (a fresh aliased(User) per call once took
 # half of the read's CPU). The referral count is a scalar subquery of the profile's one row.
 _users = sa.inspect(User).local_table
 _referrer = _users.alias("referrer")
+_users_table = cast("sa.Table", _users)
+_TOUCH_LOGIN = (
+    sa.update(_users_table)
+    .where(_users_table.c.phone == sa.bindparam("e164"))  # a tombstone's phone is freed
+    .values(last_login_at=sa.bindparam("now"))
+    .returning(_users_table.c.id)
+)
+_INSERT_NEW_USER = {
+    name: dialect.insert(_users_table).on_conflict_do_nothing().returning(_users_table.c.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 _REFERRALS_COUNT = (
     sa.select(sa.func.count()).select_from(_users).where(_users.c.referrer_id == sa.bindparam("user_id"))
 )
