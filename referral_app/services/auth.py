@@ -24,7 +24,7 @@ from referral_app.services.errors import NotAuthenticated, SessionNotFound
 from referral_app.services.login_codes import check_verify_allowed, consume_code, test_mark, verify_checks
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.server_keys import code_hmac_key, verification_keys
-from referral_app.services.users import sign_in_user
+from referral_app.services.users import Profile, load_profile, sign_in_user
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class LoginResult:
     is_new_user: bool
     user_id: int
     device_token: str  # keep it and send it with later sign-ins for this phone (see login_with_code)
+    profile: Profile | None = None  # with `with_profile`: the user's profile, read in the sign-in's transaction
 
 
 def login_with_code(
@@ -48,6 +49,7 @@ def login_with_code(
     device_token: str | None = None,
     user_agent: str | None = None,
     settings: Settings | None = None,
+    with_profile: bool = False,
 ) -> LoginResult:
     """Check the code; on success register (first login) or log in, and issue a token — atomically.
 
@@ -56,7 +58,8 @@ def login_with_code(
     owner out there. Every success returns a device token (the same one when it was valid).
     A refusal by a limit (a locked phone, a requester over its hourly failures) is decided in a read-only
     transaction and audited sampled; a wrong code is committed as a failure (attempt counters and locks
-    must stick) and then raised. The token's session shows a label read from `user_agent` and the IP masked."""
+    must stick) and then raised. The token's session shows a label read from `user_agent` and the IP masked.
+    `with_profile` reads the user's profile (users.get_profile) in the same write transaction."""
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
     offered = (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH]
@@ -76,6 +79,7 @@ def login_with_code(
             audit.record(
                 session, Event.LOGIN, phone=e164, user_id=user_id, client_ip=client_ip, detail=test_mark(e164, s)
             )
+            profile = load_profile(session, user_id=user_id) if with_profile else None
     if failure is not None:
         raise failure
     log.info("%s %s", "registered" if created else "logged in", mask_phone(e164))
@@ -85,6 +89,7 @@ def login_with_code(
         is_new_user=created,
         user_id=user_id,
         device_token=offered,
+        profile=profile,
     )
 
 
