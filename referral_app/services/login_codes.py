@@ -358,15 +358,14 @@ def _check_code(
     latest = session.execute(_LATEST_CODE, {"phone": phone}).first()
     # The code a guess counts against: the latest one, while it is unused and alive.
     usable = latest if latest is not None and latest.consumed_at is None and latest.expires_at > now else None
-    # Every verification that is not a success counts against a requester without a device token (the
-    # transaction holds the requester's lock, so counting only the failures is the same as counting each
-    # try and taking a success back).
-    counts_for_requester = device == STRANGERS and requester is not None
+    # Every verification but a success counts against a requester without a device token (the transaction
+    # holds the requester's lock, so counting only the failures is counting each try and taking a success back).
+    failing_requester = requester if device == STRANGERS else None
     if usable is None:
         # Nothing to guess: refused without counting against the phone, so nobody can keep its owner out
         # without an SMS being sent. (It counts against the requester.)
-        if counts_for_requester:
-            counters.add(session, VERIFY_FAILURES, requester or "", now=now)
+        if failing_requester is not None:
+            counters.add(session, VERIFY_FAILURES, failing_requester, now=now)
         return InvalidCode(attempts_left=0)
 
     burned = usable.attempts >= s.code_max_attempts
@@ -377,8 +376,8 @@ def _check_code(
             session.execute(_CLEAR_GUARD, {"guard_phone": phone, "guard_device": device, "now": now})
         return None
 
-    if counts_for_requester:
-        counters.add(session, VERIFY_FAILURES, requester or "", now=now)
+    if failing_requester is not None:
+        counters.add(session, VERIFY_FAILURES, failing_requester, now=now)
     # A failure: the guard's bucket (a row of its own, created on the first failure) fills.
     guard = (
         session.get(SignInGuard, (phone, device), populate_existing=True) if state.updated_at is not None else None
