@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -23,7 +24,7 @@ from referral_app.services.errors import NotAuthenticated, SessionNotFound
 from referral_app.services.login_codes import check_verify_allowed, consume_code, test_mark, verify_checks
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.server_keys import code_hmac_key, verification_keys
-from referral_app.services.users import get_or_create_user
+from referral_app.services.users import Profile, load_profile, sign_in_user
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class LoginResult:
     is_new_user: bool
     user_id: int
     device_token: str  # keep it and send it with later sign-ins for this phone (see login_with_code)
+    profile: Profile | None = None  # with `with_profile`: the user's profile, read in the sign-in's transaction
 
 
 def login_with_code(
@@ -47,6 +49,7 @@ def login_with_code(
     device_token: str | None = None,
     user_agent: str | None = None,
     settings: Settings | None = None,
+    with_profile: bool = False,
 ) -> LoginResult:
     """Check the code; on success register (first login) or log in, and issue a token — atomically.
 
@@ -55,7 +58,8 @@ def login_with_code(
     owner out there. Every success returns a device token (the same one when it was valid).
     A refusal by a limit (a locked phone, a requester over its hourly failures) is decided in a read-only
     transaction and audited sampled; a wrong code is committed as a failure (attempt counters and locks
-    must stick) and then raised. The token's session shows a label read from `user_agent` and the IP masked."""
+    must stick) and then raised. The token's session shows a label read from `user_agent` and the IP masked.
+    `with_profile` reads the user's profile (users.get_profile) in the same write transaction."""
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
     offered = (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH]
@@ -66,10 +70,7 @@ def login_with_code(
     with transaction(session, f"phone:{e164}", f"ip:{requester}"):
         failure = consume_code(session, phone=e164, code=code, device=device, client_ip=client_ip, settings=s)
         if failure is None:
-            user, created = get_or_create_user(session, phone=e164, settings=s)
-            assert user.id is not None
-            user_id = user.id
-            user.last_login_at = utcnow()
+            user_id, created = sign_in_user(session, phone=e164, now=utcnow(), settings=s)
             token = _issue_token(session, user_id, s, device_label(user_agent), mask_ip(client_ip))
             # Signed with the current key: the same token when it was already, a fresh one after a rotation.
             offered = security.device_token(code_hmac_key(session, s), e164, device or security.new_device_id())
@@ -78,6 +79,7 @@ def login_with_code(
             audit.record(
                 session, Event.LOGIN, phone=e164, user_id=user_id, client_ip=client_ip, detail=test_mark(e164, s)
             )
+            profile = load_profile(session, user_id=user_id) if with_profile else None
     if failure is not None:
         raise failure
     log.info("%s %s", "registered" if created else "logged in", mask_phone(e164))
@@ -87,22 +89,24 @@ def login_with_code(
         is_new_user=created,
         user_id=user_id,
         device_token=offered,
+        profile=profile,
     )
 
 
 def _issue_token(session: Session, user_id: int, s: Settings, label: str | None, masked_ip: str | None) -> str:
     token = security.new_access_token()
     now = utcnow()
-    session.add(
-        AuthToken(
-            user_id=user_id,
-            token_hash=security.token_hash(token),
-            created_at=now,
-            last_used_at=now,
-            expires_at=now + timedelta(seconds=s.token_ttl_seconds),
-            device_label=label,
-            client_ip=masked_ip,
-        )
+    session.execute(
+        _INSERT_TOKEN,
+        {
+            "user_id": user_id,
+            "token_hash": security.token_hash(token),
+            "created_at": now,
+            "last_used_at": now,
+            "expires_at": now + timedelta(seconds=s.token_ttl_seconds),
+            "device_label": label,
+            "client_ip": masked_ip,
+        },
     )
     return token
 
@@ -117,6 +121,7 @@ class _LiveToken:
 # Built once: the token check runs on every authenticated request, and a Core statement over the table's
 # columns skips the ORM's query building and object loading.
 _tokens = sa.inspect(AuthToken).local_table
+_INSERT_TOKEN = sa.insert(cast("sa.Table", _tokens))  # a Core insert: no ORM object and flush per login
 _TOKEN_BY_HASH = sa.select(
     _tokens.c.id, _tokens.c.user_id, _tokens.c.last_used_at, _tokens.c.revoked_at, _tokens.c.expires_at
 ).where(_tokens.c.token_hash == sa.bindparam("token_hash"))

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from referral_app.core.clock import utcnow
 from referral_app.core.db import rowcount
 from referral_app.limits import LIMIT_WINDOW_SECONDS
-from referral_app.models import Timestamp
+from referral_app.models import RateCounter, Timestamp
 from referral_app.services.errors import RateLimited
 
 _EPOCH = datetime(1970, 1, 1)
@@ -66,8 +66,30 @@ def check(session: Session, *limits: Limit, now: datetime | None = None) -> None
     ).bindparams(_window_param())
     found = {(name, key): count for name, key, count in session.execute(statement, params)}
     for limit in limits:
-        if found.get((limit.name, limit.key), 0) >= limit.limit:
-            raise RateLimited(retry_after=retry_after(moment), reason=limit.reason)
+        refuse_if_full(limit, found.get((limit.name, limit.key)), moment)
+
+
+def refuse_if_full(limit: Limit, count: int | None, now: datetime) -> None:
+    """`check` for a count already read (None: no events in the window)."""
+    if (count or 0) >= limit.limit:
+        raise RateLimited(retry_after=retry_after(now), reason=limit.reason)
+
+
+_counters = sa.inspect(RateCounter).local_table
+
+
+def window_count(name: str) -> sa.ScalarSelect[int]:
+    """The current window's count of `name` for the bound `counter_key`, as a scalar subquery (NULL: none),
+    for a caller that reads it in the same statement as other state; `window` is bound to window_start(now)."""
+    return (
+        sa.select(_counters.c["count"])
+        .where(
+            _counters.c.name == name,
+            _counters.c.key == sa.bindparam("counter_key"),
+            _counters.c.window_start == _window_param(),
+        )
+        .scalar_subquery()
+    )
 
 
 def add(session: Session, name: str, key: str, *, now: datetime, by: int = 1) -> int:

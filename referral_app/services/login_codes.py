@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -76,10 +77,6 @@ def test_mark(phone: str, s: Settings) -> str | None:
     return TEST_NUMBER if phone in s.test_phone_numbers else None
 
 
-def _check_phone_lock(guard: SignInGuard | None, now: datetime) -> None:
-    if guard is not None and guard.locked_until is not None and guard.locked_until > now:
-        refusal_cache.remember_lock(guard.phone, guard.device, guard.locked_until, now)
-        raise RateLimited(retry_after=_seconds_until(guard.locked_until, now), reason="phone_locked")
 
 
 def _check_send_limits(
@@ -278,6 +275,60 @@ def verify_checks(session: Session, *, phone: str, client_ip: str | None) -> Ite
         yield
 
 
+# Built once, as Core statements over the tables' columns (like the profile read): they run on every
+# verification. The guard and the requester's failed verifications are one statement, one row always (the
+# guard's columns are NULL when the phone has none for this device).
+_guards = cast("sa.Table", sa.inspect(SignInGuard).local_table)
+_codes = cast("sa.Table", sa.inspect(LoginCode).local_table)
+_one_row = sa.select(sa.literal_column("1").label("one")).subquery("one")
+_VERIFY_STATE = sa.select(
+    _guards.c.failures,
+    _guards.c.locked_until,
+    _guards.c.updated_at,
+    counters.window_count(VERIFY_FAILURES).label("verify_failures"),
+).select_from(
+    _one_row.outerjoin(
+        _guards, sa.and_(_guards.c.phone == sa.bindparam("phone"), _guards.c.device == sa.bindparam("device"))
+    )
+)
+_LATEST_CODE = (
+    sa.select(_codes.c.id, _codes.c.code_hmac, _codes.c.expires_at, _codes.c.attempts, _codes.c.consumed_at)
+    .where(_codes.c.phone == sa.bindparam("phone"))
+    .order_by(_codes.c.created_at.desc(), _codes.c.id.desc())
+    .limit(1)
+)
+_CONSUME = (
+    sa.update(_codes)
+    .where(_codes.c.id == sa.bindparam("code_id"), _codes.c.consumed_at.is_(None))
+    .values(consumed_at=sa.bindparam("now"))
+)
+_COUNT_ATTEMPT = (
+    sa.update(_codes).where(_codes.c.id == sa.bindparam("code_id")).values(attempts=_codes.c.attempts + 1)
+)
+_CLEAR_GUARD = (
+    sa.update(_guards)
+    .where(_guards.c.phone == sa.bindparam("guard_phone"), _guards.c.device == sa.bindparam("guard_device"))
+    .values(failures=0.0, locked_until=None, updated_at=sa.bindparam("now"))
+)
+
+
+def _allowed_or_refused(
+    session: Session, phone: str, device: str, requester: str | None, now: datetime, s: Settings
+) -> sa.Row[tuple[float | None, datetime | None, datetime | None, int | None]]:
+    """check_verify_allowed's rules on one read of the state; returns that state (the guard's columns)."""
+    state = session.execute(
+        _VERIFY_STATE,
+        {"phone": phone, "device": device, "counter_key": requester or "", "window": counters.window_start(now)},
+    ).one()
+    if state.locked_until is not None and state.locked_until > now:
+        refusal_cache.remember_lock(phone, device, state.locked_until, now)
+        raise RateLimited(retry_after=_seconds_until(state.locked_until, now), reason="phone_locked")
+    if device == STRANGERS and requester is not None:
+        limit = counters.Limit(VERIFY_FAILURES, requester, s.verify_max_per_ip_per_hour, "verify_ip_limit")
+        counters.refuse_if_full(limit, state.verify_failures, now)
+    return state
+
+
 def check_verify_allowed(
     session: Session, *, phone: str, device: str, client_ip: str | None, settings: Settings | None = None
 ) -> None:
@@ -287,11 +338,7 @@ def check_verify_allowed(
     s = settings or get_settings()
     now = utcnow()
     refusal_cache.check_lock(phone, device, now)  # a lock known to hold: answered without a statement
-    _check_phone_lock(session.get(SignInGuard, (phone, device)), now)
-    requester = requester_key(client_ip, s.ipv6_prefix_length)
-    if device == STRANGERS and requester is not None:
-        limit = counters.Limit(VERIFY_FAILURES, requester, s.verify_max_per_ip_per_hour, "verify_ip_limit")
-        counters.check(session, limit, now=now)
+    _allowed_or_refused(session, phone, device, requester_key(client_ip, s.ipv6_prefix_length), now, s)
 
 
 def consume_code(
@@ -321,49 +368,48 @@ def _check_code(
     session: Session, phone: str, code: str, device: str, s: Settings, client_ip: str | None
 ) -> ServiceError | None:
     now = utcnow()
+    requester = requester_key(client_ip, s.ipv6_prefix_length)
     try:
-        check_verify_allowed(session, phone=phone, device=device, client_ip=client_ip, settings=s)
+        state = _allowed_or_refused(session, phone, device, requester, now, s)  # again, under the locks
     except RateLimited as refused:
         return refused
-    latest = session.exec(
-        select(LoginCode)
-        .where(LoginCode.phone == phone)
-        .order_by(col(LoginCode.created_at).desc(), col(LoginCode.id).desc())
-        .limit(1)
-    ).first()
+    latest = session.execute(_LATEST_CODE, {"phone": phone}).first()
     # The code a guess counts against: the latest one, while it is unused and alive.
     usable = latest if latest is not None and latest.consumed_at is None and latest.expires_at > now else None
-    requester = requester_key(client_ip, s.ipv6_prefix_length)
-    if device == STRANGERS and requester is not None:
-        counters.add(session, VERIFY_FAILURES, requester, now=now)  # taken back below on success
+    # Every verification but a success counts against a requester without a device token (the transaction
+    # holds the requester's lock, so counting only the failures is counting each try and taking a success back).
+    failing_requester = requester if device == STRANGERS else None
     if usable is None:
         # Nothing to guess: refused without counting against the phone, so nobody can keep its owner out
         # without an SMS being sent. (It counts against the requester.)
+        if failing_requester is not None:
+            counters.add(session, VERIFY_FAILURES, failing_requester, now=now)
         return InvalidCode(attempts_left=0)
 
-    guard = session.get(SignInGuard, (phone, device))
+    burned = usable.attempts >= s.code_max_attempts
+    matches = not burned and security.codes_match(code_hmac_key(session, s), phone, code.strip(), usable.code_hmac)
+    if matches and rowcount(session.execute(_CONSUME, {"code_id": usable.id, "now": now})) == 1:
+        # The owner's device: its own budget starts afresh (a device without a guard has a fresh one).
+        if device != STRANGERS and state.updated_at is not None:
+            session.execute(_CLEAR_GUARD, {"guard_phone": phone, "guard_device": device, "now": now})
+        return None
+
+    if failing_requester is not None:
+        counters.add(session, VERIFY_FAILURES, failing_requester, now=now)
+    # A failure: the guard's bucket (a row of its own, created on the first failure) fills.
+    guard = (
+        session.get(SignInGuard, (phone, device), populate_existing=True) if state.updated_at is not None else None
+    )
     if guard is None:
         guard = SignInGuard(phone=phone, device=device, updated_at=now)
         session.add(guard)
-    burned = usable.attempts >= s.code_max_attempts
-    if not burned and security.codes_match(code_hmac_key(session, s), phone, code.strip(), usable.code_hmac):
-        consumed = session.execute(
-            sa.update(LoginCode)
-            .where(col(LoginCode.id) == usable.id, col(LoginCode.consumed_at).is_(None))
-            .values(consumed_at=now)
-        )
-        if rowcount(consumed) == 1:
-            if device != STRANGERS:  # the owner's device: its own budget starts afresh
-                guard.failures, guard.locked_until, guard.updated_at = 0.0, None, now
-            elif requester is not None:
-                counters.add(session, VERIFY_FAILURES, requester, now=now, by=-1)
-            return None
-
     level = _failures_now(guard, now, s) + 1
     guard.failures, guard.updated_at = level, now
+    attempts = usable.attempts
     if not burned:
-        usable.attempts += 1
-        burned = usable.attempts >= s.code_max_attempts
+        session.execute(_COUNT_ATTEMPT, {"code_id": usable.id})
+        attempts += 1
+        burned = attempts >= s.code_max_attempts
         if burned:
             audit.record(session, Event.CODE_BURNED, phone=phone, client_ip=client_ip)
     if level + 1 > s.phone_max_failures:  # the bucket holds no further guess: locked until it does
@@ -376,7 +422,7 @@ def _check_code(
         return RateLimited(retry_after=wait, reason="phone_locked")
     if burned:
         return TooManyAttempts()
-    code_left = s.code_max_attempts - usable.attempts
+    code_left = s.code_max_attempts - attempts
     return InvalidCode(attempts_left=min(code_left, math.floor(s.phone_max_failures - level)))
 
 

@@ -8,10 +8,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import email_validator
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
@@ -60,26 +61,53 @@ def new_invite_code(settings: Settings) -> str:
 
 
 def get_or_create_user(session: Session, *, phone: str, settings: Settings | None = None) -> tuple[User, bool]:
-    """Inside the caller's transaction. Returns (user, created).
-
-    Invite-code uniqueness is enforced by the unique index: insert, and on a collision retry with a new
-    code inside a savepoint (check-then-insert would race).
-    """
-    s = settings or get_settings()
+    """Inside the caller's transaction. Returns (user, created)."""
     user = session.exec(select(User).where(User.phone == phone)).first()  # a tombstone's phone is freed
     if user is not None:
         return user, False
+    created = _insert_user(session, phone, utcnow(), None, settings or get_settings())
+    if created is None:  # created concurrently by another login of the same phone
+        return session.exec(select(User).where(User.phone == phone)).one(), False
+    user = session.get(User, created)
+    assert user is not None
+    return user, True
+
+
+def sign_in_user(
+    session: Session, *, phone: str, now: datetime, settings: Settings | None = None
+) -> tuple[int, bool]:
+    """get_or_create_user for a sign-in, inside the caller's write transaction: the user's id, with
+    `last_login_at` set to `now`, created on the first login. Returns (id, created). A returning user is one
+    Core statement (an UPDATE that returns the id), with no ORM object loaded."""
+    touched = session.execute(_TOUCH_LOGIN, {"e164": phone, "now": now}).scalar()
+    if touched is not None:
+        return touched, False
+    created = _insert_user(session, phone, now, now, settings or get_settings())
+    if created is None:  # created concurrently by another login of the same phone
+        return session.execute(_TOUCH_LOGIN, {"e164": phone, "now": now}).scalar_one(), False
+    return created, True
+
+
+def _insert_user(
+    session: Session, phone: str, now: datetime, last_login_at: datetime | None, s: Settings
+) -> int | None:
+    """A new user's id, or None when the phone is taken. Invite-code uniqueness is enforced by the unique
+    index (check-then-insert would race): INSERT ... ON CONFLICT DO NOTHING, and when no row comes back and
+    the phone is free, the invite code collided: again with a new one. (No savepoint needed.)"""
+    insert = _INSERT_NEW_USER[session.get_bind().dialect.name]
     for _ in range(INVITE_CODE_RETRIES):
-        candidate = User(phone=phone, invite_code=new_invite_code(s), created_at=utcnow())
-        try:
-            with session.begin_nested():
-                session.add(candidate)
-            return candidate, True
-        except IntegrityError:
-            existing = session.exec(select(User).where(User.phone == phone)).first()
-            if existing is not None:  # created concurrently by another login of the same phone
-                return existing, False
-            log.info("invite code collision, retrying with a new code")
+        row = {
+            "phone": phone,
+            "invite_code": new_invite_code(s),
+            "created_at": now,
+            "last_login_at": last_login_at,
+        }
+        created: int | None = session.execute(insert, row).scalar()
+        if created is not None:
+            return created
+        if session.execute(_USER_BY_PHONE, {"e164": phone}).first() is not None:
+            return None
+        log.info("invite code collision, retrying with a new code")
     raise RuntimeError("could not find a free invite code; widen INVITE_CODE_LENGTH or the alphabet")
 
 
@@ -88,6 +116,18 @@ def get_or_create_user(session: Session, *, phone: str, settings: Settings | Non
 # half of the read's CPU). The referral count is a scalar subquery of the profile's one row.
 _users = sa.inspect(User).local_table
 _referrer = _users.alias("referrer")
+_users_table = cast("sa.Table", _users)
+_TOUCH_LOGIN = (
+    sa.update(_users_table)
+    .where(_users_table.c.phone == sa.bindparam("e164"))  # a tombstone's phone is freed
+    .values(last_login_at=sa.bindparam("now"))
+    .returning(_users_table.c.id)
+)
+_USER_BY_PHONE = sa.select(_users_table.c.id).where(_users_table.c.phone == sa.bindparam("e164"))
+_INSERT_NEW_USER = {
+    name: dialect.insert(_users_table).on_conflict_do_nothing().returning(_users_table.c.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 _REFERRALS_COUNT = (
     sa.select(sa.func.count()).select_from(_users).where(_users.c.referrer_id == sa.bindparam("user_id"))
 )
@@ -151,7 +191,12 @@ def get_profile(session: Session, *, user_id: int, referrals_limit: int = PROFIL
     """The profile with the newest `referrals_limit` referrals; NotAuthenticated when the user is gone
     (a deleted account's people keep their activation, with `inviter_deleted`)."""
     with transaction(session):
-        return _load_profile(session, user_id, max(0, min(referrals_limit, PROFILE_REFERRALS)))
+        return load_profile(session, user_id=user_id, referrals_limit=referrals_limit)
+
+
+def load_profile(session: Session, *, user_id: int, referrals_limit: int = PROFILE_REFERRALS) -> Profile:
+    """get_profile inside the caller's transaction (a sign-in's: one transaction fewer)."""
+    return _load_profile(session, user_id, max(0, min(referrals_limit, PROFILE_REFERRALS)))
 
 
 def list_referrals(

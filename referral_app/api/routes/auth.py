@@ -19,7 +19,7 @@ from referral_app.api.schemas import (
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import humanize_seconds
 from referral_app.limits import ROW_ID_MAX
-from referral_app.services import auth, errors, login_codes, users
+from referral_app.services import auth, errors, login_codes
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -97,8 +97,8 @@ async def issue_token(
     body: TokenRequest,
     user_agent: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TokenIssued:
-    def sign_in(session: Session) -> tuple[auth.LoginResult, users.Profile]:
-        result = auth.login_with_code(
+    def sign_in(session: Session) -> auth.LoginResult:
+        return auth.login_with_code(
             session,
             phone=body.phone,
             code=body.code,
@@ -106,16 +106,16 @@ async def issue_token(
             client_ip=client_ip,
             device_token=body.device_token,
             user_agent=user_agent,
+            with_profile=True,
         )
-        return result, users.get_profile(session, user_id=result.user_id)
 
-    result, profile = await in_session(sign_in)
+    result = await in_session(sign_in)
     return TokenIssued(
         access_token=result.access_token,
         expires_in=result.expires_in,
         is_new_user=result.is_new_user,
         device_token=result.device_token,
-        user=Profile.model_validate(profile),
+        user=Profile.model_validate(result.profile),
     )
 
 

@@ -110,8 +110,10 @@ def _begin_write(session: Session, lock_keys: tuple[str, ...]) -> None:
             raise
         return
     try:
-        for key in sorted(set(lock_keys)):
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_id(key)})
+        # One round trip for all the keys: PostgreSQL evaluates a select list from left to right.
+        if keys := sorted(set(lock_keys)):
+            calls = ", ".join(f"pg_advisory_xact_lock(:key{i})" for i in range(len(keys)))
+            session.execute(sa.text(f"SELECT {calls}"), {f"key{i}": lock_id(key) for i, key in enumerate(keys)})
     except BaseException:
         session.rollback()
         raise
