@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypedDict, TypeVar, Unpack
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, delete, func, select, update
 
 from referral_app.core.clock import utcnow
 from referral_app.core.db import rowcount, transaction
 from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSALS_PER_AUDIT_ROW
 from referral_app.models import AuditEvent, AuditPurge
+from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import ServiceError
 from referral_app.services.phones import mask_phone
 
@@ -60,6 +64,83 @@ def record_alone(session: Session, event: Event, **fields: Unpack[EventFields]) 
     """Record an event in a transaction of its own (for actions that have none, or were rolled back)."""
     with transaction(session, write=True):
         record(session, event, **fields)
+
+
+_INSERT = sa.insert(AuditEvent)
+
+
+def _row(event: Event, fields: EventFields) -> dict[str, object]:
+    return {
+        "created_at": utcnow(),
+        "event": event.value,
+        "user_id": fields.get("user_id"),
+        "phone": fields.get("phone"),
+        "client_ip": fields.get("client_ip"),
+        "detail": fields.get("detail"),
+    }
+
+
+def insert(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
+    """`record` as one Core INSERT, executed now in the caller's transaction (no ORM unit of work): for the
+    send path, which records an event on every request."""
+    session.connection().execute(_INSERT, _row(event, fields))
+
+
+def _insert_all(session: Session, rows: list[dict[str, object]]) -> None:
+    with transaction(session, write=True):
+        session.connection().execute(_INSERT, rows)
+
+
+class _GroupCommit:
+    """Events recorded by concurrent callers on one event loop, written together: while one batch is being
+    written (in a worker thread), the next one queues."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[dict[str, object], asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def write(self, row: dict[str, object]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.queued.append((row, done))
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write_batches())
+        await done
+
+    async def _write_batches(self) -> None:
+        try:
+            while self.queued:
+                batch, self.queued = self.queued, []
+                try:
+                    await run_with_session(_insert_all, [row for row, _ in batch])
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                except BaseException:  # cancelled (the loop is closing): the batch's callers are too
+                    for _, done in batch:
+                        done.cancel()
+                    raise
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self.writer = None
+
+
+_group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = weakref.WeakKeyDictionary()
+
+
+async def record_grouped(event: Event, **fields: Unpack[EventFields]) -> None:
+    """Record an event in a transaction of its own, like `record_alone`, from async code, returning once it is
+    committed. The events of concurrent callers are group-committed: those queued while a batch is being
+    written go together in the next one (all or none), so a burst of them costs a few write transactions,
+    not one each. Each row keeps the moment it was recorded. A failed batch fails every caller in it."""
+    loop = asyncio.get_running_loop()
+    group = _group_commits.get(loop)
+    if group is None:
+        group = _group_commits[loop] = _GroupCommit()
+    await group.write(_row(event, fields))
 
 
 # Refusals seen by this process and not yet written, per (event, detail): see record_refusal.
