@@ -85,21 +85,26 @@ def _check_phone_lock(guard: SignInGuard | None, now: datetime) -> None:
 # The send path's statements, built once (module level, bound parameters) and run on the session's
 # connection: no ORM query building or object loading on the path every send takes, twice.
 _codes = sa.inspect(LoginCode).local_table
-_RECENT_BY_PHONE = (
-    sa.select(_codes.c.created_at)
-    .where(_codes.c.phone == sa.bindparam("phone"), _codes.c.created_at > sa.bindparam("since", type_=Timestamp))
-    .order_by(_codes.c.created_at.desc())
-    .limit(sa.bindparam("limit"))
-)
-_NTH_LATEST_BY_REQUESTER = (
-    sa.select(_codes.c.created_at)
-    .where(
-        _codes.c.requester_ip == sa.bindparam("requester"),
-        _codes.c.created_at > sa.bindparam("since", type_=Timestamp),
-    )
-    .order_by(_codes.c.created_at.desc())
-    .offset(sa.bindparam("offset"))
-    .limit(1)
+_BY_PHONE, _BY_REQUESTER = 0, 1
+_since = sa.bindparam("since", type_=Timestamp)
+# One round trip for both logs: the phone's most recent codes of the hour (up to its hourly limit), and
+# the requester's N-th most recent of the hour (none when it has fewer, or when the requester is NULL).
+_SEND_LOG = sa.union_all(
+    sa.select(
+        sa.select(sa.literal_column(str(_BY_PHONE)).label("whose"), _codes.c.created_at)
+        .where(_codes.c.phone == sa.bindparam("phone"), _codes.c.created_at > _since)
+        .order_by(_codes.c.created_at.desc())
+        .limit(sa.bindparam("limit"))
+        .subquery()
+    ),
+    sa.select(
+        sa.select(sa.literal_column(str(_BY_REQUESTER)).label("whose"), _codes.c.created_at)
+        .where(_codes.c.requester_ip == sa.bindparam("requester"), _codes.c.created_at > _since)
+        .order_by(_codes.c.created_at.desc())
+        .offset(sa.bindparam("offset"))
+        .limit(1)
+        .subquery()
+    ),
 )
 _INSERT_CODE = sa.insert(LoginCode)
 
@@ -111,28 +116,32 @@ def _check_send_limits(
     which refuses atomically, so it need not read them first)."""
     # A locked phone still gets codes (within these limits): the owner may be signing in on a device whose
     # own budget is untouched, and strangers' guesses at the new code are refused by the lock unevaluated.
-    connection = session.connection()
-    since = now - HOUR
-    recent = (
-        connection.execute(
-            _RECENT_BY_PHONE, {"phone": phone, "since": since, "limit": s.code_max_per_phone_per_hour}
-        )
-        .scalars()
-        .all()
+    log_rows = session.connection().execute(
+        _SEND_LOG,
+        {
+            "phone": phone,
+            "requester": requester,
+            "since": now - HOUR,
+            "limit": s.code_max_per_phone_per_hour,
+            "offset": s.code_max_per_ip_per_hour - 1,
+        },
     )
+    recent: list[datetime] = []
+    nth_latest: datetime | None = None
+    for whose, created_at in log_rows:
+        if whose == _BY_PHONE:
+            recent.append(created_at)
+        else:
+            nth_latest = created_at
+    recent.sort(reverse=True)
     cooldown = timedelta(seconds=s.code_resend_cooldown_seconds)
     if recent and cooldown and recent[0] + cooldown > now:
         raise RateLimited(retry_after=_seconds_until(recent[0] + cooldown, now), reason="cooldown")
     if len(recent) >= s.code_max_per_phone_per_hour:
         raise RateLimited(retry_after=_seconds_until(recent[-1] + HOUR, now), reason="phone_hourly_limit")
-    if requester is not None:
-        # The window frees up when the N-th most recent request from this requester ages out of the hour.
-        nth_latest = connection.execute(
-            _NTH_LATEST_BY_REQUESTER,
-            {"requester": requester, "since": since, "offset": s.code_max_per_ip_per_hour - 1},
-        ).scalar()
-        if nth_latest is not None:
-            raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now), reason="ip_hourly_limit")
+    # The requester's window frees up when its N-th most recent request ages out of the hour.
+    if nth_latest is not None:
+        raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now), reason="ip_hourly_limit")
     if country is not None:
         counters.check(session, *_sms_budgets(country, s), now=now)
 
