@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,12 +15,13 @@ from enum import StrEnum
 from typing import TypedDict, TypeVar, Unpack, cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, delete, func, insert, select, update
+from sqlmodel import Session, col, delete, func, select, update
 
 from referral_app.core.clock import utcnow
 from referral_app.core.db import rowcount, transaction
 from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSALS_PER_AUDIT_ROW
 from referral_app.models import AuditEvent, AuditPurge
+from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import ServiceError
 from referral_app.services.phones import mask_phone
 
@@ -55,19 +58,80 @@ class EventFields(TypedDict, total=False):
 _EMPTY_FIELDS: EventFields = {"phone": None, "user_id": None, "client_ip": None, "detail": None}
 
 
-_INSERT_EVENT = insert(cast("sa.Table", sa.inspect(AuditEvent).local_table))
+# A Core insert built once (no ORM object and flush): every sign-in writes two events, every send one.
+_INSERT_EVENT = sa.insert(cast("sa.Table", sa.inspect(AuditEvent).local_table))
+
+
+def _row(event: Event, fields: EventFields) -> dict[str, object]:
+    return {"created_at": utcnow(), "event": event.value, **_EMPTY_FIELDS, **fields}
 
 
 def record(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
-    """Add the event to the caller's transaction: it is kept exactly when the action is. A Core insert (no
-    ORM object and flush): every sign-in writes two."""
-    session.execute(_INSERT_EVENT, {"created_at": utcnow(), "event": event.value, **_EMPTY_FIELDS, **fields})
+    """Add the event to the caller's transaction: it is kept exactly when the action is."""
+    session.execute(_INSERT_EVENT, _row(event, fields))
 
 
 def record_alone(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
     """Record an event in a transaction of its own (for actions that have none, or were rolled back)."""
     with transaction(session, write=True):
         record(session, event, **fields)
+
+
+def _insert_all(session: Session, rows: list[dict[str, object]]) -> None:
+    with transaction(session, write=True):
+        session.execute(_INSERT_EVENT, rows)
+
+
+class _GroupCommit:
+    """Events recorded by concurrent callers on one event loop, written together: while one batch is being
+    written (in a worker thread), the next one queues."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[dict[str, object], asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def write(self, row: dict[str, object]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.queued.append((row, done))
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write_batches())
+        await done
+
+    async def _write_batches(self) -> None:
+        try:
+            while self.queued:
+                batch, self.queued = self.queued, []
+                try:
+                    await run_with_session(_insert_all, [row for row, _ in batch])
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                except BaseException:  # cancelled (the loop is closing): the batch's callers are too
+                    for _, done in batch:
+                        done.cancel()
+                    raise
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self.writer = None
+
+
+_group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = weakref.WeakKeyDictionary()
+
+
+async def record_grouped(event: Event, **fields: Unpack[EventFields]) -> None:
+    """Record an event in a transaction of its own, like `record_alone`, from async code, returning once it is
+    committed. The events of concurrent callers are group-committed: those queued while a batch is being
+    written go together in the next one (all or none), so a burst of them costs a few write transactions,
+    not one each. Each row keeps the moment it was recorded. A failed batch fails every caller in it."""
+    loop = asyncio.get_running_loop()
+    group = _group_commits.get(loop)
+    if group is None:
+        group = _group_commits[loop] = _GroupCommit()
+    await group.write(_row(event, fields))
 
 
 # Refusals seen by this process and not yet written, per (event, detail): see record_refusal.

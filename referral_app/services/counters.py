@@ -6,6 +6,7 @@ these run on every send and every failed verify."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,12 +44,11 @@ def retry_after(now: datetime, seconds: int = LIMIT_WINDOW_SECONDS) -> int:
     return max(1, math.ceil((end - now).total_seconds()))
 
 
-def _rows(limits: tuple[Limit, ...], now: datetime) -> tuple[str, dict[str, object]]:
-    values = ", ".join(f"(:name{i}, :key{i})" for i in range(len(limits)))
+def _params(limits: tuple[Limit, ...], now: datetime) -> dict[str, object]:
     params: dict[str, object] = {"window": window_start(now)}
     for i, limit in enumerate(limits):
         params[f"name{i}"], params[f"key{i}"] = limit.name, limit.key
-    return values, params
+    return params
 
 
 def _window_param() -> sa.BindParameter[datetime]:
@@ -59,12 +59,8 @@ def _window_param() -> sa.BindParameter[datetime]:
 def check(session: Session, *limits: Limit, now: datetime | None = None) -> None:
     """Refuse (`rate_limited`, until the window ends) when a window already holds its limit of events."""
     moment = now or utcnow()
-    clauses = " OR ".join(f"(name = :name{i} AND key = :key{i})" for i in range(len(limits)))
-    _, params = _rows(limits, moment)
-    statement = sa.text(
-        f"SELECT name, key, count FROM rate_counters WHERE window_start = :window AND ({clauses})"  # noqa: S608
-    ).bindparams(_window_param())
-    found = {(name, key): count for name, key, count in session.execute(statement, params)}
+    rows = session.connection().execute(_select(len(limits)), _params(limits, moment))
+    found = {(name, key): count for name, key, count in rows}
     for limit in limits:
         refuse_if_full(limit, found.get((limit.name, limit.key)), moment)
 
@@ -109,15 +105,27 @@ def take(session: Session, *limits: Limit, now: datetime) -> dict[tuple[str, str
 
 
 def _upsert(session: Session, limits: tuple[Limit, ...], now: datetime, by: int) -> dict[tuple[str, str], int]:
-    values, params = _rows(limits, now)
-    values = values.replace(")", ", :window, :by)")
-    statement = sa.text(
+    rows = session.connection().execute(_upsert_statement(len(limits)), {**_params(limits, now), "by": by})
+    return {(name, key): count for name, key, count in rows}
+
+
+# The statements for n limits, built once per n (they run on every send and every failed verify).
+@functools.cache
+def _select(n: int) -> sa.TextClause:
+    clauses = " OR ".join(f"(name = :name{i} AND key = :key{i})" for i in range(n))
+    return sa.text(
+        f"SELECT name, key, count FROM rate_counters WHERE window_start = :window AND ({clauses})"  # noqa: S608
+    ).bindparams(_window_param())
+
+
+@functools.cache
+def _upsert_statement(n: int) -> sa.TextClause:
+    values = ", ".join(f"(:name{i}, :key{i}, :window, :by)" for i in range(n))
+    return sa.text(
         f"INSERT INTO rate_counters (name, key, window_start, count) VALUES {values} "  # noqa: S608
         "ON CONFLICT (name, key, window_start) DO UPDATE SET count = rate_counters.count + excluded.count "
         "RETURNING name, key, count"
     ).bindparams(_window_param())
-    rows = session.execute(statement, {**params, "by": by})
-    return {(name, key): count for name, key, count in rows}
 
 
 def purge(session: Session, *, older_than: datetime) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -18,7 +19,13 @@ from referral_app.core.db import transaction
 from referral_app.limits import AUDIT_RETENTION_MIN_DAYS
 from referral_app.models import AuditEvent, AuditPurge, LoginCode
 from referral_app.services import audit, auth, login_codes, referrals, users
-from referral_app.services.errors import InvalidCode, RateLimited, ServiceError, TooManyAttempts
+from referral_app.services.errors import (
+    InvalidCode,
+    RateLimited,
+    ServiceError,
+    ServiceUnavailable,
+    TooManyAttempts,
+)
 from referral_app.services.phones import mask_phone
 from tests.helpers import FakeClock, configure, shift_back
 
@@ -54,6 +61,47 @@ def test_login_flow_events(session: Session) -> None:
 async def test_code_sent_is_recorded_after_delivery(settings: Settings, session: Session) -> None:
     await login_codes.send_login_code(phone="8 912 345-67-89", region=None, client_ip=IP)
     assert [e for e, _, _ in events(session)] == ["code_requested", "code_sent"]
+
+
+async def test_concurrent_events_are_group_committed(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """record_grouped: every caller returns once its own row is committed; rows queued together share one
+    write transaction, and each keeps the moment it was recorded."""
+    batches: list[int] = []
+    insert_all = audit._insert_all
+
+    def counted(session: Session, rows: list[dict[str, object]]) -> None:
+        batches.append(len(rows))
+        insert_all(session, rows)
+
+    monkeypatch.setattr(audit, "_insert_all", counted)
+    before = utcnow()
+    await asyncio.gather(
+        *(audit.record_grouped(audit.Event.CODE_SENT, phone=f"+7912000{n:04d}", client_ip=IP) for n in range(50))
+    )
+    rows = session.exec(select(AuditEvent)).all()
+    assert sorted(row.phone or "" for row in rows) == [f"+7912000{n:04d}" for n in range(50)]
+    assert {(row.event, row.client_ip) for row in rows} == {("code_sent", IP)}
+    assert all(before <= row.created_at <= utcnow() for row in rows)
+    assert sum(batches) == 50 and len(batches) < 50
+
+
+async def test_a_failed_group_commit_fails_every_caller_in_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(session: Session, rows: list[dict[str, object]]) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is gone"))
+
+    monkeypatch.setattr(audit, "_insert_all", broken)
+    results = await asyncio.gather(
+        *(audit.record_grouped(audit.Event.CODE_SENT, phone=PHONE, client_ip=IP) for _ in range(5)),
+        return_exceptions=True,
+    )
+    assert [type(r) for r in results] == [ServiceUnavailable] * 5
+    assert session.exec(select(AuditEvent)).all() == []
+    monkeypatch.undo()
+    await audit.record_grouped(audit.Event.CODE_SENT, phone=PHONE, client_ip=IP)  # the next batch is written
+    session.rollback()
+    assert len(session.exec(select(AuditEvent)).all()) == 1
 
 
 def test_refused_codes_say_which_limit(session: Session) -> None:

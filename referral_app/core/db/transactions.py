@@ -99,6 +99,13 @@ def _end_idle_transaction(session: Session) -> None:
         session.rollback()
 
 
+# Every key's lock in one round trip, taken in the order given (ORDER BY ordinality: PostgreSQL evaluates a
+# volatile target list after the sort).
+_ADVISORY_LOCKS = sa.text(
+    "SELECT pg_advisory_xact_lock(t.id) FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS t(id, n) ORDER BY t.n"
+)
+
+
 def _begin_write(session: Session, lock_keys: tuple[str, ...]) -> None:
     bind = session.get_bind()
     if bind.dialect.name == "sqlite":
@@ -110,10 +117,9 @@ def _begin_write(session: Session, lock_keys: tuple[str, ...]) -> None:
             raise
         return
     try:
-        # One round trip for all the keys: PostgreSQL evaluates a select list from left to right.
-        if keys := sorted(set(lock_keys)):
-            calls = ", ".join(f"pg_advisory_xact_lock(:key{i})" for i in range(len(keys)))
-            session.execute(sa.text(f"SELECT {calls}"), {f"key{i}": lock_id(key) for i, key in enumerate(keys)})
+        if lock_keys:
+            ids = [lock_id(key) for key in sorted(set(lock_keys))]
+            session.connection().execute(_ADVISORY_LOCKS, {"ids": ids})
     except BaseException:
         session.rollback()
         raise
