@@ -74,11 +74,10 @@ async def test_kill_9_mid_flight_then_restart(
         confirmed_invites: list[tuple[str, str]] = []
         enough = asyncio.Event()
         outcomes: collections.Counter = collections.Counter()
-        storming = True
 
         async def client(n: int) -> None:
             attempt = 0
-            while storming:
+            while True:  # until the kill: then every client's next request fails at the latest
                 attempt += 1
                 phone = f"+7918{n:03d}{attempt:04d}"
                 try:
@@ -114,8 +113,9 @@ async def test_kill_9_mid_flight_then_restart(
             await ended[0]  # re-raises what went wrong in that client
             raise AssertionError(f"a client was cut off before the kill: {outcomes}")
         await asyncio.to_thread(kill_hard, server)
-        storming = False
-        await asyncio.gather(*storm)
+        # No flag to stop them: a client whose answer arrived just before the kill would see it and end
+        # without meeting the kill (39 of 40 cut off, now and then). A kill that failed shows as a timeout.
+        await asyncio.wait_for(asyncio.gather(*storm), timeout=120)
         assert port_is_closed(port)
         # Every client was cut off by the kill (RemoteProtocolError/ReadError: mid-request; ConnectError: after).
         assert sum(n for (kind, _), n in outcomes.items() if kind == "cut off") == 40, outcomes
