@@ -276,9 +276,9 @@ async def send_login_code(
             withdraw_code, phone=e164, code=code, reason=reason[:50], client_ip=client_ip, settings=s
         )
         raise SmsFailed() from None
-    # Its own transaction, committed before the answer, group-committed with concurrent sends' (a burst of
-    # 1000 is a few write transactions, not 1000). A crash after the SMS and before that commit loses the row,
-    # as it would with a transaction per row; it never records an SMS that did not go out.
+    # Its own transaction, committed before the answer, shared with concurrent sends' rows (group commit). A
+    # crash after the SMS and before that commit loses the row, as it would with a transaction per row; it
+    # never records an SMS that did not go out.
     await audit.record_grouped(Event.CODE_SENT, phone=e164, client_ip=client_ip, detail=test_mark(e164, s))
     log.info("login code sent to %s", mask_phone(e164))
     return IssuedCode(

@@ -14,7 +14,7 @@ from sqlmodel import Session, func, select
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
-from referral_app.models import AuditEvent, LoginCode, ServerSecret, SignInGuard
+from referral_app.models import AuditEvent, LoginCode, RateCounter, ServerSecret, SignInGuard
 from referral_app.services import auth, login_codes, security, server_keys
 from referral_app.services.audit import Event
 from referral_app.services.errors import InvalidCode, InvalidPhone, RateLimited, TooManyAttempts
@@ -306,6 +306,32 @@ def test_send_limits_hold_under_a_parallel_burst(engine, settings: Settings) -> 
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(send, range(10)))
     assert results.count("sent") == 1
+
+
+def test_sms_budget_holds_under_a_parallel_burst_of_distinct_phones(engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Parallel sends for distinct phones from distinct addresses: exactly the budget goes out, the rest are
+    refused and leave nothing behind, not even a count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    configure(settings, sms_max_per_hour=5)
+
+    def send(n: int) -> str:
+        with Session(engine) as s:
+            try:
+                issue(s, phone=f"+7912{n:07d}", ip=f"10.0.0.{n}")
+                return "sent"
+            except RateLimited as refused:
+                return refused.reason
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(send, range(12)))
+    assert sorted(results) == ["sent"] * 5 + ["sms_budget"] * 7
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(LoginCode)).one() == 5
+        requested = s.exec(select(func.count()).where(AuditEvent.event == "code_requested")).one()
+        assert requested == 5
+        assert s.exec(select(RateCounter.count).where(RateCounter.name == "sms")).one() == 5
+        assert s.exec(select(RateCounter.count).where(RateCounter.name == "sms_country")).one() == 5
 
 
 class RecordingSender(LogSmsSender):
