@@ -144,17 +144,28 @@ def record_refusal(session: Session, event: Event, **fields: Unpack[EventFields]
     once, then one row per REFUSALS_PER_AUDIT_ROW more, its detail saying how many (`phone_locked x10`), with
     the fields of the refusal that completed the batch. Counts live in the process, so a process that stops
     loses at most the last few of each kind; a flood costs one write per batch, not one per request."""
+    if (due := _refusal_due(event, fields)) is not None:
+        record_alone(session, event, **due)
+
+
+async def record_refusal_soon(event: Event, **fields: Unpack[EventFields]) -> None:
+    """record_refusal from async code: only a refusal whose row is due goes to a worker thread and the
+    database; the others are counted on the event loop."""
+    if (due := _refusal_due(event, fields)) is not None:
+        await run_with_session(record_alone, event, **due)
+
+
+def _refusal_due(event: Event, fields: EventFields) -> EventFields | None:
+    """Count the refusal; the fields of the row to write now, or None while its batch fills."""
     key = (event.value, fields.get("detail"))
     with _unwritten_lock:
         first = key not in _unwritten
         pending = 1 if first else _unwritten[key] + 1
         if not first and pending < REFUSALS_PER_AUDIT_ROW:
             _unwritten[key] = pending
-            return
+            return None
         _unwritten[key] = 0
-    if not first:
-        fields = {**fields, "detail": f"{fields.get('detail')} x{pending}"}
-    record_alone(session, event, **fields)
+    return fields if first else {**fields, "detail": f"{fields.get('detail')} x{pending}"}
 
 
 def forget_refusals() -> None:

@@ -17,13 +17,20 @@ from referral_app.core.db import transaction
 from referral_app.core.net import requester_key
 from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.models import AuthToken
-from referral_app.services import audit, security
+from referral_app.services import audit, refusal_cache, security
 from referral_app.services.audit import Event
+from referral_app.services.bridge import run_with_session
 from referral_app.services.devices import device_label, mask_ip
 from referral_app.services.errors import NotAuthenticated, SessionNotFound
-from referral_app.services.login_codes import check_verify_allowed, consume_code, test_mark, verify_checks
+from referral_app.services.login_codes import (
+    check_verify_allowed,
+    consume_code,
+    refuse_from_memory,
+    test_mark,
+    verify_checks,
+)
 from referral_app.services.phones import mask_phone, normalize_phone
-from referral_app.services.server_keys import code_hmac_key, verification_keys
+from referral_app.services.server_keys import code_hmac_key, loaded_verification_keys, verification_keys
 from referral_app.services.users import Profile, load_profile, sign_in_user
 
 log = logging.getLogger(__name__)
@@ -90,6 +97,45 @@ def login_with_code(
         user_id=user_id,
         device_token=offered,
         profile=profile,
+    )
+
+
+async def sign_in(
+    *,
+    phone: str,
+    code: str,
+    region: str | None = None,
+    client_ip: str | None = None,
+    device_token: str | None = None,
+    user_agent: str | None = None,
+    with_profile: bool = False,
+) -> LoginResult:
+    """login_with_code from async code. A lock refusal_cache holds for this phone and device is answered on
+    the event loop first (login_codes.refuse_from_memory), so a flood of guesses at a locked phone never
+    reaches a worker thread; everything else is login_with_code, in one."""
+    s = get_settings()
+    e164 = normalize_phone(phone, region, default_region=s.default_region)
+    try:
+        keys = loaded_verification_keys(s)
+    except KeyError:  # the demo key is not loaded yet (before the first start): the database path decides
+        keys = None
+    if keys is not None:
+        device = security.device_of(keys, e164, (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH])
+        await refuse_from_memory(
+            lambda: refusal_cache.check_lock(e164, device, utcnow()),
+            Event.VERIFY_REFUSED,
+            phone=e164,
+            client_ip=client_ip,
+        )
+    return await run_with_session(
+        login_with_code,
+        phone=phone,
+        code=code,
+        region=region,
+        client_ip=client_ip,
+        device_token=device_token,
+        user_agent=user_agent,
+        with_profile=with_profile,
     )
 
 

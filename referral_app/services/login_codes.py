@@ -18,7 +18,7 @@ import contextlib
 import logging
 import math
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -249,6 +249,19 @@ def sms_text(code: str, s: Settings) -> str:
     return f"{translate('sms.login_code', DEFAULT_LANGUAGE, code=code)}\n\n@{s.sms_app_host} #{code}"
 
 
+async def refuse_from_memory(
+    check: Callable[[], None], event: Event, *, phone: str, client_ip: str | None
+) -> None:
+    """Answer a refusal refusal_cache holds on the event loop, before any trip to a worker thread: a flood of
+    them then costs what any rejected request costs. Audited as the database path audits it (sampled, `event`
+    with the limit as detail); a miss goes on to the database path, which checks the cache again."""
+    try:
+        check()
+    except RateLimited as refused:
+        await audit.record_refusal_soon(event, phone=phone, client_ip=client_ip, detail=refused.reason)
+        raise
+
+
 async def send_login_code(
     *, phone: str, region: str | None, client_ip: str | None, settings: Settings | None = None
 ) -> IssuedCode:
@@ -261,7 +274,9 @@ async def send_login_code(
     """
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
-
+    await refuse_from_memory(
+        lambda: refusal_cache.check_send(e164, utcnow()), Event.CODE_REFUSED, phone=e164, client_ip=client_ip
+    )
     code = await run_with_session(issue_code, phone=e164, client_ip=client_ip, settings=s)
     low, high = sorted((s.sms_delay_min, s.sms_delay_max))
     await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())

@@ -206,3 +206,20 @@ async def test_the_cache_stays_bounded(
     assert [answer(await client.post(CODE, json={"phone": phone})) for phone in phones] == first
     assert refusal_cache.size() == 3
     assert {status for status, _, _ in first} == {429}
+
+
+async def test_cached_refusals_are_audited_one_row_per_ten(
+    client: httpx.AsyncClient, stranger: httpx.AsyncClient, session: Session
+) -> None:
+    code = await lock_phone(client, stranger)
+
+    def refused_rows() -> list[str | None]:
+        session.rollback()
+        rows = session.exec(select(AuditEvent.detail).where(AuditEvent.event == "verify_refused")).all()
+        return sorted(rows, key=str)
+
+    first = await stranger.post(TOKEN, json={"phone": PHONE, "code": code})  # read from the database, kept
+    assert first.status_code == 429 and refused_rows() == ["phone_locked"]  # the first of its kind: at once
+    for _ in range(20):  # answered from the cache, before any worker thread
+        assert (await stranger.post(TOKEN, json={"phone": PHONE, "code": code})).status_code == 429
+    assert refused_rows() == ["phone_locked", "phone_locked x10", "phone_locked x10"]

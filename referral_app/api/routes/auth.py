@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Response, status
-from sqlmodel import Session
 
 from referral_app.api.deps import ClientIP, Token, in_session
 from referral_app.api.errors import responses
@@ -97,19 +96,15 @@ async def issue_token(
     body: TokenRequest,
     user_agent: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TokenIssued:
-    def sign_in(session: Session) -> auth.LoginResult:
-        return auth.login_with_code(
-            session,
-            phone=body.phone,
-            code=body.code,
-            region=body.region,
-            client_ip=client_ip,
-            device_token=body.device_token,
-            user_agent=user_agent,
-            with_profile=True,
-        )
-
-    result = await in_session(sign_in)
+    result = await auth.sign_in(
+        phone=body.phone,
+        code=body.code,
+        region=body.region,
+        client_ip=client_ip,
+        device_token=body.device_token,
+        user_agent=user_agent,
+        with_profile=True,
+    )
     return TokenIssued(
         access_token=result.access_token,
         expires_in=result.expires_in,
