@@ -21,8 +21,8 @@ class Health(BaseModel):
     summary="Liveness and database reachability",
     description=(
         "200 when the database answered, 503 `service_unavailable` when it does not. The database is probed at "
-        f"most once per {get_settings().health_probe_cache_seconds:g} s per server process; checks in between "
-        "get the last probe's answer, so health checks never load the database."
+        f"most once per {get_settings().health_probe_cache_seconds:g} s per server process; checks after a good probe "
+        "get its answer until then, so health checks never load the database."
     ),
     responses=responses(errors.ServiceUnavailable),
 )
