@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from referral_app.core.i18n import DEFAULT_LANGUAGE
 from tests.support.postgres import TempPostgres
 from tests.support.server import RunningServer
 
@@ -24,8 +25,21 @@ UNAVAILABLE = {
 REFLEX_DEFAULT = re.compile("An unexpected error has occurred|Contact the website administrator")
 
 
+TITLE = {"RU": "Вход по номеру телефона", "EN": "Sign in with your phone"}
+
+
+async def choose_language(page: Page, language: str) -> None:
+    """Switch the language and wait until the server's answer reached the page and the browser's storage: a
+    navigation before that (a slow server) would load the page in the old language."""
+    await page.locator("#language-switch").get_by_role("radio", name=language).click()
+    await expect(page.locator("h1")).to_have_text(TITLE[language])
+    await page.wait_for_function(
+        "([lang, fallback]) => (localStorage.getItem('referral_lang') ?? fallback) === lang",
+        arg=[language.lower(), DEFAULT_LANGUAGE],
+    )
+
+
 async def sign_in(page: Page, phone: str) -> None:
-    await page.goto("/")
     await page.fill("#phone-input", phone)
     await page.keyboard.press("Enter")
     demo = page.locator("#demo-code")
@@ -53,7 +67,7 @@ async def test_an_outage_under_the_profile_page_is_explained_in_the_tab_language
     page = await context.new_page()
     try:
         await page.goto("/")
-        await page.locator("#language-switch").get_by_role("radio", name=language).click()
+        await choose_language(page, language)
         await sign_in(page, "+79170000101")
 
         await asyncio.to_thread(own_postgres.stop, "immediate")
