@@ -1,10 +1,10 @@
 """What the routes share: the client's IP, the bearer token, and running service calls off the event loop.
 
-Each route makes one trip to the thread pool (`in_session` / `as_user`): the token check and the service call
-run in that one thread with one session; routes with a body or query to validate make two (see
-`get_current_user_id`). Sync dependencies would each cost a trip of their own (FastAPI runs
-every sync dependency, and a generator dependency's enter and exit, in the pool), so the dependencies here are
-`async def` and do no I/O."""
+A route that writes makes one trip to the thread pool (`in_session`); on SQLite reads make none (`reading`,
+`as_user`: see services/bridge.py `run_reads`). `as_user` runs the token check and the route's reads as one read
+transaction; routes with a body or query to validate check the token first (see `get_current_user_id`).
+Sync dependencies would each cost a trip to the pool (FastAPI runs every sync dependency, and a generator
+dependency's enter and exit, there), so the dependencies here are `async def`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from referral_app.core.db import joined_reads
 from referral_app.services import auth, requesters
-from referral_app.services.bridge import run_with_session
+from referral_app.services.bridge import run_reads, run_with_session
 
 T = TypeVar("T")
 
@@ -40,24 +40,25 @@ ClientIP = Annotated[str, Depends(get_client_ip)]
 Token = Annotated[str | None, Depends(get_token)]
 
 in_session = run_with_session
+reading = run_reads
 
 
-async def as_user(token: str | None, fn: Callable[[Session, int], T]) -> T:
-    """`fn(session, user_id)` for the token's user, after the token check, in one thread hop; the check's read
-    and fn's reads are one transaction."""
+async def as_user(token: str | None, fn: Callable[[Session, int], T], *, writes: bool = False) -> T:
+    """`fn(session, user_id)` for the token's user, after the token check; the check's read and fn's reads are
+    one transaction. As reads (`run_reads`), or in a worker thread (`writes=True`) when fn writes."""
 
     def call(session: Session) -> T:
         with joined_reads(session):
             return fn(session, auth.authenticate(session, token=token))
 
-    return await run_with_session(call)
+    return await (run_with_session if writes else run_reads)(call)
 
 
 async def get_current_user_id(token: Token) -> int:
     """For routes with a body or query to validate: FastAPI validates those after the dependencies, and a
-    request without a valid token answers 401 before any 422, so the token is checked here, one hop of its
-    own. Routes without input use `as_user`, which saves that hop."""
-    return await run_with_session(auth.authenticate, token=token)
+    request without a valid token answers 401 before any 422, so the token is checked here, in a transaction
+    of its own. Routes without input use `as_user`, which saves that transaction."""
+    return await run_reads(auth.authenticate, token=token)
 
 
 CurrentUserId = Annotated[int, Depends(get_current_user_id)]

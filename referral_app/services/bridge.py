@@ -3,6 +3,14 @@
 `await run_with_session(users.get_profile, user_id=7)` runs `users.get_profile(session, user_id=7)` in a
 worker thread with a session of its own, so database work never blocks the event loop; the arguments after
 the session are checked against the service's own signature. A lost database becomes ServiceUnavailable.
+
+`await run_reads(...)` is the same for calls that normally only read (the token check, profile pages). On
+SQLite they run on the event loop, without the trip to a worker thread that costs more than such a read
+itself: a read of the local file never waits for writers in WAL mode, and the rare busy moment fails at once
+instead of waiting. A call that turns out to write (a token's periodic last-used refresh) or finds SQLite busy
+is run again, from the start, in a worker thread: nothing of the first run was written. On PostgreSQL every
+call goes to a worker thread: each statement is a network round trip, and psycopg's async mode through
+SQLAlchemy's asyncio layer was measured slower than the thread (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -14,7 +22,15 @@ from typing import Concatenate, ParamSpec, TypeVar
 import anyio.to_thread
 from sqlmodel import Session
 
-from referral_app.core.db import is_database_outage, session_scope
+from referral_app.core.config import get_settings
+from referral_app.core.db import (
+    WriteOutsideWorkerThread,
+    get_loop_sqlite_engine,
+    is_database_outage,
+    is_sqlite_busy,
+    reads_only,
+    session_scope,
+)
 from referral_app.services.errors import ServiceUnavailable
 
 P = ParamSpec("P")
@@ -31,7 +47,31 @@ async def run_with_session(fn: Callable[Concatenate[Session, P], T], *args: P.ar
     try:
         return await anyio.to_thread.run_sync(call)
     except Exception as exc:
-        if is_database_outage(exc):
-            log.error("database unavailable: %s", exc.__class__.__name__)
-            raise ServiceUnavailable() from exc
+        _raise_if_outage(exc)
         raise
+
+
+async def run_reads(fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    def call(session: Session) -> T:
+        with reads_only(session):
+            return fn(session, *args, **kwargs)
+
+    settings = get_settings()
+    if not settings.is_sqlite:
+        return await run_with_session(fn, *args, **kwargs)
+    try:
+        with session_scope(get_loop_sqlite_engine(settings)) as session:
+            return call(session)
+    except WriteOutsideWorkerThread:
+        pass
+    except Exception as exc:
+        if not is_sqlite_busy(exc):
+            _raise_if_outage(exc)
+            raise
+    return await run_with_session(fn, *args, **kwargs)
+
+
+def _raise_if_outage(exc: Exception) -> None:
+    if is_database_outage(exc):
+        log.error("database unavailable: %s", exc.__class__.__name__)
+        raise ServiceUnavailable() from exc

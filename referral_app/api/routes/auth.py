@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Response, status
 
-from referral_app.api.deps import ClientIP, Token, in_session
+from referral_app.api.deps import ClientIP, Token, in_session, reading
 from referral_app.api.errors import responses
 from referral_app.api.schemas import (
     CodeRequest,
@@ -150,7 +150,7 @@ async def logout(
     responses=responses(errors.NotAuthenticated),
 )
 async def list_sessions(token: Token) -> list[DeviceSession]:
-    return [DeviceSession.model_validate(item) for item in await in_session(auth.list_sessions, token=token)]
+    return [DeviceSession.model_validate(item) for item in await reading(auth.list_sessions, token=token)]
 
 
 @router.delete(

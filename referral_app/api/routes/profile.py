@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from referral_app.api.deps import ClientIP, CurrentUserId, Token, as_user, in_session
+from referral_app.api.deps import ClientIP, CurrentUserId, Token, as_user, in_session, reading
 from referral_app.api.errors import responses
 from referral_app.api.schemas import (
     AccountExport,
@@ -90,7 +90,7 @@ async def activate_invite(client_ip: ClientIP, user_id: CurrentUserId, body: Inv
     responses=responses(errors.NotAuthenticated, 422),
 )
 async def list_referrals(user_id: CurrentUserId, page: Annotated[PageQuery, Query()]) -> ReferralPage:
-    listed = await in_session(users.list_referrals, user_id=user_id, limit=page.limit, offset=page.offset)
+    listed = await reading(users.list_referrals, user_id=user_id, limit=page.limit, offset=page.offset)
     return ReferralPage.model_validate(listed)
 
 
@@ -107,7 +107,9 @@ async def list_referrals(user_id: CurrentUserId, page: Annotated[PageQuery, Quer
 )
 async def export_data(client_ip: ClientIP, token: Token, response: Response) -> AccountExport:
     exported = await as_user(
-        token, lambda session, user_id: account.export_account(session, user_id=user_id, client_ip=client_ip)
+        token,
+        lambda session, user_id: account.export_account(session, user_id=user_id, client_ip=client_ip),
+        writes=True,
     )
     response.headers["Content-Disposition"] = 'attachment; filename="referral_app-my-data.json"'
     return AccountExport.model_validate(exported)

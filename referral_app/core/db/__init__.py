@@ -1,24 +1,37 @@
 """The database: engines and sessions, transactions (serialised writers), migrations on start."""
 
-from referral_app.core.db.engine import create_db_engine, dispose_engines, get_engine, session_scope
+from referral_app.core.db.engine import (
+    create_db_engine,
+    dispose_engines,
+    get_engine,
+    get_loop_sqlite_engine,
+    session_scope,
+)
 from referral_app.core.db.migrations import alembic_config, migrate, wait_for_database
 from referral_app.core.db.transactions import (
+    WriteOutsideWorkerThread,
     is_database_outage,
+    is_sqlite_busy,
     joined_reads,
     lock_id,
+    reads_only,
     rowcount,
     transaction,
 )
 
 __all__ = [
+    "WriteOutsideWorkerThread",
     "alembic_config",
     "create_db_engine",
     "dispose_engines",
     "get_engine",
+    "get_loop_sqlite_engine",
     "is_database_outage",
+    "is_sqlite_busy",
     "joined_reads",
     "lock_id",
     "migrate",
+    "reads_only",
     "rowcount",
     "session_scope",
     "transaction",

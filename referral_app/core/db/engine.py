@@ -1,4 +1,5 @@
-"""Engines (one per database URL and process) and sessions."""
+"""Engines (one per database URL and process) and sessions; and for SQLite reads run on the event loop (see
+services/bridge.py `run_reads`), an engine whose connections never wait for a lock."""
 
 from __future__ import annotations
 
@@ -22,7 +23,12 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def create_db_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_db_engine(
+    url: str, *, connect_timeout: float = 5.0, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -30,11 +36,11 @@ def create_db_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
             pool_size=20,
             max_overflow=20,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms)
         return engine
     return sa.create_engine(
         url,
@@ -46,7 +52,7 @@ def create_db_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, emit BEGIN, so write transactions can be IMMEDIATE.
@@ -55,7 +61,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -77,6 +83,23 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        for engine in _loop_sqlite_engines.values():
+            engine.dispose()
+        _loop_sqlite_engines.clear()
+
+
+# SQLite read on the event loop: in WAL mode a reader never waits for a writer, and the rare moment it would
+# (say, the WAL being reset) must not stall the loop, so it fails at once instead and the bridge retries in a
+# worker thread. Only the loop's thread uses these connections, one call at a time.
+_loop_sqlite_engines: dict[str, Engine] = {}
+
+
+def get_loop_sqlite_engine(settings: Settings | None = None) -> Engine:
+    url = (settings or get_settings()).database_url
+    with _engines_lock:
+        if url not in _loop_sqlite_engines:
+            _loop_sqlite_engines[url] = create_db_engine(url, busy_timeout_ms=0)
+        return _loop_sqlite_engines[url]
 
 
 @contextlib.contextmanager

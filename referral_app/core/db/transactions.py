@@ -29,6 +29,8 @@ def transaction(session: Session, *lock_keys: str, write: bool = False) -> Itera
     if not (write or lock_keys) and session.info.get(_JOINED_READS):
         yield from _joined_read(session)
         return
+    if (write or lock_keys) and session.info.get(_READS_ONLY):
+        raise WriteOutsideWorkerThread()
     _end_idle_transaction(session)
     if write or lock_keys:
         _begin_write(session, lock_keys)
@@ -41,6 +43,22 @@ def transaction(session: Session, *lock_keys: str, write: bool = False) -> Itera
 
 
 _JOINED_READS = "referral_app_joined_reads"
+_READS_ONLY = "referral_app_reads_only"
+
+
+class WriteOutsideWorkerThread(Exception):
+    """A call run as reads only (on the event loop) began a write transaction: nothing of it was written; the
+    caller runs the whole call again where writers may wait (a worker thread)."""
+
+
+@contextlib.contextmanager
+def reads_only(session: Session) -> Iterator[None]:
+    """Within the block a write transaction on `session` raises WriteOutsideWorkerThread before it begins."""
+    session.info[_READS_ONLY] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_READS_ONLY, None)
 
 
 @contextlib.contextmanager
@@ -71,6 +89,15 @@ def _joined_read(session: Session) -> Iterator[Session]:
     if session.new or session.dirty or session.deleted:
         session.rollback()
         raise RuntimeError("a read transaction made changes: use transaction(..., write=True)")
+
+
+def is_sqlite_busy(exc: BaseException) -> bool:
+    """SQLite answered SQLITE_BUSY (any of its extended codes): another connection holds what was needed."""
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return isinstance(exc, sa.exc.OperationalError) and isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
+
+
+_SQLITE_BUSY = 5
 
 
 def is_database_outage(exc: BaseException) -> bool:

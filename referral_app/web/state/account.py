@@ -13,7 +13,7 @@ from referral_app.limits import LOGIN_CODE_INPUT_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
 from referral_app.services import account, auth, login_codes, users
 from referral_app.services.auth import DeviceSession, LogoutScope
-from referral_app.services.bridge import run_with_session
+from referral_app.services.bridge import run_reads
 from referral_app.services.errors import NotAuthenticated, ServiceError
 from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event
 
@@ -60,7 +60,7 @@ class AccountState(AppState):
             await self._show_devices()
 
     async def _show_devices(self) -> None:
-        listed = await run_with_session(auth.list_sessions, token=self.token)
+        listed = await run_reads(auth.list_sessions, token=self.token)
         self.devices = [self._device_row(item) for item in listed]
 
     def _device_row(self, item: DeviceSession) -> dict[str, str]:
@@ -134,7 +134,7 @@ class AccountState(AppState):
         self.busy, self.delete_error = True, {}
         yield None
         try:
-            phone = (await run_with_session(users.get_profile, user_id=user_id, referrals_limit=0)).phone
+            phone = (await run_reads(users.get_profile, user_id=user_id, referrals_limit=0)).phone
             issued = await login_codes.send_login_code(phone=phone, region=None, client_ip=ip)
         except NotAuthenticated:
             raise

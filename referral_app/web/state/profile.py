@@ -13,7 +13,7 @@ import reflex as rx
 from referral_app.limits import EMAIL_MAX_LENGTH, INVITE_CODE_INPUT_MAX_LENGTH, NAME_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
 from referral_app.services import auth, referrals, users
-from referral_app.services.bridge import run_with_session
+from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.errors import NotAuthenticated
 from referral_app.services.phones import format_phone
 from referral_app.services.users import Profile, Referral
@@ -102,7 +102,7 @@ class ProfileState(AppState):
             return rx.redirect(LOGIN_PAGE)
         user_id = await self._user_id()
         # One read for the whole page: the profile carries the first page of referrals and their count.
-        profile = await run_with_session(users.get_profile, user_id=user_id, referrals_limit=REFERRALS_PER_PAGE)
+        profile = await run_reads(users.get_profile, user_id=user_id, referrals_limit=REFERRALS_PER_PAGE)
         self._show(profile)
         self._show_referrals(profile.referrals, profile.referrals_count, 1)
         self.invite_input = self.pending_invite if not profile.activated_invite_code else ""
@@ -171,7 +171,7 @@ class ProfileState(AppState):
         step = delta if isinstance(delta, int) and not isinstance(delta, bool) else 0
         number = min(max(1, self.referrals_page + step), self.referrals_pages)
         user_id = await self._user_id()
-        page = await run_with_session(
+        page = await run_reads(
             users.list_referrals,
             user_id=user_id,
             limit=REFERRALS_PER_PAGE,

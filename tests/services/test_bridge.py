@@ -1,0 +1,140 @@
+"""run_reads: on SQLite, service calls that read run on the event loop; a call that writes, or finds SQLite busy,
+runs again from the start in a worker thread, and what it writes is written once. On PostgreSQL every call runs
+in a worker thread. Errors come out as from run_with_session."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, func, select
+
+from referral_app.core.config import Settings, set_settings
+from referral_app.core.db import WriteOutsideWorkerThread, dispose_engines, reads_only, transaction
+from referral_app.models import AuditEvent, AuthToken
+from referral_app.services import audit, auth, login_codes
+from referral_app.services.bridge import run_reads
+from referral_app.services.errors import NotAuthenticated, ServiceUnavailable
+from tests.helpers import FakeClock, make_settings
+from tests.support.ports import free_port
+
+PHONE = "+79123456789"
+
+
+def _events(session: Session) -> int:
+    with transaction(session):
+        return session.exec(select(func.count()).select_from(AuditEvent)).one()
+
+
+class Calls:
+    """A service call that notes the thread of every run."""
+
+    def __init__(self, write: bool = False) -> None:
+        self.threads: list[int] = []
+        self.write = write
+
+    def __call__(self, session: Session, *, phone: str) -> int:
+        self.threads.append(threading.get_ident())
+        counted = _events(session)
+        if self.write:
+            audit.record_alone(session, audit.Event.LOGIN, phone=phone)
+        return counted
+
+
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY
+async def test_sqlite_reads_run_on_the_event_loop_thread(settings: Settings) -> None:
+    reader = Calls()
+    assert await run_reads(reader, phone=PHONE) == 0
+    assert reader.threads == [threading.get_ident()]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_postgresql_reads_run_in_a_worker_thread(settings: Settings) -> None:
+    reader = Calls()
+    assert await run_reads(reader, phone=PHONE) == 0
+    assert len(reader.threads) == 1 and reader.threads[0] != threading.get_ident()
+
+
+@SQLITE_ONLY
+async def test_a_call_that_writes_runs_again_in_a_worker_thread_and_writes_once(
+    settings: Settings, session: Session
+) -> None:
+    writer = Calls(write=True)
+    assert await run_reads(writer, phone=PHONE) == 0
+    assert writer.threads[0] == threading.get_ident()
+    assert len(writer.threads) == 2 and writer.threads[1] != threading.get_ident()
+    assert _events(session) == 1
+    assert await run_reads(writer, phone=PHONE) == 1  # the write's second run saw the first
+
+
+def test_reads_only_refuses_a_write_before_it_begins(settings: Settings, session: Session) -> None:
+    with reads_only(session), pytest.raises(WriteOutsideWorkerThread):
+        audit.record_alone(session, audit.Event.LOGIN, phone=PHONE)
+    assert not session.in_transaction()
+    assert _events(session) == 0
+    audit.record_alone(session, audit.Event.LOGIN, phone=PHONE)  # outside the block: written
+    assert _events(session) == 1
+
+
+async def test_the_token_check_refreshes_last_used_through_a_worker_thread(
+    settings: Settings, session: Session, clock: FakeClock
+) -> None:
+    code = login_codes.issue_code(session, phone=PHONE, client_ip="203.0.113.7", settings=settings)
+    signed_in = auth.login_with_code(session, phone=PHONE, code=code, client_ip="203.0.113.7")
+    with transaction(session):
+        first_used = session.exec(select(AuthToken.last_used_at)).one()
+    clock.advance(settings.token_touch_interval_seconds + 1)
+    assert await run_reads(auth.authenticate, token=signed_in.access_token) == signed_in.user_id
+    with transaction(session):
+        assert session.exec(select(AuthToken.last_used_at)).one() == clock.now != first_used
+    with pytest.raises(NotAuthenticated):  # a service error comes out as it is
+        await run_reads(auth.authenticate, token="rfa_unknown")
+
+
+async def test_a_busy_sqlite_database_is_read_in_a_worker_thread(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    # A connection in EXCLUSIVE locking mode holds the database against even WAL readers (it can take that lock
+    # only while no other connection is open: hence a database of the test's own).
+    locker = sqlite3.connect(path, isolation_level=None)
+    set_settings(make_settings(f"sqlite:///{path}"))
+    threads: list[int] = []
+
+    def count(session: Session) -> int:
+        threads.append(threading.get_ident())
+        with transaction(session):
+            return session.execute(sa.text("SELECT count(*) FROM t")).scalar_one()
+
+    try:
+        locker.execute("PRAGMA journal_mode=WAL")
+        locker.execute("CREATE TABLE t (n INTEGER)")
+        locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+        locker.execute("BEGIN EXCLUSIVE")
+        locker.execute("INSERT INTO t VALUES (1)")
+        reading = asyncio.create_task(run_reads(count))
+        while len(threads) < 2:  # the loop's try failed at once; the worker thread waits for the lock
+            assert not reading.done(), reading
+            await asyncio.sleep(0.01)
+        locker.execute("COMMIT")
+        locker.close()
+        assert await reading == 1
+        assert threads[0] == threading.get_ident() != threads[1]
+    finally:
+        locker.close()
+        dispose_engines()
+        set_settings(None)
+
+
+async def test_an_unreachable_postgresql_answers_service_unavailable() -> None:
+    set_settings(make_settings(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"))
+    try:
+        with pytest.raises(ServiceUnavailable):
+            await run_reads(Calls(), phone=PHONE)
+    finally:
+        set_settings(None)
