@@ -91,13 +91,13 @@ def _joined_read(session: Session) -> Iterator[Session]:
         raise RuntimeError("a read transaction made changes: use transaction(..., write=True)")
 
 
+_SQLITE_BUSY = 5
+
+
 def is_sqlite_busy(exc: BaseException) -> bool:
     """SQLite answered SQLITE_BUSY (any of its extended codes): another connection holds what was needed."""
     code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
     return isinstance(exc, sa.exc.OperationalError) and isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
-
-
-_SQLITE_BUSY = 5
 
 
 def is_database_outage(exc: BaseException) -> bool:
