@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
+from referral_app.lifespan import apply_migrations
 from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSAL_AUDIT_INTERVAL_SECONDS, REFUSALS_PER_AUDIT_ROW
 from referral_app.models import AuditEvent, AuditPurge, LoginCode
 from referral_app.services import audit, auth, login_codes, referrals, users
@@ -264,6 +265,25 @@ def test_refusals_counted_from_many_threads_lose_none(
         thread.join()
     assert audit.flush_refusals(session) == 1
     assert [detail for _, detail, _ in refusal_rows(session)] == ["phone_locked", "phone_locked x3999"]
+
+
+async def test_the_server_writes_pending_refusals_when_it_stops(session: Session, settings: Settings) -> None:
+    async with apply_migrations():
+        refuse(session, 4)
+    assert [detail for _, detail, _ in refusal_rows(session)] == ["phone_locked", "phone_locked x3"]
+
+
+async def test_a_failing_flush_at_shutdown_is_only_logged(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(session: Session, rows: list[dict[str, object]]) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is gone"))
+
+    async with apply_migrations():
+        refuse(session, 4)
+        monkeypatch.setattr(audit, "_insert_all", broken)
+    assert "writing the pending refusal counts at shutdown failed" in caplog.text
+    assert [detail for _, detail, _ in refusal_rows(session)] == ["phone_locked"]
 
 
 def test_refused_codes_say_which_limit(session: Session) -> None:
