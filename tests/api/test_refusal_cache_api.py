@@ -81,7 +81,7 @@ async def test_a_cached_lock_answers_as_the_database_and_ends_on_time(
     assert refusal_cache.size() == 1
     before = statements.count
     cached = await stranger.post(TOKEN, json=guess)
-    assert statements.count == before  # answered without a statement (the audit row is the 1-in-10 one)
+    assert statements.count == before  # answered without a statement (its audit row waits for its batch)
     assert answer(cached) == answer(from_database)
     assert cached.status_code == 429 and cached.json()["code"] == "rate_limited"
     # Retry-After counts down with the clock, exactly as the database path's does.
