@@ -25,6 +25,8 @@ BACKENDS = [
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 MULTI_WORKERS = "2"
 OUT = os.environ.get("BENCH_OUT", str(ROOT / "docs" / "benchmarks.md"))
+# "flood": only the refusal flood (bench/flood.py) on each backend, printed, docs/benchmarks.md left alone.
+ONLY = os.environ.get("BENCH_ONLY", "").strip()
 
 # Settings for the benchmark server: `make run`'s demo mode, one worker process, and the per-IP send limit
 # and SMS budgets raised so that the benchmark itself is not rate-limited (1000 codes from one IP in a

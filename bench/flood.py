@@ -7,8 +7,10 @@ random addresses so that no per-requester limit answers first), and again beside
 many connections sending cheap requests that are not refusals (the same paths with bodies the schema refuses,
 422): an unthrottled wrk flood takes the CPUs whatever it sends, so the refusals are judged against it.
 Reports the three p50s, their ratios to the p50 alone, both floods' throughput, and the audit rows the flood
-wrote per refusal (audit.record_refusal writes one per REFUSALS_PER_AUDIT_ROW refusals of a kind per process,
-plus the first of each kind)."""
+wrote per refusal during the flood (audit.record_refusal writes the first of each kind at once, then at most one
+row per kind per REFUSAL_AUDIT_INTERVAL_SECONDS per process, once REFUSALS_PER_AUDIT_ROW or more have come,
+carrying their count; counts still pending when the flood ends are written later, at the latest when the
+server stops, and are not in this figure). Run on its own with BENCH_ONLY=flood (bench/run.py)."""
 
 from __future__ import annotations
 

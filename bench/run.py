@@ -36,6 +36,10 @@ Environment:
   BENCH_VERIFY_POOL       pre-issued codes per verify run (default 15000)
   BENCH_OUT               report file (default docs/benchmarks.md; empty: print only)
   BENCH_STARTUP_TIMEOUT   seconds to wait for the server (default 600: the first start builds the front end)
+  BENCH_ONLY              "flood": only step 4 on each backend (no calibration, bursts, wrk or memory), on a
+                          fresh server; its figures and the load are printed and docs/benchmarks.md is not
+                          written. E.g. `BENCH_ONLY=flood BENCH_BACKENDS=sqlite make bench` (about a minute
+                          and a half once the front end is built)
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from bench.commands import PLACEHOLDERS, run_python
 from bench.config import (
     BACKENDS,
     MULTI_WORKERS,
+    ONLY,
     OUT,
     PG_URL,
     REDIS_URL,
@@ -68,7 +73,7 @@ from bench.flood import run_flood
 from bench.floor_app import FASTAPI_FLOOR_PATH, FLOOR_PATH
 from bench.machine import loadavg, machine, postgres_version
 from bench.measure import BackendResult, login, memory, run_burst, run_wrk
-from bench.report import report, write_report
+from bench.report import fmt_flood, report, write_report
 from bench.server import AppServer, FloorServer, fresh_postgres
 
 
@@ -108,6 +113,9 @@ def bench_backend(
     try:
         server.start()
         time.sleep(3)
+        if ONLY == "flood":
+            run_flood(server, result, work_dir, pool_start=0)
+            return result
         result.memory["idle_start"] = memory(server.processes())
         log(f"idle memory: {result.memory['idle_start']}")
 
@@ -210,14 +218,18 @@ def main() -> int:
     if shutil.which("wrk") is None:
         log("wrk is missing: apt-get install wrk (make bench installs it when run as root with apt)")
         return 1
+    if ONLY not in ("", "flood"):
+        log(f"unknown BENCH_ONLY {ONLY!r} (flood, or unset for everything)")
+        return 2
     info = machine()
     results: list[BackendResult] = []
     with tempfile.TemporaryDirectory(prefix="referral_app-bench.") as tmp:
         work_dir = Path(tmp)
         PLACEHOLDERS[tmp] = "$TMP"
-        floor = BackendResult(name="floor", database_url="")
-        run_floor(work_dir, floor)
-        results.append(floor)
+        if not ONLY:
+            floor = BackendResult(name="floor", database_url="")
+            run_floor(work_dir, floor)
+            results.append(floor)
         for backend in BACKENDS:
             log(f"=== {backend} ===")
             extra: dict[str, str] = {}
@@ -241,6 +253,13 @@ def main() -> int:
                 log(f"unknown backend {backend!r} (sqlite, postgresql)")
                 return 2
             results.append(bench_backend(backend, url, work_dir, extra))
+    if ONLY == "flood":
+        for result in results:
+            print(
+                f"{result.name} (load {result.load.get('start')} → {result.load.get('end')}): {fmt_flood(result)}"
+            )
+            print(json.dumps(result.flood))
+        return 1 if any(r.error for r in results) else 0
     generated = report(info, results)
     print(generated)
     if OUT:

@@ -11,6 +11,7 @@ import anyio.to_thread
 
 from referral_app.core.config import get_settings
 from referral_app.core.db import dispose_engines, migrate
+from referral_app.services import audit
 from referral_app.services.bridge import run_with_session
 from referral_app.services.login_codes import purge_expired
 from referral_app.services.server_keys import ensure_code_hmac_key
@@ -38,7 +39,20 @@ async def apply_migrations() -> AsyncIterator[None]:
     try:
         yield
     finally:
-        dispose_engines()
+        try:
+            await write_pending_refusals()
+        finally:
+            dispose_engines()
+
+
+async def write_pending_refusals() -> None:
+    """At shutdown: the refusals this process counted and has not written yet (audit.flush_refusals). A
+    failure is logged, never raised: the server stops anyway."""
+    try:
+        if written := await run_with_session(audit.flush_refusals):
+            log.info("wrote %d audit rows for the refusals counted since their last row", written)
+    except Exception:
+        log.exception("writing the pending refusal counts at shutdown failed")
 
 
 async def purge_stale_codes() -> None:

@@ -26,7 +26,10 @@ DEVICE_TOKEN_MAX_LENGTH = 100  # "rfd_" + device id + "." + signature: 91 charac
 # Sign-in limits that are not settings.
 FAILURE_WINDOW_DAYS = 30  # PHONE_MAX_FAILURES_PER_30_DAYS counts wrong guesses over this window
 LOCK_MAX_SECONDS = 24 * 3600  # nobody else can keep a phone locked longer than this at a time
-REFUSALS_PER_AUDIT_ROW = 10  # a flood of refusals adds one audit row per this many (after the first)
+REFUSALS_PER_AUDIT_ROW = 10  # a flood of refusals adds one audit row per this many (after the first) ...
+# ... and at most one per kind per process in this time: each row is a write transaction, and on SQLite every
+# write waits for the one write lock the sign-ins need, so a flood's rows (~100/s at one per 10) slowed them.
+REFUSAL_AUDIT_INTERVAL_SECONDS = 1
 LIMIT_WINDOW_SECONDS = 3600  # the hourly counters (verify per requester, invite misses, SMS budgets)
 AUDIT_RETENTION_MIN_DAYS = 30  # the purge command never removes events younger than this
 REFUSAL_CACHE_MAX_ENTRIES = 10_000  # refusals kept per process (services/refusal_cache.py), LRU beyond

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, delete, func, select, update
 
 from referral_app.core.clock import utcnow
 from referral_app.core.db import rowcount, transaction
-from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSALS_PER_AUDIT_ROW
+from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSAL_AUDIT_INTERVAL_SECONDS, REFUSALS_PER_AUDIT_ROW
 from referral_app.models import AuditEvent, AuditPurge
 from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import ServiceError
@@ -134,16 +134,30 @@ async def record_grouped(event: Event, **fields: Unpack[EventFields]) -> None:
     await group.write(_row(event, fields))
 
 
-# Refusals seen by this process and not yet written, per (event, detail): see record_refusal.
-_unwritten: dict[tuple[str, str | None], int] = {}
-_unwritten_lock = threading.Lock()
+@dataclass
+class _RefusalKind:
+    """One kind of refusal (event and detail) seen by this process: when its last row was written, the refusals
+    counted since, and the fields of the latest of them."""
+
+    last_row_at: datetime
+    latest: EventFields
+    pending: int = 0
+
+
+_REFUSAL_AUDIT_INTERVAL = timedelta(seconds=REFUSAL_AUDIT_INTERVAL_SECONDS)
+
+# Refusals seen by this process, per (event, detail): see record_refusal.
+_refusals: dict[tuple[Event, str | None], _RefusalKind] = {}
+_refusals_lock = threading.Lock()
 
 
 def record_refusal(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
-    """Audit a refusal without a write per request: the first of its kind (event and detail) is written at
-    once, then one row per REFUSALS_PER_AUDIT_ROW more, its detail saying how many (`phone_locked x10`), with
-    the fields of the refusal that completed the batch. Counts live in the process, so a process that stops
-    loses at most the last few of each kind; a flood costs one write per batch, not one per request."""
+    """Audit a refusal without a write per request: the first of its kind (event and detail) in this process is
+    written at once; after that a kind gets a row only once REFUSALS_PER_AUDIT_ROW more have been counted AND
+    REFUSAL_AUDIT_INTERVAL_SECONDS have passed since its last row. The row's detail says how many refusals it
+    stands for (`phone_locked x10`, or `x2000` in a flood) and it has the fields of the refusal that completed
+    the batch. So a flood costs one write per kind per interval, whatever its rate. Counts live in the process:
+    `flush_refusals` writes what is pending when the server stops (a process that dies loses them)."""
     if (due := _refusal_due(event, fields)) is not None:
         record_alone(session, event, **due)
 
@@ -155,23 +169,49 @@ async def record_refusal_soon(event: Event, **fields: Unpack[EventFields]) -> No
         await run_with_session(record_alone, event, **due)
 
 
+def _counted(fields: EventFields, count: int) -> EventFields:
+    return {**fields, "detail": f"{fields.get('detail')} x{count}"}
+
+
 def _refusal_due(event: Event, fields: EventFields) -> EventFields | None:
     """Count the refusal; the fields of the row to write now, or None while its batch fills."""
-    key = (event.value, fields.get("detail"))
-    with _unwritten_lock:
-        first = key not in _unwritten
-        pending = 1 if first else _unwritten[key] + 1
-        if not first and pending < REFUSALS_PER_AUDIT_ROW:
-            _unwritten[key] = pending
+    key = (event, fields.get("detail"))
+    now = utcnow()
+    with _refusals_lock:
+        kind = _refusals.get(key)
+        if kind is None:
+            _refusals[key] = _RefusalKind(last_row_at=now, latest=fields)
+            return fields
+        kind.pending += 1
+        kind.latest = fields
+        since = now - kind.last_row_at
+        # A clock set back (since < 0) does not hold the rows back until it catches up.
+        if kind.pending < REFUSALS_PER_AUDIT_ROW or timedelta(0) <= since < _REFUSAL_AUDIT_INTERVAL:
             return None
-        _unwritten[key] = 0
-    return fields if first else {**fields, "detail": f"{fields.get('detail')} x{pending}"}
+        count, kind.pending, kind.last_row_at = kind.pending, 0, now
+    return _counted(fields, count)
+
+
+def flush_refusals(session: Session) -> int:
+    """Write the refusals counted and not yet written, one row per kind (`phone_locked x3`, with the fields of
+    the latest of them), all in one write transaction; returns the rows. The server calls it when it stops
+    (lifespan.py). The counts are taken before the write: if it fails, they are lost, as a due row's are."""
+    now = utcnow()
+    with _refusals_lock:
+        rows = []
+        for (event, _), kind in _refusals.items():
+            if kind.pending:
+                rows.append(_row(event, _counted(kind.latest, kind.pending)))
+                kind.pending, kind.last_row_at = 0, now
+    if rows:
+        _insert_all(session, rows)
+    return len(rows)
 
 
 def forget_refusals() -> None:
     """Start counting refusals afresh (tests)."""
-    with _unwritten_lock:
-        _unwritten.clear()
+    with _refusals_lock:
+        _refusals.clear()
 
 
 @contextlib.contextmanager

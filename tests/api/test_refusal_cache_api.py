@@ -16,6 +16,7 @@ from sqlmodel import Session, func, select
 
 from referral_app.api.main import create_api
 from referral_app.core.config import Settings
+from referral_app.limits import REFUSAL_AUDIT_INTERVAL_SECONDS
 from referral_app.models import AuditEvent, LoginCode, SignInGuard
 from referral_app.services import refusal_cache
 from tests.helpers import FakeClock, configure
@@ -80,7 +81,7 @@ async def test_a_cached_lock_answers_as_the_database_and_ends_on_time(
     assert refusal_cache.size() == 1
     before = statements.count
     cached = await stranger.post(TOKEN, json=guess)
-    assert statements.count == before  # answered without a statement (the audit row is the 1-in-10 one)
+    assert statements.count == before  # answered without a statement (its audit row waits for its batch)
     assert answer(cached) == answer(from_database)
     assert cached.status_code == 429 and cached.json()["code"] == "rate_limited"
     # Retry-After counts down with the clock, exactly as the database path's does.
@@ -209,7 +210,7 @@ async def test_the_cache_stays_bounded(
 
 
 async def test_cached_refusals_are_audited_one_row_per_ten(
-    client: httpx.AsyncClient, stranger: httpx.AsyncClient, session: Session
+    client: httpx.AsyncClient, stranger: httpx.AsyncClient, session: Session, clock: FakeClock
 ) -> None:
     code = await lock_phone(client, stranger)
 
@@ -220,6 +221,8 @@ async def test_cached_refusals_are_audited_one_row_per_ten(
 
     first = await stranger.post(TOKEN, json={"phone": PHONE, "code": code})  # read from the database, kept
     assert first.status_code == 429 and refused_rows() == ["phone_locked"]  # the first of its kind: at once
-    for _ in range(20):  # answered from the cache, before any worker thread
+    for n in range(20):  # answered from the cache, before any worker thread; one row per ten, per interval
+        if n % 10 == 0:
+            clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
         assert (await stranger.post(TOKEN, json={"phone": PHONE, "code": code})).status_code == 429
     assert refused_rows() == ["phone_locked", "phone_locked x10", "phone_locked x10"]

@@ -14,6 +14,7 @@ from sqlmodel import Session, func, select
 from referral_app.api.main import create_api
 from referral_app.core.config import Settings
 from referral_app.core.net import client_ip, requester_key
+from referral_app.limits import REFUSAL_AUDIT_INTERVAL_SECONDS
 from referral_app.models import AuditEvent, LoginCode, SignInGuard
 from tests.helpers import FakeClock, api_login, bearer, configure
 
@@ -243,17 +244,43 @@ async def test_invite_guessing_is_throttled_per_user(client: httpx.AsyncClient, 
 
 
 async def test_a_flood_of_refusals_adds_one_audit_row_per_ten(
-    client: httpx.AsyncClient, stranger: httpx.AsyncClient, session: Session
+    client: httpx.AsyncClient, stranger: httpx.AsyncClient, session: Session, clock: FakeClock
 ) -> None:
+    """Ten refusals a second or fewer: one row per ten (a kind gets at most one row per interval: see
+    test_a_fast_flood_adds_one_audit_row_per_interval)."""
     code = (await client.post(CODE, json={"phone": PHONE})).json()["debug_code"]
     for _ in range(10):
         await stranger.post(TOKEN, json={"phone": PHONE, "code": wrong(code)})
-    for _ in range(100):  # the phone is locked: each of these is refused unevaluated
+    for n in range(100):  # the phone is locked: each of these is refused unevaluated
+        if n and n % 10 == 0:
+            clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
         assert (await stranger.post(TOKEN, json={"phone": PHONE, "code": code})).status_code == 429
-    for _ in range(100):  # the cooldown
+    for n in range(100):  # the cooldown
+        if n and n % 10 == 0:
+            clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
         assert (await client.post(CODE, json={"phone": PHONE})).status_code == 429
     verify = audit_rows(session, "verify_refused")
     sends = audit_rows(session, "code_refused")
     assert [e.detail for e in verify] == ["phone_locked"] + ["phone_locked x10"] * 9
     assert [e.detail for e in sends] == ["cooldown"] + ["cooldown x10"] * 9
     assert len(audit_rows(session, "wrong_code")) == 10  # evaluated guesses are each recorded
+
+
+async def test_a_fast_flood_adds_one_audit_row_per_interval(
+    client: httpx.AsyncClient, stranger: httpx.AsyncClient, session: Session, clock: FakeClock
+) -> None:
+    """Within one interval, however many refusals of a kind, only the first is written; the next row, once the
+    interval has passed, counts every refusal since."""
+    code = (await client.post(CODE, json={"phone": PHONE})).json()["debug_code"]
+    for _ in range(10):
+        await stranger.post(TOKEN, json={"phone": PHONE, "code": wrong(code)})
+    for _ in range(200):  # the phone is locked
+        assert (await stranger.post(TOKEN, json={"phone": PHONE, "code": code})).status_code == 429
+    for _ in range(200):  # the cooldown
+        assert (await client.post(CODE, json={"phone": PHONE})).status_code == 429
+    assert [e.detail for e in audit_rows(session, "verify_refused")] == ["phone_locked"]
+    assert [e.detail for e in audit_rows(session, "code_refused")] == ["cooldown"]
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    assert (await stranger.post(TOKEN, json={"phone": PHONE, "code": code})).status_code == 429
+    assert [e.detail for e in audit_rows(session, "verify_refused")] == ["phone_locked", "phone_locked x200"]
+    assert [e.detail for e in audit_rows(session, "code_refused")] == ["cooldown"]  # counted apart: still pending

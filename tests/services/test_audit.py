@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,7 +17,8 @@ from sqlmodel import Session, col, select
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
-from referral_app.limits import AUDIT_RETENTION_MIN_DAYS
+from referral_app.lifespan import apply_migrations
+from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSAL_AUDIT_INTERVAL_SECONDS, REFUSALS_PER_AUDIT_ROW
 from referral_app.models import AuditEvent, AuditPurge, LoginCode
 from referral_app.services import audit, auth, login_codes, referrals, users
 from referral_app.services.errors import (
@@ -102,6 +104,186 @@ async def test_a_failed_group_commit_fails_every_caller_in_it(
     await audit.record_grouped(audit.Event.CODE_SENT, phone=PHONE, client_ip=IP)  # the next batch is written
     session.rollback()
     assert len(session.exec(select(AuditEvent)).all()) == 1
+
+
+# --- refusals: one row per kind per interval, carrying the count (issue 12 part 6) -----------------------------
+
+LOCKED = audit.Event.VERIFY_REFUSED
+COOLDOWN = audit.Event.CODE_REFUSED
+
+
+def refuse(session: Session, times: int, event: audit.Event = LOCKED, detail: str = "phone_locked") -> None:
+    """`times` refusals of one kind, from addresses 10.0.0.1, 10.0.0.2, ... (the row keeps the last one's)."""
+    for n in range(1, times + 1):
+        audit.record_refusal(session, event, phone=PHONE, client_ip=f"10.0.{n // 256}.{n % 256}", detail=detail)
+
+
+def refusal_rows(session: Session) -> list[tuple[str, str | None, str | None]]:
+    session.rollback()
+    rows = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+    return [(row.event, row.detail, row.client_ip) for row in rows]
+
+
+def test_a_flood_within_one_interval_writes_only_its_first_row(session: Session, clock: FakeClock) -> None:
+    refuse(session, 200)
+    assert refusal_rows(session) == [("verify_refused", "phone_locked", "10.0.0.1")]
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS - 0.001)
+    refuse(session, 1)
+    assert len(refusal_rows(session)) == 1
+    # One interval after the first row, the next refusal writes one row for all since: 199 + 1 + this one.
+    clock.advance(0.001)
+    refuse(session, 1)
+    assert refusal_rows(session) == [
+        ("verify_refused", "phone_locked", "10.0.0.1"),
+        ("verify_refused", "phone_locked x201", "10.0.0.1"),  # the fields of the refusal that completed it
+    ]
+
+
+def test_the_row_after_an_interval_counts_exactly_the_refusals_since(session: Session, clock: FakeClock) -> None:
+    refuse(session, 1)
+    refuse(session, 200)
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    assert len(refusal_rows(session)) == 1  # counting writes nothing: the next refusal does
+    audit.record_refusal(session, LOCKED, phone=PHONE, client_ip="192.0.2.1", detail="phone_locked")
+    assert refusal_rows(session)[1:] == [("verify_refused", "phone_locked x201", "192.0.2.1")]
+    # Then the count starts again, and the interval runs from that row.
+    refuse(session, 199)
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    refuse(session, 1)
+    assert [detail for _, detail, _ in refusal_rows(session)] == [
+        "phone_locked",
+        "phone_locked x201",
+        "phone_locked x200",
+    ]
+
+
+def test_fewer_than_ten_refusals_after_an_interval_write_nothing(session: Session, clock: FakeClock) -> None:
+    refuse(session, 1)
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    refuse(session, REFUSALS_PER_AUDIT_ROW - 1)
+    assert [detail for _, detail, _ in refusal_rows(session)] == ["phone_locked"]
+    clock.advance(3600)
+    refuse(session, 1)  # the tenth since the first row
+    assert [detail for _, detail, _ in refusal_rows(session)] == ["phone_locked", "phone_locked x10"]
+
+
+def test_two_kinds_are_counted_apart(session: Session, clock: FakeClock) -> None:
+    for _ in range(15):
+        refuse(session, 1)
+        refuse(session, 1, COOLDOWN, "cooldown")
+        refuse(session, 1, LOCKED, "verify_ip_limit")  # the same event, another detail: another kind
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    refuse(session, 1, COOLDOWN, "cooldown")
+    assert [(event, detail) for event, detail, _ in refusal_rows(session)] == [
+        ("verify_refused", "phone_locked"),
+        ("code_refused", "cooldown"),
+        ("verify_refused", "verify_ip_limit"),
+        ("code_refused", "cooldown x15"),
+    ]
+    assert audit.flush_refusals(session) == 2
+    assert sorted(detail or "" for _, detail, _ in refusal_rows(session)[4:]) == [
+        "phone_locked x14",
+        "verify_ip_limit x14",
+    ]
+
+
+def test_the_shutdown_flush_writes_exactly_the_pending_counts(session: Session, clock: FakeClock) -> None:
+    assert audit.flush_refusals(session) == 0  # nothing seen, nothing written
+    refuse(session, 8)
+    refuse(session, 3, COOLDOWN, "cooldown")
+    refuse(session, 1, LOCKED, "verify_ip_limit")  # its first row is written: nothing of it pending
+    assert audit.flush_refusals(session) == 2
+    assert refusal_rows(session)[3:] == [
+        ("verify_refused", "phone_locked x7", "10.0.0.8"),  # the latest refusal's fields
+        ("code_refused", "cooldown x2", "10.0.0.3"),
+    ]
+    assert audit.flush_refusals(session) == 0  # and nothing twice
+    assert len(refusal_rows(session)) == 5
+    # After a flush, the count starts again (the row it wrote is that kind's last).
+    refuse(session, 10)
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    refuse(session, 1)
+    assert refusal_rows(session)[5:] == [("verify_refused", "phone_locked x11", "10.0.0.1")]
+    assert audit.flush_refusals(session) == 0
+
+
+def test_the_shutdown_flush_is_one_write_transaction(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    writes: list[int] = []
+    insert_all = audit._insert_all
+
+    def counted(session: Session, rows: list[dict[str, object]]) -> None:
+        writes.append(len(rows))
+        insert_all(session, rows)
+
+    for detail in ("phone_locked", "verify_ip_limit", "verify_requester_limit"):
+        refuse(session, 5, LOCKED, detail)
+    monkeypatch.setattr(audit, "_insert_all", counted)
+    assert audit.flush_refusals(session) == 3
+    assert writes == [3]
+
+
+async def test_refusals_from_async_code_are_counted_on_the_loop(
+    session: Session, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """record_refusal_soon: only a due row goes to a worker thread."""
+    trips: list[object] = []
+    run_with_session = audit.run_with_session
+
+    async def counted(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        trips.append(fn)
+        return await run_with_session(fn, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "run_with_session", counted)
+
+    async def refuse_soon(times: int) -> None:
+        await asyncio.gather(
+            *(
+                audit.record_refusal_soon(LOCKED, phone=PHONE, client_ip=IP, detail="phone_locked")
+                for _ in range(times)
+            )
+        )
+
+    await refuse_soon(200)
+    assert len(trips) == 1
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    await refuse_soon(1)
+    assert len(trips) == 2
+    assert [detail for _, detail, _ in refusal_rows(session)] == ["phone_locked", "phone_locked x200"]
+
+
+def test_refusals_counted_from_many_threads_lose_none(
+    session: Session, engine: sa.Engine, clock: FakeClock
+) -> None:
+    def flood() -> None:
+        with Session(engine) as own:
+            refuse(own, 500)
+
+    threads = [threading.Thread(target=flood) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert audit.flush_refusals(session) == 1
+    assert [detail for _, detail, _ in refusal_rows(session)] == ["phone_locked", "phone_locked x3999"]
+
+
+async def test_the_server_writes_pending_refusals_when_it_stops(session: Session, settings: Settings) -> None:
+    async with apply_migrations():
+        refuse(session, 4)
+    assert [detail for _, detail, _ in refusal_rows(session)] == ["phone_locked", "phone_locked x3"]
+
+
+async def test_a_failing_flush_at_shutdown_is_only_logged(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(session: Session, rows: list[dict[str, object]]) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is gone"))
+
+    async with apply_migrations():
+        refuse(session, 4)
+        monkeypatch.setattr(audit, "_insert_all", broken)
+    assert "writing the pending refusal counts at shutdown failed" in caplog.text
+    assert [detail for _, detail, _ in refusal_rows(session)] == ["phone_locked"]
 
 
 def test_refused_codes_say_which_limit(session: Session) -> None:
