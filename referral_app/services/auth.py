@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.db import transaction
+from referral_app.core.db import PreparedRead, transaction
 from referral_app.core.net import requester_key
 from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.models import AuthToken
@@ -168,15 +168,17 @@ class _LiveToken:
 # columns skips the ORM's query building and object loading.
 _tokens = sa.inspect(AuthToken).local_table
 _INSERT_TOKEN = sa.insert(cast("sa.Table", _tokens))  # a Core insert: no ORM object and flush per login
-_TOKEN_BY_HASH = sa.select(
-    _tokens.c.id, _tokens.c.user_id, _tokens.c.last_used_at, _tokens.c.revoked_at, _tokens.c.expires_at
-).where(_tokens.c.token_hash == sa.bindparam("token_hash"))
+_TOKEN_BY_HASH = PreparedRead(
+    sa.select(
+        _tokens.c.id, _tokens.c.user_id, _tokens.c.last_used_at, _tokens.c.revoked_at, _tokens.c.expires_at
+    ).where(_tokens.c.token_hash == sa.bindparam("token_hash"))
+)
 
 
 def _active_token(session: Session, token: str | None) -> _LiveToken:
     if not token or not token.startswith(security.TOKEN_PREFIX) or len(token) > TOKEN_MAX_LENGTH:
         raise NotAuthenticated()
-    row = session.execute(_TOKEN_BY_HASH, {"token_hash": security.token_hash(token)}).first()
+    row = _TOKEN_BY_HASH.first(session, {"token_hash": security.token_hash(token)})
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise NotAuthenticated()
     return _LiveToken(id=row.id, user_id=row.user_id, last_used_at=row.last_used_at)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.db import transaction
+from referral_app.core.db import PreparedRead, transaction
 from referral_app.limits import NAME_MAX_LENGTH, PROFILE_REFERRALS, REFERRALS_PAGE_DEFAULT, REFERRALS_PAGE_MAX
 from referral_app.models import User
 from referral_app.services.errors import InvalidEmail, InvalidName, NotAuthenticated
@@ -129,9 +129,11 @@ _INSERT_NEW_USER = {
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 _REFERRALS_COUNT = (
-    sa.select(sa.func.count()).select_from(_users).where(_users.c.referrer_id == sa.bindparam("user_id"))
+    sa.select(sa.func.count().label("total"))
+    .select_from(_users)
+    .where(_users.c.referrer_id == sa.bindparam("user_id"))
 )
-_PROFILE_ROW = (
+_PROFILE_ROW = PreparedRead(
     sa.select(
         _users.c.id,
         _users.c.phone,
@@ -147,23 +149,24 @@ _PROFILE_ROW = (
     .outerjoin(_referrer, _users.c.referrer_id == _referrer.c.id)
     .where(_users.c.id == sa.bindparam("user_id"), _users.c.deleted_at.is_(None))  # a deleted account: gone
 )
-_REFERRALS_PAGE = (
+_REFERRALS_PAGE = PreparedRead(
     sa.select(_users.c.phone, _users.c.invite_activated_at)
     .where(_users.c.referrer_id == sa.bindparam("user_id"))
     .order_by(_users.c.invite_activated_at.desc(), _users.c.id.desc())
     .limit(sa.bindparam("limit"))
     .offset(sa.bindparam("offset"))
 )
+_REFERRALS_TOTAL = PreparedRead(_REFERRALS_COUNT)
 
 
 def _referrals_page(session: Session, user_id: int, limit: int, offset: int = 0) -> list[Referral]:
-    rows = session.execute(_REFERRALS_PAGE, {"user_id": user_id, "limit": limit, "offset": offset})
+    rows = _REFERRALS_PAGE.all(session, {"user_id": user_id, "limit": limit, "offset": offset})
     return _referrals([(phone, joined) for phone, joined in rows])
 
 
 def _load_profile(session: Session, user_id: int, referrals_limit: int) -> Profile:
     """The profile in a constant number of queries (two), however many referrals there are."""
-    row = session.execute(_PROFILE_ROW, {"user_id": user_id}).first()
+    row = _PROFILE_ROW.first(session, {"user_id": user_id})
     if row is None:
         raise NotAuthenticated()
     inviter_deleted = row.inviter_deleted_at is not None
@@ -206,7 +209,7 @@ def list_referrals(
     offset = max(0, offset)
     with transaction(session):
         items = _referrals_page(session, user_id, limit, offset)
-        total = session.execute(_REFERRALS_COUNT, {"user_id": user_id}).scalar_one()
+        total = _REFERRALS_TOTAL.scalar(session, {"user_id": user_id})
     return ReferralPage(
         items=items,
         total=total,

@@ -8,6 +8,7 @@ from referral_app.core.db.engine import (
     session_scope,
 )
 from referral_app.core.db.migrations import alembic_config, migrate, wait_for_database
+from referral_app.core.db.prepared import PreparedRead
 from referral_app.core.db.transactions import (
     WriteOutsideWorkerThread,
     is_database_outage,
@@ -20,6 +21,7 @@ from referral_app.core.db.transactions import (
 )
 
 __all__ = [
+    "PreparedRead",
     "WriteOutsideWorkerThread",
     "alembic_config",
     "create_db_engine",
