@@ -5,12 +5,13 @@ Only in demo mode, where codes are shown anyway, may it be generated once and ke
 from __future__ import annotations
 
 import threading
+from typing import cast
 
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from referral_app.core.config import Settings
-from referral_app.core.db import transaction
+from referral_app.core.db import InsertUnlessPresent, transaction
 from referral_app.models import ServerSecret
 from referral_app.services.security import new_secret_key
 
@@ -56,16 +57,16 @@ def loaded_verification_keys(settings: Settings) -> tuple[str, ...]:
     return (loaded_code_hmac_key(settings), *settings.secret_key_fallbacks)
 
 
+_INSERT_SECRET = InsertUnlessPresent(cast("sa.Table", sa.inspect(ServerSecret).local_table))
+
+
 def _load_or_create(session: Session, name: str) -> str:
-    # Runs inside the caller's transaction; a savepoint keeps a lost insert race from aborting it.
+    # Runs inside the caller's transaction, even a read's (the first code after a start without
+    # ensure_code_hmac_key): a lost insert race leaves the winner's key, read back.
     row = session.get(ServerSecret, name)
     if row is not None:
         return row.value
-    try:
-        with session.begin_nested():
-            session.add(ServerSecret(name=name, value=new_secret_key()))
-    except IntegrityError:
-        pass
+    _INSERT_SECRET.execute(session, {"name": name, "value": new_secret_key()})
     row = session.get(ServerSecret, name, populate_existing=True)
     assert row is not None
     return row.value

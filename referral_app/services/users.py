@@ -12,12 +12,11 @@ from typing import cast
 
 import email_validator
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.db import PreparedRead, transaction
+from referral_app.core.db import InsertUnlessPresent, PreparedRead, transaction
 from referral_app.limits import NAME_MAX_LENGTH, PROFILE_REFERRALS, REFERRALS_PAGE_DEFAULT, REFERRALS_PAGE_MAX
 from referral_app.models import User
 from referral_app.services.errors import InvalidEmail, InvalidName, NotAuthenticated
@@ -94,7 +93,6 @@ def _insert_user(
     """A new user's id, or None when the phone is taken. Invite-code uniqueness is enforced by the unique
     index (check-then-insert would race): INSERT ... ON CONFLICT DO NOTHING, and when no row comes back and
     the phone is free, the invite code collided: again with a new one. (No savepoint needed.)"""
-    insert = _INSERT_NEW_USER[session.get_bind().dialect.name]
     for _ in range(INVITE_CODE_RETRIES):
         row = {
             "phone": phone,
@@ -102,7 +100,7 @@ def _insert_user(
             "created_at": now,
             "last_login_at": last_login_at,
         }
-        created: int | None = session.execute(insert, row).scalar()
+        created: int | None = _INSERT_NEW_USER.execute(session, row).scalar()
         if created is not None:
             return created
         if session.execute(_USER_BY_PHONE, {"e164": phone}).first() is not None:
@@ -124,10 +122,7 @@ _TOUCH_LOGIN = (
     .returning(_users_table.c.id)
 )
 _USER_BY_PHONE = sa.select(_users_table.c.id).where(_users_table.c.phone == sa.bindparam("e164"))
-_INSERT_NEW_USER = {
-    name: dialect.insert(_users_table).on_conflict_do_nothing().returning(_users_table.c.id)
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_INSERT_NEW_USER = InsertUnlessPresent(_users_table, _users_table.c.id)
 _REFERRALS_COUNT = (
     sa.select(sa.func.count().label("total"))
     .select_from(_users)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from referral_app.core.config import Settings
 from referral_app.core.db import get_engine, joined_reads, session_scope, transaction
@@ -97,3 +99,31 @@ def test_outside_a_joined_block_each_read_ends_itself(settings: Settings, statem
                 session.exec(select(User)).all()
             assert not session.in_transaction()
     assert statements.count("COMMIT") == 2
+
+
+def _in_database_transaction(session: Session) -> bool:
+    """Whether the database itself has a transaction open on the session's connection (not just SQLAlchemy)."""
+    driver = session.connection().connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        return driver.in_transaction
+    return driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+
+def test_postgresql_reads_run_without_begin_and_writes_in_a_transaction(settings: Settings, backend: str) -> None:
+    token = _signed_in(settings)
+    postgresql = backend == "postgresql"
+    with session_scope() as session:
+        with transaction(session):
+            session.exec(select(User)).all()
+            assert _in_database_transaction(session) is not postgresql  # SQLite's read keeps its snapshot
+        with joined_reads(session):
+            auth.authenticate(session, token=token)
+            assert _in_database_transaction(session) is not postgresql
+            with transaction(session, "a key", write=True):
+                session.exec(select(User)).all()
+                assert _in_database_transaction(session)  # the advisory locks live as long as the transaction
+            users.get_profile(session, user_id=auth.authenticate(session, token=token))
+            assert _in_database_transaction(session) is not postgresql
+        with transaction(session, write=True):
+            session.exec(select(User)).all()
+            assert _in_database_transaction(session)

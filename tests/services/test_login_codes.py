@@ -437,3 +437,15 @@ async def test_the_sms_ends_with_the_web_otp_line(settings: Settings, configured
     message, otp_line = text.rsplit("\n\n", 1)
     assert issued.debug_code is not None and issued.debug_code in message
     assert otp_line == f"@{host} #{issued.debug_code}"
+
+
+def test_a_generated_secret_is_stored_by_the_read_that_first_needs_it(
+    session: Session, settings: Settings
+) -> None:
+    # Started without ensure_code_hmac_key (a PostgreSQL read runs in autocommit: no savepoint to take)
+    with transaction(session):
+        key = server_keys.code_hmac_key(session, settings)
+    server_keys.clear_cache()
+    with transaction(session):
+        assert server_keys.code_hmac_key(session, settings) == key
+    assert session.exec(select(ServerSecret)).one().value == key

@@ -9,6 +9,7 @@ from referral_app.core.db.engine import (
 )
 from referral_app.core.db.migrations import alembic_config, migrate, wait_for_database
 from referral_app.core.db.prepared import PreparedRead
+from referral_app.core.db.statements import InsertUnlessPresent
 from referral_app.core.db.transactions import (
     WriteOutsideWorkerThread,
     is_database_outage,
@@ -21,6 +22,7 @@ from referral_app.core.db.transactions import (
 )
 
 __all__ = [
+    "InsertUnlessPresent",
     "PreparedRead",
     "WriteOutsideWorkerThread",
     "alembic_config",
