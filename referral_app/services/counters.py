@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from referral_app.core.clock import utcnow
-from referral_app.core.db import rowcount
+from referral_app.core.db import PreparedRead, rowcount
 from referral_app.limits import LIMIT_WINDOW_SECONDS
 from referral_app.models import RateCounter, Timestamp
 from referral_app.services.errors import RateLimited
@@ -59,7 +59,7 @@ def _window_param() -> sa.BindParameter[datetime]:
 def check(session: Session, *limits: Limit, now: datetime | None = None) -> None:
     """Refuse (`rate_limited`, until the window ends) when a window already holds its limit of events."""
     moment = now or utcnow()
-    rows = session.connection().execute(_select(len(limits)), _params(limits, moment))
+    rows = _select(len(limits)).all(session, _params(limits, moment))
     found = {(name, key): count for name, key, count in rows}
     for limit in limits:
         refuse_if_full(limit, found.get((limit.name, limit.key)), moment)
@@ -111,11 +111,15 @@ def _upsert(session: Session, limits: tuple[Limit, ...], now: datetime, by: int)
 
 # The statements for n limits, built once per n (they run on every send and every failed verify).
 @functools.cache
-def _select(n: int) -> sa.TextClause:
+def _select(n: int) -> PreparedRead:
     clauses = " OR ".join(f"(name = :name{i} AND key = :key{i})" for i in range(n))
-    return sa.text(
-        f"SELECT name, key, count FROM rate_counters WHERE window_start = :window AND ({clauses})"  # noqa: S608
-    ).bindparams(_window_param())
+    return PreparedRead(
+        sa.text(
+            f"SELECT name, key, count FROM rate_counters WHERE window_start = :window AND ({clauses})"  # noqa: S608
+        )
+        .bindparams(_window_param())
+        .columns(_counters.c["name"], _counters.c.key, _counters.c["count"])
+    )
 
 
 @functools.cache

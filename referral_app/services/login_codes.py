@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.db import rowcount, transaction
+from referral_app.core.db import PreparedRead, rowcount, transaction
 from referral_app.core.i18n import DEFAULT_LANGUAGE, translate
 from referral_app.core.net import requester_key
 from referral_app.limits import FAILURE_WINDOW_DAYS, LOCK_MAX_SECONDS
@@ -84,22 +84,24 @@ _BY_PHONE, _BY_REQUESTER = 0, 1
 _since = sa.bindparam("since", type_=Timestamp)
 # One round trip for both logs: the phone's most recent codes of the hour (up to its hourly limit), and
 # the requester's N-th most recent of the hour (none when it has fewer, or when the requester is NULL).
-_SEND_LOG = sa.union_all(
-    sa.select(
-        sa.select(sa.literal_column(str(_BY_PHONE)).label("whose"), _codes.c.created_at)
-        .where(_codes.c.phone == sa.bindparam("phone"), _codes.c.created_at > _since)
-        .order_by(_codes.c.created_at.desc())
-        .limit(sa.bindparam("limit"))
-        .subquery()
-    ),
-    sa.select(
-        sa.select(sa.literal_column(str(_BY_REQUESTER)).label("whose"), _codes.c.created_at)
-        .where(_codes.c.requester_ip == sa.bindparam("requester"), _codes.c.created_at > _since)
-        .order_by(_codes.c.created_at.desc())
-        .offset(sa.bindparam("offset"))
-        .limit(1)
-        .subquery()
-    ),
+_SEND_LOG = PreparedRead(
+    sa.union_all(
+        sa.select(
+            sa.select(sa.literal_column(str(_BY_PHONE)).label("whose"), _codes.c.created_at)
+            .where(_codes.c.phone == sa.bindparam("phone"), _codes.c.created_at > _since)
+            .order_by(_codes.c.created_at.desc())
+            .limit(sa.bindparam("limit"))
+            .subquery()
+        ),
+        sa.select(
+            sa.select(sa.literal_column(str(_BY_REQUESTER)).label("whose"), _codes.c.created_at)
+            .where(_codes.c.requester_ip == sa.bindparam("requester"), _codes.c.created_at > _since)
+            .order_by(_codes.c.created_at.desc())
+            .offset(sa.bindparam("offset"))
+            .limit(1)
+            .subquery()
+        ),
+    )
 )
 _INSERT_CODE = sa.insert(LoginCode)
 
@@ -112,8 +114,8 @@ def _check_send_limits(
     # A locked phone still gets codes (within these limits): the owner may be signing in on a device whose
     # own budget is untouched, and strangers' guesses at the new code are refused by the lock unevaluated.
     refusal_cache.check_send(phone, now)  # a refusal known to hold: answered without a statement
-    log_rows = session.connection().execute(
-        _SEND_LOG,
+    log_rows = _SEND_LOG.all(
+        session,
         {
             "phone": phone,
             "requester": requester,

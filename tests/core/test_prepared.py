@@ -62,6 +62,24 @@ def test_rows_are_those_sqlalchemy_reads(settings: Settings, session: Session) -
         assert users._REFERRALS_TOTAL.scalar(session, {"user_id": owner_id}) == 3
 
 
+def test_literals_unions_and_text_statements(settings: Settings, session: Session) -> None:
+    for n in range(3):
+        _signed_in(session, f"+7912000001{n}")
+    newest_two = sa.select(_users.c.phone).order_by(_users.c.id.desc()).limit(2).subquery()
+    oldest = sa.select(_users.c.phone).order_by(_users.c.id).limit(1).subquery()
+    union = PreparedRead(sa.union_all(sa.select(newest_two), sa.select(oldest)))  # `limit(n)`: literal binds
+    text = PreparedRead(
+        sa.text("SELECT phone, created_at FROM users WHERE phone > :after ORDER BY phone")
+        .bindparams(sa.bindparam("after"))
+        .columns(_users.c.phone, _users.c.created_at)
+    )
+    with transaction(session):
+        assert [row.phone for row in union.all(session, {})] == ["+79120000012", "+79120000011", "+79120000010"]
+        rows = text.all(session, {"after": "+79120000010"})
+        assert [row.phone for row in rows] == ["+79120000011", "+79120000012"]
+        assert all(isinstance(row.created_at, datetime) for row in rows)  # the column's type, as declared
+
+
 def test_nothing_found(settings: Settings, session: Session) -> None:
     with transaction(session):
         assert _BY_ID.first(session, {"user_id": 404}) is None

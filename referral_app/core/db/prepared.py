@@ -3,7 +3,7 @@
 Every request checks a token and most read a profile: three small SELECTs that SQLite answers in about 7 µs
 together, while SQLAlchemy's per-execution work (execution context, events, result object, the ORM session's
 execute) took about 125 µs around them (docs/benchmarks.md, "Fourth round"). A `PreparedRead` is a Core SELECT
-that SQLAlchemy compiles once per dialect, with SQLAlchemy's own bind and result processors for its column
+(or a UNION of them, or `text(...).columns(...)`) that SQLAlchemy compiles once per dialect, with SQLAlchemy's own bind and result processors for its column
 types, run on the DB-API connection of the session's own transaction: the same SQL, transaction and types,
 without the per-call work. For SELECTs with plain bound parameters only (no expanding IN lists).
 
@@ -31,13 +31,15 @@ Processor = Callable[[Any], Any] | None
 class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # the parameter names in order, for a positional paramstyle
-    binds: tuple[tuple[str, Processor], ...]  # each parameter's bind processor (None: passed as is)
+    # each parameter: its name in the SQL, then the caller's key and bind processor (None: passed as is),
+    # or for a literal in the statement (`.limit(1)`), no key and its value, processed once
+    binds: tuple[tuple[str, str | None, Processor, Any], ...]
     row: Any  # the namedtuple type of a result row
     results: tuple[Processor, ...] | None  # each column's result processor; None when no column needs one
 
 
 class PreparedRead:
-    def __init__(self, statement: sa.Select[Any]) -> None:
+    def __init__(self, statement: sa.SelectBase) -> None:
         self.statement = statement
         self._compiled: dict[tuple[str, str, str], _Compiled] = {}
         self._lock = threading.Lock()
@@ -62,7 +64,8 @@ class PreparedRead:
         dialect = connection.dialect
         compiled = self._for(dialect)
         bound = {
-            name: params[name] if process is None else process(params[name]) for name, process in compiled.binds
+            name: value if key is None else params[key] if process is None else process(params[key])
+            for name, key, process, value in compiled.binds
         }
         driver_params: Sequence[Any] | dict[str, Any] = (
             tuple(bound[name] for name in compiled.positional) if compiled.positional is not None else bound
@@ -104,13 +107,18 @@ class PreparedRead:
         return compiled
 
 
-def _compile(statement: sa.Select[Any], dialect: Dialect) -> _Compiled:
+def _compile(statement: sa.SelectBase, dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
-    binds = []
-    for name, bind in compiled.binds.items():
+    binds: list[tuple[str, str | None, Processor, Any]] = []
+    for bind, name in compiled.bind_names.items():
         if bind.expanding:
-            raise ValueError(f"PreparedRead takes plain parameters only, not the expanding {name!r}")
-        binds.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+            raise ValueError(f"PreparedRead takes plain parameters only, not the expanding {bind.key!r}")
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.required:
+            binds.append((name, bind.key, process, None))
+        else:
+            value = bind.effective_value
+            binds.append((name, None, None, value if process is None else process(value)))
     columns = list(statement.selected_columns)
     if any(not isinstance(column.key, str) or not column.key.isidentifier() for column in columns):
         raise ValueError("PreparedRead needs every column named: label the expressions")
