@@ -19,7 +19,7 @@ from referral_app.web.state.app import AppState
 from referral_app.web.state.login import LoginState
 from referral_app.web.state.profile import ProfileState
 from tests.support.procfs import group_members, rss_bytes
-from tests.support.reflex_socket import event_name, open_page, open_tab, sign_in
+from tests.support.reflex_socket import event_name, open_page, open_tab, request_code, sign_in
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.server
@@ -277,3 +277,27 @@ async def test_twenty_tabs_sending_4_mb_messages_do_not_pin_memory(live_server: 
     )
     assert peak - before < 100 * mb
     assert after - before < RELEASED_MB * mb
+
+
+async def test_a_phone_locked_by_a_strangers_guesses_is_refused_in_the_web_app_too(
+    live_server: RunningServer,
+) -> None:
+    """Wrong guesses from elsewhere lock the phone: the tab holding the right code is refused as the API is
+    (`rate_limited`, the same wait), and signs in to nothing."""
+    phone = new_phone()
+    async with open_tab(live_server.base_url) as tab:
+        code = await request_code(tab, phone)
+        async with httpx.AsyncClient(base_url=live_server.base_url, timeout=10) as stranger:
+            for n in range(1, 11):
+                guess = {"phone": phone, "code": f"{(int(code) + n) % 10_000:04d}"}
+                last = await stranger.post(
+                    "/api/v1/auth/token", json=guess, headers={"X-Forwarded-For": "198.51.100.9"}
+                )
+            assert last.json()["code"] == "rate_limited"
+            await tab.send(event_name(LoginState.set_code), value=code)
+            await tab.wait_for(lambda: bool(tab.var(LoginState, "code_error")), "the code's refusal")
+            refused = tab.var(LoginState, "code_error")
+            assert refused["code"] == "rate_limited" and refused["retry_after"] > 0, refused
+            assert tab.var(AppState, "token") in (None, "")
+            api = await stranger.post("/api/v1/auth/token", json={"phone": phone, "code": code})
+            assert (api.status_code, api.json()["code"]) == (429, "rate_limited")

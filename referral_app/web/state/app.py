@@ -9,7 +9,7 @@ var a signed-in page filled (`_forget_user`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import reflex as rx
@@ -171,12 +171,17 @@ class AppState(rx.State):
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T | None:
-        """Busy flag → service call → stored error. The flag named `busy` is set for the call (the handler
-        sets it and yields first, so the page shows it at once). A ServiceError is kept in the var named
-        `errors_to`, translated when shown, and None returned; an ended session goes on to show_error."""
+        """Busy flag → service call → stored error, for a service function run with its own session in a
+        worker thread (`run_with_session`); see `_awaiting` for the rest."""
+        return await self._awaiting(busy, errors_to, run_with_session(fn, *args, **kwargs))
+
+    async def _awaiting(self, busy: str, errors_to: str, call: Awaitable[T]) -> T | None:
+        """Busy flag → awaited service call → stored error. The flag named `busy` is set for the call (the
+        handler sets it and yields first, so the page shows it at once). A ServiceError is kept in the var
+        named `errors_to`, translated when shown, and None returned; an ended session goes on to show_error."""
         setattr(self, busy, True)
         try:
-            return await run_with_session(fn, *args, **kwargs)
+            return await call
         except NotAuthenticated:
             raise
         except ServiceError as error:

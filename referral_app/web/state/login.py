@@ -238,15 +238,17 @@ class LoginState(AppState):
         ip = self._client_ip()  # before `verifying` is set: an unknown client is refused right here
         self.verifying = True
         yield None
-        result = await self._attempt(
+        # As the API's: a lock already known is answered on the event loop, without a worker thread.
+        result = await self._awaiting(
             "verifying",
             "code_error",
-            auth.login_with_code,
-            phone=self.normalized_phone,
-            code=self.code,
-            client_ip=ip,
-            device_token=self.device_token,
-            user_agent=self.router.headers.user_agent,
+            auth.sign_in(
+                phone=self.normalized_phone,
+                code=self.code,
+                client_ip=ip,
+                device_token=self.device_token,
+                user_agent=self.router.headers.user_agent,
+            ),
         )
         if result is None:
             self.code = ""
