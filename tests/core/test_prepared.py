@@ -149,11 +149,8 @@ def test_a_busy_sqlite_database_fails_as_sqlalchemy_would(tmp_path: Path) -> Non
         set_settings(None)
 
 
-def test_a_lost_postgresql_connection_is_an_outage_and_is_not_reused(
-    settings: Settings, engine: Engine, backend: str
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("a PostgreSQL backend's connection")
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_lost_postgresql_connection_is_an_outage_and_is_not_reused(settings: Settings, engine: Engine) -> None:
     with session_scope(engine) as session, pytest.raises(sa.exc.DBAPIError) as failed, transaction(session):
         pid = session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         with engine.connect() as killer:
