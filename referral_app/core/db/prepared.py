@@ -3,9 +3,10 @@
 Every request checks a token and most read a profile: three small SELECTs that SQLite answers in about 7 µs
 together, while SQLAlchemy's per-execution work (execution context, events, result object, the ORM session's
 execute) took about 125 µs around them (docs/benchmarks.md, "Fourth round"). A `PreparedRead` is a Core SELECT
-(or a UNION of them, or `text(...).columns(...)`) that SQLAlchemy compiles once per dialect, with SQLAlchemy's own bind and result processors for its column
-types, run on the DB-API connection of the session's own transaction: the same SQL, transaction and types,
-without the per-call work. For SELECTs with plain bound parameters only (no expanding IN lists).
+(or a UNION, or `text(...).columns(...)`) that SQLAlchemy compiles once per dialect, with SQLAlchemy's own bind
+and result processors for its column types, run on the DB-API connection of the session's own transaction:
+the same SQL, transaction and types, without the per-call work. For SELECTs with plain bound parameters only
+(no expanding IN lists).
 
 The engine's `before_cursor_execute` / `after_cursor_execute` listeners still see each statement, and a driver
 error is raised as SQLAlchemy would raise it (wrapped in `sqlalchemy.exc.DBAPIError`'s subclasses, and a lost
