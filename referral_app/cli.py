@@ -3,19 +3,32 @@
 purge-audit --older-than-days N [--reason TEXT]
     Remove audit events older than N days (at least AUDIT_RETENTION_MIN_DAYS); the run and what it removed
     per event kind are kept in audit_purges, which nothing can delete. Prints the run as JSON.
+
+webhook-deliveries [--state pending|delivered|failed|disabled] [--limit N] [--id ID]
+    The newest webhook deliveries, one JSON object a line, each with every attempt (time, status, answer size,
+    error).
+
+webhook-replay ID --reason TEXT
+    Send delivery ID's event to its endpoint again now, with the same webhook-id (audited: who and why).
+
+webhook-enable URL --reason TEXT
+    Deliver again to an endpoint that answered 410 Gone (audited: who and why).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import json
 import logging
 import sys
+from datetime import datetime
 
 from referral_app.core.db import session_scope
 from referral_app.core.log_setup import configure_logging
 from referral_app.limits import AUDIT_DETAIL_MAX_LENGTH
-from referral_app.services import audit
+from referral_app.services import audit, webhooks
 
 log = logging.getLogger("referral_app.cli")
 
@@ -38,6 +51,43 @@ def purge_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat() + "Z"
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def webhook_deliveries(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        views = webhooks.list_deliveries(session, state=args.state, limit=args.limit, delivery_id=args.id)
+    for view in views:
+        print(json.dumps(dataclasses.asdict(view), default=_json_default, sort_keys=True))
+    return 0
+
+
+def webhook_replay(args: argparse.Namespace) -> int:
+    try:
+        with session_scope() as session:
+            replayed = webhooks.replay(
+                session, delivery_id=args.delivery_id, operator=getpass.getuser(), reason=args.reason
+            )
+    except webhooks.WebhookError as exc:
+        log.error("not replayed: %s", exc)
+        return 2
+    print(json.dumps({"replayed": args.delivery_id, "delivery_id": replayed}))
+    return 0
+
+
+def webhook_enable(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        enabled = webhooks.enable_endpoint(session, url=args.url, operator=getpass.getuser(), reason=args.reason)
+    if not enabled:
+        log.error("%s is not disabled", args.url)
+        return 2
+    print(json.dumps({"enabled": args.url}))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m referral_app.cli", description="referral_app operator commands")
     commands = root.add_subparsers(dest="command", required=True)
@@ -47,6 +97,19 @@ def parser() -> argparse.ArgumentParser:
         "--reason", default="retention", help=f"kept with the run (at most {AUDIT_DETAIL_MAX_LENGTH} characters)"
     )
     purge.set_defaults(run=purge_audit)
+    listing = commands.add_parser("webhook-deliveries", help="the newest webhook deliveries with their attempts")
+    listing.add_argument("--state", choices=[state.value for state in webhooks.DeliveryState])
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--id", type=int, help="only this delivery")
+    listing.set_defaults(run=webhook_deliveries, reason="")
+    replay = commands.add_parser("webhook-replay", help="send a delivery's event to its endpoint again, now")
+    replay.add_argument("delivery_id", type=int)
+    replay.add_argument("--reason", required=True, help="kept in the audit trail with who asked")
+    replay.set_defaults(run=webhook_replay)
+    enable = commands.add_parser("webhook-enable", help="deliver to an endpoint disabled by 410 Gone again")
+    enable.add_argument("url")
+    enable.add_argument("--reason", required=True, help="kept in the audit trail with who asked")
+    enable.set_defaults(run=webhook_enable)
     return root
 
 

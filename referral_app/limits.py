@@ -57,3 +57,11 @@ FRONTEND_ERRORS_PER_TAB = 5  # reports logged per tab and window, the rest are d
 FRONTEND_ERRORS_WINDOW_SECONDS = 600
 FRONTEND_ERRORS_TABS_TRACKED = 10_000  # the per-tab counters kept in memory, oldest dropped first
 ORIGIN_MAX_LENGTH = 256
+
+# Webhooks (services/webhooks.py).
+WEBHOOK_URL_MAX_LENGTH = 500
+WEBHOOK_EVENT_TYPE_MAX_LENGTH = 40
+WEBHOOK_ID_LENGTH = 36  # "msg_" + 32 hex digits
+WEBHOOK_ERROR_MAX_LENGTH = 200  # why an attempt failed, as kept with it
+WEBHOOK_RESPONSE_READ_MAX_BYTES = 64 * 1024  # an answer is read (and its size counted) up to this
+WEBHOOK_CLAIM_BATCH = 20  # deliveries one worker takes at a time

@@ -21,6 +21,10 @@ from referral_app.limits import (
     INVITE_CODE_MAX_LENGTH,
     IP_MAX_LENGTH,
     NAME_MAX_LENGTH,
+    WEBHOOK_ERROR_MAX_LENGTH,
+    WEBHOOK_EVENT_TYPE_MAX_LENGTH,
+    WEBHOOK_ID_LENGTH,
+    WEBHOOK_URL_MAX_LENGTH,
 )
 
 # Deterministic constraint names, identical on SQLite and PostgreSQL, so migrations can refer to them.
@@ -160,3 +164,57 @@ class AuditPurge(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=Timestamp)
     removed: int | None = Field(default=None)
     removed_by_event: str | None = Field(default=None, max_length=AUDIT_PURGE_SUMMARY_MAX_LENGTH)  # JSON counts
+
+
+class WebhookMessage(SQLModel, table=True):
+    """One event for the webhook endpoints (the outbox): written in the transaction of the change it reports,
+    so it exists exactly when the change does. `msg_id` is the `webhook-id` every endpoint receives."""
+
+    __tablename__ = "webhook_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    msg_id: str = Field(max_length=WEBHOOK_ID_LENGTH, sa_column_kwargs={"unique": True})
+    event_type: str = Field(max_length=WEBHOOK_EVENT_TYPE_MAX_LENGTH)
+    payload: str = Field(sa_type=sa.Text)  # the JSON body, exactly as signed and sent
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """A message on its way to one endpoint: `pending` until it is `delivered`, `failed` (the schedule ran out)
+    or `disabled` (the endpoint answered 410). A pending delivery is due at `next_attempt_at`; a worker that
+    takes it moves that past its request's timeout first, so a crash mid-send lets it be taken again."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="webhook_messages.id", ondelete="CASCADE", index=True)
+    endpoint: str = Field(max_length=WEBHOOK_URL_MAX_LENGTH)
+    state: str = Field(default="pending", max_length=10)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_type=Timestamp)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+    finished_at: datetime | None = Field(default=None, sa_type=Timestamp)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """Every request made for a delivery, kept: its answer's status and size, or why there was none."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_deliveries.id", ondelete="CASCADE", index=True)
+    attempted_at: datetime = Field(sa_type=Timestamp)
+    status_code: int | None = Field(default=None)
+    response_bytes: int | None = Field(default=None)
+    error: str | None = Field(default=None, max_length=WEBHOOK_ERROR_MAX_LENGTH)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """An endpoint's state, where it has one: disabled since it answered 410 Gone (until an operator enables it)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    url: str = Field(primary_key=True, max_length=WEBHOOK_URL_MAX_LENGTH)
+    disabled_at: datetime | None = Field(default=None, sa_type=Timestamp)
+    disabled_reason: str | None = Field(default=None, max_length=WEBHOOK_ERROR_MAX_LENGTH)

@@ -11,6 +11,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 import phonenumbers
+import standardwebhooks
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -21,6 +22,7 @@ from referral_app.limits import (
     LOCK_MAX_SECONDS,
     ORIGIN_MAX_LENGTH,
     SECRET_KEY_MIN_LENGTH,
+    WEBHOOK_URL_MAX_LENGTH,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +144,24 @@ class Settings(BaseSettings):
         " plus http://localhost, 127.0.0.1 and [::1] on PORT in demo mode.",
     )
 
+    # Webhooks (services/webhooks.py)
+    webhook_urls: Annotated[list[str], NoDecode] = Field(
+        default=[], description="Comma-separated http(s) URLs that receive the events (Standard Webhooks)."
+    )
+    webhook_secret: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        repr=False,
+        description="`whsec_...` secrets, comma-separated; every request carries a signature by each (several"
+        " during a rotation). Required with WEBHOOK_URLS.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Deliver to loopback, private and link-local addresses too (development only).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="A request to an endpoint not answered by then has failed."
+    )
+
     # Invite codes
     invite_code_length: int = Field(default=6, ge=4, le=INVITE_CODE_MAX_LENGTH)
     invite_code_alphabet: str = Field(
@@ -154,6 +174,8 @@ class Settings(BaseSettings):
         "sms_number_types",
         "allowed_regions",
         "secret_key_fallbacks",
+        "webhook_urls",
+        "webhook_secret",
         mode="before",
     )
     @classmethod
@@ -268,6 +290,33 @@ class Settings(BaseSettings):
         if any(len(key) < SECRET_KEY_MIN_LENGTH for key in value):
             raise ValueError(f"every key must have at least {SECRET_KEY_MIN_LENGTH} characters")
         return value
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _check_webhook_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > WEBHOOK_URL_MAX_LENGTH:
+                raise ValueError(f"WEBHOOK_URLS: not an http(s) URL of at most {WEBHOOK_URL_MAX_LENGTH} characters")
+        return list(dict.fromkeys(value))
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secrets(cls, value: list[str]) -> list[str]:
+        for secret in value:
+            if not secret.startswith("whsec_"):
+                raise ValueError("WEBHOOK_SECRET: every secret starts with whsec_")
+            try:
+                standardwebhooks.Webhook(secret)
+            except Exception:
+                raise ValueError("WEBHOOK_SECRET: whsec_ followed by base64") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_webhook_signing(self) -> Settings:
+        if self.webhook_urls and not self.webhook_secret:
+            raise ValueError("WEBHOOK_URLS needs WEBHOOK_SECRET (whsec_...) to sign with")
+        return self
 
     def missing_secret_key(self) -> str | None:
         """Why the server must not start (no key outside demo mode), or None. A key kept in the database would

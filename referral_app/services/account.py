@@ -21,7 +21,7 @@ from referral_app.core.db import transaction
 from referral_app.core.net import requester_key
 from referral_app.limits import EXPORT_AUDIT_EVENTS_MAX
 from referral_app.models import AuditEvent, AuthToken, User
-from referral_app.services import audit
+from referral_app.services import audit, webhooks
 from referral_app.services.audit import Event
 from referral_app.services.auth import revoke_tokens
 from referral_app.services.errors import NotAuthenticated
@@ -197,6 +197,7 @@ def delete_account(
                 client_ip=client_ip,
                 detail=f"masked {masked} events",
             )
+            webhooks.enqueue(session, webhooks.EventType.USER_DELETED, {"user_id": user_id})
     if failure is not None:
         raise failure
     log.info("account %s deleted (%s)", user_id, mask_phone(phone))

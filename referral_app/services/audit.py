@@ -46,6 +46,8 @@ class Event(StrEnum):
     INVITE_REJECTED = "invite_rejected"  # detail: the reason (error code)
     ACCOUNT_EXPORTED = "account_exported"
     ACCOUNT_DELETED = "account_deleted"  # phone: masked, like every earlier event of the number
+    WEBHOOK_REPLAYED = "webhook_replayed"  # detail: the delivery, who asked and why (an operator, by the CLI)
+    WEBHOOK_ENABLED = "webhook_enabled"  # detail: who asked and why; the endpoint is in the log line
 
 
 class EventFields(TypedDict, total=False):

@@ -19,6 +19,7 @@ from referral_app.core.config import Settings, get_settings
 from referral_app.core.db import InsertUnlessPresent, PreparedRead, transaction
 from referral_app.limits import NAME_MAX_LENGTH, PROFILE_REFERRALS, REFERRALS_PAGE_DEFAULT, REFERRALS_PAGE_MAX
 from referral_app.models import User
+from referral_app.services import webhooks
 from referral_app.services.errors import InvalidEmail, InvalidName, NotAuthenticated
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def _insert_user(
         }
         created: int | None = _INSERT_NEW_USER.execute(session, row).scalar()
         if created is not None:
+            webhooks.enqueue(session, webhooks.EventType.USER_CREATED, {"user_id": created})
             return created
         if session.execute(_USER_BY_PHONE, {"e164": phone}).first() is not None:
             return None
