@@ -65,3 +65,6 @@ WEBHOOK_ID_LENGTH = 36  # "msg_" + 32 hex digits
 WEBHOOK_ERROR_MAX_LENGTH = 200  # why an attempt failed, as kept with it
 WEBHOOK_RESPONSE_READ_MAX_BYTES = 64 * 1024  # an answer is read (and its size counted) up to this
 WEBHOOK_CLAIM_BATCH = 20  # deliveries one worker takes at a time
+
+# The invite funnel (services/funnel.py).
+FUNNEL_OPENED_MAX_CODES = 20  # codes one browser's cookie remembers as counted today

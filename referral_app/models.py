@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -218,3 +218,17 @@ class WebhookEndpoint(SQLModel, table=True):
     url: str = Field(primary_key=True, max_length=WEBHOOK_URL_MAX_LENGTH)
     disabled_at: datetime | None = Field(default=None, sa_type=Timestamp)
     disabled_reason: str | None = Field(default=None, max_length=WEBHOOK_ERROR_MAX_LENGTH)
+
+
+class InviteFunnelDay(SQLModel, table=True):
+    """An invite code's funnel for one UTC day, as counts (never a row per visit): links opened (once per browser
+    per day, bots not counted), accounts created by people who arrived with the code, and activations of it. Kept
+    by the code's owner (a code belongs to one user for ever)."""
+
+    __tablename__ = "invite_funnel_days"
+
+    user_id: int = Field(primary_key=True, foreign_key="users.id", ondelete="CASCADE")
+    day: date = Field(primary_key=True)
+    opened: int = Field(default=0)
+    signed_up: int = Field(default=0)
+    activated: int = Field(default=0)

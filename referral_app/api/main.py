@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from referral_app.api.errors import BodySizeLimit, install_error_handlers
-from referral_app.api.routes import auth, health, profile
+from referral_app.api.routes import auth, health, profile, share
 from referral_app.core.config import get_settings
 from referral_app.paths import API_PREFIX, API_V1, DOCS, OPENAPI, REDOC
 
@@ -45,5 +45,6 @@ def create_api() -> FastAPI:
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(profile.router, prefix=API_PREFIX + API_V1)
     app.include_router(auth.router, prefix=API_PREFIX + API_V1)
+    app.include_router(share.router, prefix=API_PREFIX + API_V1)
 
     return app

@@ -62,6 +62,13 @@ class TokenRequest(CodeRequest):
         "against this device's own budget, so strangers' failures never lock you out here.",
         examples=["rfd_..."],
     )
+    invite_code: str | None = Field(
+        default=None,
+        max_length=INVITE_CODE_INPUT_MAX_LENGTH,
+        description="The invite code the person arrived with (a share link's): when this sign-in creates the "
+        "account, it counts as a sign-up in that code's funnel. Activating it is still POST /profile/invite.",
+        examples=["7K3M9Q"],
+    )
 
 
 class ProfileUpdate(Strict):
@@ -142,6 +149,18 @@ class Profile(Answer):
     )
     referrals_count: int
     created_at: UtcDateTime
+
+
+class FunnelCounts(Answer):
+    opened: int = Field(description="Share links opened (once per browser per day; bots not counted).")
+    signed_up: int = Field(description="Accounts created by people who arrived with the code.")
+    activated: int = Field(description="Activations of the code.")
+
+
+class InviteStats(Answer):
+    last_7_days: FunnelCounts = Field(description="Today and the 6 days before (UTC days).")
+    last_30_days: FunnelCounts = Field(description="Today and the 29 days before (UTC days).")
+    all_time: FunnelCounts
 
 
 class TokenIssued(Answer):

@@ -297,7 +297,9 @@ class Settings(BaseSettings):
         for url in value:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > WEBHOOK_URL_MAX_LENGTH:
-                raise ValueError(f"WEBHOOK_URLS: not an http(s) URL of at most {WEBHOOK_URL_MAX_LENGTH} characters")
+                raise ValueError(
+                    f"WEBHOOK_URLS: not an http(s) URL of at most {WEBHOOK_URL_MAX_LENGTH} characters"
+                )
         return list(dict.fromkeys(value))
 
     @field_validator("webhook_secret")

@@ -14,7 +14,7 @@ from referral_app.core.db import rowcount, transaction
 from referral_app.core.net import requester_key
 from referral_app.limits import INVITE_CODE_MAX_LENGTH
 from referral_app.models import User
-from referral_app.services import audit, counters, webhooks
+from referral_app.services import audit, counters, funnel, webhooks
 from referral_app.services.audit import Event
 from referral_app.services.errors import (
     InviteAlreadyActivated,
@@ -152,6 +152,7 @@ def _activate(session: Session, user_id: int, owner: int, code: str, client_ip: 
     if rowcount(updated) != 1:
         raise InviteAlreadyActivated()
     audit.record(session, Event.INVITE_ACTIVATED, user_id=user_id, client_ip=client_ip, detail=code)
+    funnel.count_activation(session, owner_id=owner)
     webhooks.enqueue(
         session,
         webhooks.EventType.REFERRAL_ACTIVATED,

@@ -386,7 +386,9 @@ def enable_endpoint(session: Session, *, url: str, operator: str, reason: str) -
         )
         enabled = rowcount(changed) == 1
         if enabled:
-            audit.record(session, audit.Event.WEBHOOK_ENABLED, detail=_operator_detail("endpoint", operator, reason))
+            audit.record(
+                session, audit.Event.WEBHOOK_ENABLED, detail=_operator_detail("endpoint", operator, reason)
+            )
     if enabled:
         log.info("webhook endpoint %s enabled again by %s", url, operator)
     return enabled

@@ -18,7 +18,7 @@ from referral_app.api.schemas import (
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import humanize_seconds
 from referral_app.limits import ROW_ID_MAX
-from referral_app.services import auth, errors, login_codes
+from referral_app.services import auth, errors, funnel, login_codes
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -105,6 +105,8 @@ async def issue_token(
         user_agent=user_agent,
         with_profile=True,
     )
+    if body.invite_code is not None:
+        await funnel.count_signup(is_new_user=result.is_new_user, invite_code=body.invite_code)
     return TokenIssued(
         access_token=result.access_token,
         expires_in=result.expires_in,

@@ -10,6 +10,7 @@ from referral_app.api.schemas import (
     AccountExport,
     DeleteAccountRequest,
     InviteActivation,
+    InviteStats,
     PageQuery,
     Profile,
     ProfileUpdate,
@@ -17,7 +18,7 @@ from referral_app.api.schemas import (
 )
 from referral_app.core.config import get_settings
 from referral_app.limits import PROFILE_REFERRALS
-from referral_app.services import account, errors, referrals, users
+from referral_app.services import account, errors, funnel, referrals, users
 
 router = APIRouter(prefix="/profile", tags=["profile"])
 
@@ -80,6 +81,23 @@ async def activate_invite(client_ip: ClientIP, user_id: CurrentUserId, body: Inv
         referrals.activate_invite, user_id=user_id, invite_code=body.invite_code, client_ip=client_ip
     )
     return Profile.model_validate(profile)
+
+
+@router.get(
+    "/invite-stats",
+    response_model=InviteStats,
+    summary="How my invite code spreads",
+    description=(
+        "My code's funnel: share links opened (a visit to `/?invite=CODE` or `GET /api/v1/share/CODE`, once per "
+        "browser per day, bots not counted) → accounts created by people who arrived with it → activations, for "
+        "the last 7 and 30 days and all time."
+    ),
+    responses=responses(errors.NotAuthenticated),
+)
+async def invite_stats(token: Token) -> InviteStats:
+    return InviteStats.model_validate(
+        await as_user(token, lambda session, user_id: funnel.invite_stats(session, user_id=user_id))
+    )
 
 
 @router.get(

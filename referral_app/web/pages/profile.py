@@ -173,6 +173,36 @@ def _enter_code() -> rx.Component:
     )
 
 
+def _funnel() -> rx.Component:
+    return card(
+        rx.heading(T["profile.funnel"], size="4", as_="h2"),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell(T["profile.funnel_period"]),
+                    rx.table.column_header_cell(T["profile.funnel_opened"]),
+                    rx.table.column_header_cell(T["profile.funnel_signed_up"]),
+                    rx.table.column_header_cell(T["profile.funnel_activated"]),
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    ProfileState.funnel_rows,
+                    lambda r: rx.table.row(
+                        rx.table.row_header_cell(r["period"]),
+                        rx.table.cell(r["opened"]),
+                        rx.table.cell(r["signed_up"]),
+                        rx.table.cell(r["activated"]),
+                    ),
+                )
+            ),
+            width="100%",
+            size="1",
+            id="invite-funnel",
+        ),
+    )
+
+
 def _referrals() -> rx.Component:
     return card(
         rx.flex(
@@ -293,6 +323,7 @@ def profile_page() -> rx.Component:
             rx.vstack(
                 _header(),
                 _my_code(),
+                _funnel(),
                 rx.cond(ProfileState.activated_invite_code != "", _activated(), _enter_code()),
                 _referrals(),
                 _details(),

@@ -12,7 +12,7 @@ import reflex as rx
 
 from referral_app.limits import EMAIL_MAX_LENGTH, INVITE_CODE_INPUT_MAX_LENGTH, NAME_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
-from referral_app.services import auth, referrals, users
+from referral_app.services import auth, funnel, referrals, users
 from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.errors import NotAuthenticated
 from referral_app.services.phones import format_phone
@@ -43,6 +43,8 @@ class ProfileState(AppState):
     activating: rx.Field[bool] = rx.field(False)
     saving: rx.Field[bool] = rx.field(False)
     origin: rx.Field[str] = rx.field("")
+    # My code's funnel: (opened, signed up, activated) for 7 days, 30 days, all time.
+    funnel_counts: rx.Field[list[list[int]]] = rx.field(default_factory=list)
 
     @rx.var
     def share_link(self) -> str:
@@ -87,6 +89,19 @@ class ProfileState(AppState):
         return max(1, math.ceil(self.referrals_total / REFERRALS_PER_PAGE))
 
     @rx.var
+    def funnel_rows(self) -> list[dict[str, str]]:
+        labels = ("profile.funnel_7", "profile.funnel_30", "profile.funnel_all")
+        return [
+            {
+                "period": self._text(label),
+                "opened": str(row[0]),
+                "signed_up": str(row[1]),
+                "activated": str(row[2]),
+            }
+            for label, row in zip(labels, self.funnel_counts, strict=False)
+        ]
+
+    @rx.var
     def invite_error_text(self) -> str:
         return self._error_text(self.invite_error)
 
@@ -105,6 +120,11 @@ class ProfileState(AppState):
         profile = await run_reads(users.get_profile, user_id=user_id, referrals_limit=REFERRALS_PER_PAGE)
         self._show(profile)
         self._show_referrals(profile.referrals, profile.referrals_count, 1)
+        stats = await run_reads(funnel.invite_stats, user_id=user_id)
+        self.funnel_counts = [
+            [counts.opened, counts.signed_up, counts.activated]
+            for counts in (stats.last_7_days, stats.last_30_days, stats.all_time)
+        ]
         self.invite_input = self.pending_invite if not profile.activated_invite_code else ""
         self.invite_from_link = bool(self.invite_input)
         self.invite_error, self.details_error = {}, {}
