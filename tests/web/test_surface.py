@@ -102,12 +102,14 @@ async def test_values_are_typed_and_bounded(live_server: RunningServer) -> None:
                 storage["token_rx_state_"]: "t" * 10_000,
                 storage["lang_rx_state_"]: "xx",
                 storage["pending_invite_rx_state_"]: "Z" * 100,
+                storage["opened_invites_rx_state_"]: "1" * 10_000,
                 f"{LoginState.get_full_name()}.normalized_phone_rx_state_": "+79990000000",
             },
         )
         await tab.send(event_name(AppState.set_language), lang="en")
         await tab.wait_for_var(AppState, "lang", "en")
         assert tab.var(AppState, "token") == "" and tab.var(AppState, "pending_invite") == ""
+        assert tab.var(AppState, "opened_invites") == ""
         assert tab.var(LoginState, "normalized_phone") == ""
         # One message over the cap closes the connection; the state is not touched.
         await tab.send(event_name(LoginState.set_phone), phone="9" * EVENT_MESSAGE_MAX_BYTES)

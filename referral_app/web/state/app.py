@@ -18,9 +18,9 @@ from sqlmodel import Session
 
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from referral_app.limits import INVITE_CODE_MAX_LENGTH, TOKEN_MAX_LENGTH
+from referral_app.limits import FUNNEL_OPENED_MAX_CODES, INVITE_CODE_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
-from referral_app.services import auth, requesters, server_keys
+from referral_app.services import auth, funnel, requesters, server_keys
 from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.errors import NotAuthenticated, ServiceError
 from referral_app.services.referrals import normalize_invite_code
@@ -60,11 +60,15 @@ def _invite_code(value: object) -> str | None:
     return normalize_invite_code(typed)[:INVITE_CODE_MAX_LENGTH] if typed is not None else None
 
 
+OPENED_COOKIE_MAX_LENGTH = 8 + (1 + INVITE_CODE_MAX_LENGTH) * FUNNEL_OPENED_MAX_CODES  # "YYYYMMDD", "-CODE" each
+
+
 # The client-storage vars and what each may hold; a value that fails is dropped (the var keeps its value).
 CLIENT_STORAGE_CHECKS: dict[str, Callable[[object], str | None]] = {
     "lang": _language,
     "token": lambda value: bounded_text(value, TOKEN_MAX_LENGTH),
     "pending_invite": _invite_code,
+    "opened_invites": lambda value: bounded_text(value, OPENED_COOKIE_MAX_LENGTH),
 }
 TOKEN_SEAL = "web-state-token"  # noqa: S105  (the purpose the token is sealed for, not a secret)
 
@@ -83,6 +87,10 @@ class AppState(rx.State):
     lang: str = rx.LocalStorage(DEFAULT_LANGUAGE, name="referral_lang", sync=True)
     token: str = rx.LocalStorage("", name="referral_token", sync=True)
     pending_invite: str = rx.LocalStorage("", name="referral_pending_invite")
+    # The invite codes this browser was counted for today (services/funnel.py): the cookie the API's share link sets.
+    opened_invites: str = rx.Cookie(
+        "", name=funnel.OPENED_COOKIE, path="/", max_age=funnel.OPENED_COOKIE_MAX_AGE, same_site="lax"
+    )
     # A message for the login page after a redirect (e.g. the session ended).
     notice_key: rx.Field[str] = rx.field("")
 

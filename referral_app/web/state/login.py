@@ -14,7 +14,6 @@ from reflex.event import EventHandler, EventSpec
 
 from referral_app.core.config import get_settings
 from referral_app.limits import (
-    FUNNEL_OPENED_MAX_CODES,
     INVITE_CODE_INPUT_MAX_LENGTH,
     INVITE_CODE_MAX_LENGTH,
     LOGIN_CODE_INPUT_MAX_LENGTH,
@@ -30,7 +29,6 @@ from referral_app.web.regions import region_choices
 from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event, submitted
 
 PHONE_STEP, CODE_STEP = "phone", "code"
-OPENED_COOKIE_MAX_LENGTH = 9 + 17 * FUNNEL_OPENED_MAX_CODES  # "YYYYMMDD" and "-CODE" per code counted today
 # WebOTP (https://wicg.github.io/web-otp/): where the browser has it, the code of an SMS ending in
 # `@<host> #<code>` is offered with one tap; it fills the field as typing would, and the form is sent.
 WEB_OTP_SCRIPT = """
@@ -76,11 +74,6 @@ class LoginState(AppState):
     # The ticker that owns the countdown: a newer one (after a reconnect, maybe to another server
     # process) supersedes it, so a ticker that died with its process never blocks the countdown.
     _ticker: str = ""
-    # The invite codes this browser was counted for today (services/funnel.py), the same cookie the API's share
-    # link sets.
-    opened_invites: str = rx.Cookie(
-        "", name=funnel.OPENED_COOKIE, path="/", max_age=funnel.OPENED_COOKIE_MAX_AGE, same_site="lax"
-    )
     # The device token of the last successful sign-in here (OWASP "device cookie"): with it, strangers'
     # failures for the phone never lock its owner out in this browser.
     device_token: str = rx.Cookie("", name="referral_device", max_age=DEVICE_COOKIE_MAX_AGE, same_site="strict")
@@ -124,7 +117,7 @@ class LoginState(AppState):
                 funnel.record_open,
                 invite_code=invite,
                 user_agent=self.router.headers.user_agent,
-                opened_cookie=bounded_text(self.opened_invites, OPENED_COOKIE_MAX_LENGTH),
+                opened_cookie=self.opened_invites,
             )
         if await self._user_id_or_none() is not None:
             return rx.redirect(PROFILE_PAGE)
