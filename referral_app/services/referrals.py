@@ -51,6 +51,12 @@ def is_well_formed(code: str) -> bool:
     return 0 < len(code) <= INVITE_CODE_MAX_LENGTH and set(code) <= set(get_settings().invite_code_alphabet)
 
 
+def referrer_of(session: Session, *, user_id: int) -> int | None:
+    """Whose code the user activated (None: none yet)."""
+    with transaction(session):
+        return session.exec(select(User.referrer_id).where(User.id == user_id)).first()
+
+
 def _in_referral_subtree(session: Session, owner_id: int, user_id: int) -> bool:
     """True when `user_id` is on the owner's referrer chain, i.e. the owner was invited by the user
     directly or through others, so activating the owner's code would close a cycle."""

@@ -73,6 +73,7 @@ CLIENT_HANDLERS: tuple[EventHandler, ...] = (
     ProfileState.set_email,
     ProfileState.save_details,
     ProfileState.copy,
+    ProfileState.news_arrived,
     ProfileState.logout,
     AccountState.sign_out_device,
     AccountState.sign_out_others,

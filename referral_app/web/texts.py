@@ -79,6 +79,7 @@ UI_TEXTS: Catalog = {
     },
     "profile.activate": {"en": "Activate", "ru": "Активировать"},
     "profile.activated_toast": {"en": "Invite code activated", "ru": "Инвайт-код активирован"},
+    "profile.news": {"en": "{phone} joined with your invite code", "ru": "{phone} присоединился по вашему коду"},
     "profile.funnel": {"en": "How your link spreads", "ru": "Как расходится ваша ссылка"},
     "profile.funnel_period": {"en": "Period", "ru": "Период"},
     "profile.funnel_opened": {"en": "Opened", "ru": "Открыли"},

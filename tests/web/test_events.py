@@ -38,6 +38,7 @@ CLIENT_CALLABLE = {
     "ProfileState.set_email",
     "ProfileState.save_details",
     "ProfileState.copy",
+    "ProfileState.news_arrived",  # the profile page's live-news listener
     "ProfileState.logout",
     "AccountState.sign_out_device",
     "AccountState.sign_out_others",
@@ -58,6 +59,7 @@ STATES = {
     "OnLoadInternalState",
     "UpdateVarsInternalState",
     "SharedStateBaseInternal",
+    "ReferralNews",
 }
 SERVER_ONLY = {f"{state}.setvar" for state in STATES} | {
     "State.hydrate",

@@ -19,6 +19,7 @@ from referral_app.api.schemas import (
 from referral_app.core.config import get_settings
 from referral_app.limits import PROFILE_REFERRALS
 from referral_app.services import account, errors, funnel, referrals, users
+from referral_app.web.state.news import announce_referral
 
 router = APIRouter(prefix="/profile", tags=["profile"])
 
@@ -80,6 +81,7 @@ async def activate_invite(client_ip: ClientIP, user_id: CurrentUserId, body: Inv
     profile = await in_session(
         referrals.activate_invite, user_id=user_id, invite_code=body.invite_code, client_ip=client_ip
     )
+    await announce_referral(user_id)
     return Profile.model_validate(profile)
 
 

@@ -8,6 +8,7 @@ from referral_app.limits import EMAIL_MAX_LENGTH, INVITE_CODE_INPUT_MAX_LENGTH, 
 from referral_app.web.components.account import account_card
 from referral_app.web.components.devices import devices_card
 from referral_app.web.components.layout import busy_label, card, field_error, labelled, page
+from referral_app.web.components.news import NewsListener
 from referral_app.web.state.profile import ProfileState
 
 T = ProfileState.t
@@ -322,6 +323,7 @@ def profile_page() -> rx.Component:
             ProfileState.loaded,
             rx.vstack(
                 _header(),
+                NewsListener.create(),
                 _my_code(),
                 _funnel(),
                 rx.cond(ProfileState.activated_invite_code != "", _activated(), _enter_code()),

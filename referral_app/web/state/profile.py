@@ -19,6 +19,7 @@ from referral_app.services.phones import format_phone
 from referral_app.services.users import Profile, Referral
 from referral_app.web.qr import svg_data_uri
 from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event, submitted
+from referral_app.web.state.news import ReferralNews, announce_referral, news_token
 
 REFERRALS_PER_PAGE = 10
 
@@ -45,6 +46,7 @@ class ProfileState(AppState):
     origin: rx.Field[str] = rx.field("")
     # My code's funnel: (opened, signed up, activated) for 7 days, 30 days, all time.
     funnel_counts: rx.Field[list[list[int]]] = rx.field(default_factory=list)
+    _seen_news: str = ""  # the live news this tab has shown (web/state/news.py)
 
     @rx.var
     def share_link(self) -> str:
@@ -116,20 +118,56 @@ class ProfileState(AppState):
         if not self.token:
             return rx.redirect(LOGIN_PAGE)
         user_id = await self._user_id()
+        await self._follow_news(user_id)
         # One read for the whole page: the profile carries the first page of referrals and their count.
         profile = await run_reads(users.get_profile, user_id=user_id, referrals_limit=REFERRALS_PER_PAGE)
         self._show(profile)
         self._show_referrals(profile.referrals, profile.referrals_count, 1)
-        stats = await run_reads(funnel.invite_stats, user_id=user_id)
-        self.funnel_counts = [
-            [counts.opened, counts.signed_up, counts.activated]
-            for counts in (stats.last_7_days, stats.last_30_days, stats.all_time)
-        ]
+        await self._show_funnel(user_id)
         self.invite_input = self.pending_invite if not profile.activated_invite_code else ""
         self.invite_from_link = bool(self.invite_input)
         self.invite_error, self.details_error = {}, {}
         self.loaded = True
         return None
+
+    async def _show_funnel(self, user_id: int) -> None:
+        stats = await run_reads(funnel.invite_stats, user_id=user_id)
+        self.funnel_counts = [
+            [counts.opened, counts.signed_up, counts.activated]
+            for counts in (stats.last_7_days, stats.last_30_days, stats.all_time)
+        ]
+
+    async def _follow_news(self, user_id: int) -> None:
+        """Link this tab to the user's live news (web/state/news.py); what is there already is no news."""
+        news = await self.get_state(ReferralNews)
+        linked = await news._link_to(news_token(user_id))  # Reflex's documented way to link a shared state
+        self._seen_news = linked.news_id
+
+    @event
+    async def news_arrived(self) -> Events:
+        """Sent by the page when the linked news changed: someone activated my code. The referrals, their count
+        and the funnel are read again, and the newest referral is announced."""
+        news = await self.get_state(ReferralNews)
+        if not self.loaded or not self.token or news.news_id == self._seen_news:
+            return None
+        self._seen_news = news.news_id
+        user_id = await self._user_id()
+        page = await run_reads(
+            users.list_referrals,
+            user_id=user_id,
+            limit=REFERRALS_PER_PAGE,
+            offset=(self.referrals_page - 1) * REFERRALS_PER_PAGE,
+        )
+        self._show_referrals(page.items, page.total, self.referrals_page)
+        await self._show_funnel(user_id)
+        newest = (
+            page.items
+            if self.referrals_page == 1
+            else (await run_reads(users.list_referrals, user_id=user_id, limit=1)).items
+        )
+        if not newest:
+            return None
+        return rx.toast.info(self._text("profile.news", phone=format_phone(newest[0].phone)), id="referral-news")
 
     def _show(self, profile: Profile) -> None:
         self.phone = format_phone(profile.phone)
@@ -184,6 +222,7 @@ class ProfileState(AppState):
         self._show(profile)
         self.pending_invite = ""
         self.invite_input, self.invite_from_link = "", False
+        await announce_referral(user_id)
         yield rx.toast.success(self._text("profile.activated_toast"))
 
     @event
