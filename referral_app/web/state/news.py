@@ -42,7 +42,7 @@ async def announce_referral(invitee_id: int) -> None:
     """After `invitee_id` activated a code: tell every open tab of the code's owner. Never fails the caller (the
     activation is done); without the web app in this process (the API alone, in tests) there is nobody to tell."""
     app_module = sys.modules.get(APP_MODULE)
-    if app_module is None:
+    if app_module is None or app_module.app.event_namespace is None:  # not serving the web app
         return
     try:
         owner = await run_reads(referrals.referrer_of, user_id=invitee_id)
