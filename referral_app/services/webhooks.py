@@ -494,7 +494,7 @@ async def send(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) 
                         break
             finally:
                 await response.aclose()
-    except TimeoutError:
+    except (TimeoutError, httpx.TimeoutException):  # the whole exchange's limit, or one of its steps
         return Outcome(error="timeout")
     except httpx.HTTPError as exc:
         return Outcome(error=f"{type(exc).__name__}: {exc}")
