@@ -4,6 +4,8 @@ every endpoint exactly once per webhook-id, signed (checked with the spec's refe
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,3 +87,30 @@ async def test_events_written_before_a_kill_arrive_once_after_the_restart(
         assert sorted(r.headers["webhook-id"] for r in first.requests) == sorted(
             r.headers["webhook-id"] for r in second.requests
         )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_receiver_that_does_not_answer_never_holds_up_sign_in(
+    servers: Callable[..., RunningServer], database_url: str
+) -> None:
+    """Proved by order: every sign-in below completes while the receiver still holds the first event's request."""
+    gate = threading.Event()
+    with running_receiver(SECRET, gate=gate) as receiver:
+        server = servers(
+            DATABASE_URL=database_url,
+            WEBHOOK_URLS=receiver.url,
+            WEBHOOK_SECRET=SECRET,
+            WEBHOOK_ALLOW_PRIVATE="true",
+            WEBHOOK_TIMEOUT_SECONDS="60",
+            SMS_DELAY_MIN="0",
+            SMS_DELAY_MAX="0",
+        )
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            await api_login(http, "+79170000011")
+            await asyncio.to_thread(receiver.wait_for, 1)  # the worker is now waiting for an answer
+            for n in range(12, 17):
+                await api_login(http, f"+791700000{n}")
+            assert not gate.is_set() and len(receiver.requests) == 1
+        gate.set()
+        await asyncio.to_thread(receiver.wait_for, 6)
+        assert sorted(p["type"] for p in receiver.verified()) == ["user.created"] * 6

@@ -36,6 +36,7 @@ class Receiver:
     answers: deque[Answer] = field(default_factory=deque)
     requests: list[Received] = field(default_factory=list)
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    gate: threading.Event | None = None  # when set up, every answer waits until it is opened (`gate.set()`)
 
     @property
     def url(self) -> str:
@@ -75,6 +76,8 @@ class Receiver:
                     receiver.requests.append(Received(self.path, headers, body, verified))
                     receiver.arrived.notify_all()
                 time.sleep(delay)
+                if receiver.gate is not None:
+                    receiver.gate.wait(timeout=120)
                 answer = b'{"ok": true}'
                 self.send_response(status)
                 for name, value in answer_headers.items():
