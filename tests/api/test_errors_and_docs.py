@@ -95,12 +95,14 @@ async def test_openapi_documents_every_endpoint_and_its_errors(client: httpx.Asy
         ("patch", "/api/v1/profile"): {"200", "401", "422"},
         ("post", "/api/v1/profile/invite"): {"200", "400", "401", "404", "409", "422"},
         ("get", "/api/v1/profile/referrals"): {"200", "401", "422"},
+        ("get", "/api/v1/profile/invite-stats"): {"200", "401"},
+        ("get", "/api/v1/share/{invite_code}"): {"303", "422"},
     }
     for (method, path), statuses in expected.items():
         operation = paths[path][method]
         assert statuses <= set(operation["responses"]), (method, path, operation["responses"].keys())
         assert operation["summary"]
-        for status in statuses - {"200", "204"}:
+        for status in statuses - {"200", "204", "303"}:
             examples = operation["responses"][status]["content"]["application/json"]["examples"]
             assert all("code" in e["value"] for e in examples.values())
     invite_409 = paths["/api/v1/profile/invite"]["post"]["responses"]["409"]["content"]["application/json"]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Cookie, Header, Path
 from fastapi.responses import RedirectResponse
 
 from referral_app.api.deps import in_session
+from referral_app.api.errors import responses
 from referral_app.limits import INVITE_CODE_INPUT_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
 from referral_app.services import funnel
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/share", tags=["profile"])
         "visit counts once per browser per day as `opened` in the code's funnel (a cookie remembers the codes "
         "counted today); bots (by `User-Agent`) and unknown or retired codes count nothing."
     ),
+    responses=responses(422),
 )
 async def open_share_link(
     invite_code: Annotated[str, Path(min_length=1, max_length=INVITE_CODE_INPUT_MAX_LENGTH)],
