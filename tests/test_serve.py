@@ -57,8 +57,10 @@ def test_refuses_to_start_without_a_secret_key_outside_demo_mode(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.8.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True)]
-    + [("0.0.0.0", False), ("::", False), ("192.0.2.10", False), ("example.com", False)],
+    [
+        *[("127.0.0.1", True), ("127.8.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True)],
+        *[("0.0.0.0", False), ("::", False), ("192.0.2.10", False), ("example.com", False)],
+    ],
 )
 def test_which_listening_addresses_are_this_machine_only(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
