@@ -12,6 +12,7 @@ from referral_app.core.db.prepared import PreparedRead
 from referral_app.core.db.statements import InsertUnlessPresent
 from referral_app.core.db.transactions import (
     WriteOutsideWorkerThread,
+    describe_database_error,
     is_database_outage,
     is_sqlite_busy,
     joined_reads,
@@ -27,6 +28,7 @@ __all__ = [
     "WriteOutsideWorkerThread",
     "alembic_config",
     "create_db_engine",
+    "describe_database_error",
     "dispose_engines",
     "get_engine",
     "get_loop_sqlite_engine",
