@@ -140,6 +140,26 @@ async def test_frontend_exception_reports_are_one_bounded_line_and_rate_limited(
     assert not any(line.startswith("2099-01-01") for line in live_server.log().splitlines())
 
 
+async def test_mistyped_arguments_never_reach_a_log_line(live_server: RunningServer) -> None:
+    """A value Reflex would convert to the handler's type (and log verbatim when that fails) is dropped with its
+    message first, so no client value, newline or not, becomes a line of the server's log."""
+    async with open_tab(live_server.base_url) as tab:
+        await tab.hydrate("/")
+        await tab.wait_for_var(LoginState, "step", "phone")
+        marker = f"forged-{tab.token[:8]}"
+        forged = f"1\n2099-01-01 00:00:00,000 INFO [referral_app.sms] SMS to +79990000000: {marker}"
+        await tab.send(event_name(ProfileState.change_page), "/profile", delta=forged)
+        await tab.send(event_name(ProfileState.change_page), "/profile", delta=[forged])
+        await tab.send(event_name(LoginState.send_code), form_data=forged)
+        await tab.send(event_name(AppState.set_language), lang={"x": forged})
+        # Events of one tab are handled in order: once this one is answered, the others were handled.
+        await tab.send(event_name(LoginState.set_region), region="AM")
+        await tab.wait_for_var(LoginState, "region", "AM")
+        assert [e for e in tab.events if e.get("name") == "_call_function"] == []  # no error toast either
+    log = live_server.log()
+    assert marker not in log and not any(line.startswith("2099-01-01") for line in log.splitlines())
+
+
 async def test_tab_tokens_are_masked_in_reflex_log_lines(live_server: RunningServer) -> None:
     phone = new_phone()
     async with open_tab(live_server.base_url) as tab:
