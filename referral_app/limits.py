@@ -43,6 +43,7 @@ WITHDRAW_MARGIN_SECONDS = 20  # a failed SMS withdraws its code only within dela
 USER_AGENT_INPUT_MAX_LENGTH = 512  # the part of a User-Agent header read for a device label
 ROW_ID_MAX = 2**31 - 1  # the largest id an integer primary key holds (PostgreSQL `integer`)
 EXPORT_AUDIT_EVENTS_MAX = 10_000  # the newest audit events an account export carries
+EXPORTS_PER_HOUR = 5  # account exports per user per clock hour: each reads up to that many events
 
 # Referral lists.
 PROFILE_REFERRALS = 100  # the newest referrals a profile carries
