@@ -11,7 +11,6 @@ from referral_app.core.db.migrations import alembic_config, migrate, wait_for_da
 from referral_app.core.db.prepared import PreparedRead
 from referral_app.core.db.statements import InsertUnlessPresent
 from referral_app.core.db.transactions import (
-    WriteOutsideWorkerThread,
     describe_database_error,
     is_database_outage,
     is_sqlite_busy,
@@ -25,7 +24,6 @@ from referral_app.core.db.transactions import (
 __all__ = [
     "InsertUnlessPresent",
     "PreparedRead",
-    "WriteOutsideWorkerThread",
     "alembic_config",
     "create_db_engine",
     "describe_database_error",
