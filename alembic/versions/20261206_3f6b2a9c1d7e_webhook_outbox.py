@@ -1,7 +1,7 @@
 """webhooks: the outbox (messages), their deliveries per endpoint, every attempt, endpoints disabled by 410
 
 Revision ID: 3f6b2a9c1d7e
-Revises: 8d3e0f5a2b4c
+Revises: b41d7e2c9a10
 Create Date: 2026-12-06 20:17:14.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = "3f6b2a9c1d7e"
-down_revision: str | None = "8d3e0f5a2b4c"
+down_revision: str | None = "b41d7e2c9a10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

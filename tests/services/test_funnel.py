@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from referral_app.core.db import session_scope, transaction
 from referral_app.models import InviteFunnelDay, LoginCode
-from referral_app.services import account, funnel, login_codes, referrals, users
+from referral_app.services import account, auth, funnel, login_codes, referrals, users
 from referral_app.services.funnel import FunnelCounts
 from tests.helpers import FakeClock, shift_back
 
@@ -71,8 +71,9 @@ def test_bots_are_not_counted(session: Session, agent: str | None) -> None:
 
 def test_unknown_retired_and_junk_codes_count_nothing_and_answer_alike(session: Session) -> None:
     anna, _ = new_user(session, ANNA)
-    boris, boris_code = new_user(session, BORIS)
-    account.delete_account(session, user_id=boris, code=fresh_code(session, BORIS))
+    _, boris_code = new_user(session, BORIS)
+    boris = auth.login_with_code(session, phone=BORIS, code=fresh_code(session, BORIS))
+    account.delete_account(session, token=boris.access_token, code=fresh_code(session, BORIS))
     for unknown in ("ZZZZZZ", boris_code):
         assert funnel.record_open(session, invite_code=unknown, user_agent=BROWSER, opened_cookie=None).endswith(
             f"-{unknown}"

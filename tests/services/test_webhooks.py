@@ -92,7 +92,7 @@ def test_every_event_arrives_signed_with_a_thin_payload(
         code = users.get_profile(session, user_id=anna.user_id).invite_code
         referrals.activate_invite(session, user_id=boris.user_id, invite_code=code)
         account.delete_account(
-            session, user_id=boris.user_id, code=login_codes.issue_code(session, phone=BORIS, client_ip=None)
+            session, token=boris.access_token, code=login_codes.issue_code(session, phone=BORIS, client_ip=None)
         )
 
         assert deliver() == 8  # four events, two endpoints
