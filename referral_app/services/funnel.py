@@ -37,7 +37,7 @@ OPENED_COOKIE_MAX_AGE = 2 * 24 * 3600  # outlives its day wherever the browser's
 # (headless Chrome) is a browser: it runs the page.
 _BOTS = re.compile(
     r"bot\b|bot/|crawl|spider|slurp|preview|facebookexternalhit|whatsapp|telegram|vkshare|skype|embedly"
-    r"|curl/|wget/|python-|httpx|okhttp|go-http-client|java/|libwww|http_request|node-fetch|axios|scrapy",
+    r"|curl/|wget/|python-|httpx|postman|okhttp|go-http-client|java/|libwww|http_request|node-fetch|axios|scrapy",
     re.IGNORECASE,
 )
 

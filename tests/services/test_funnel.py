@@ -59,6 +59,7 @@ def test_an_open_counts_once_per_browser_per_code_per_day(session: Session, cloc
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
         "curl/8.5.0",
         "python-httpx/0.28.1",
+        "PostmanRuntime/7.39.0",
     ],
 )
 def test_bots_are_not_counted(session: Session, agent: str | None) -> None:
