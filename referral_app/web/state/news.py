@@ -2,11 +2,11 @@
 whichever server process serves it.
 
 Reflex's shared state does the pushing: every profile tab of a user links its `ReferralNews` to one token of that
-user's (`news_token`), and an activation changes the state of that token (`announce_referral`, through
-`app.modify_state`); Reflex then updates every linked tab, relaying through Redis to the tabs another process
-serves. The shared state carries only an opaque news id: each tab, seeing it change (components/news.py), asks its own
-state for the news (ProfileState.news_arrived), which reads the referrals again for the tab's signed-in user. So a
-tab that signed out, or a client that got hold of the token, learns nothing from it."""
+user's (`news_token`), and an activation changes the state of that token (`announce_referral`, through the
+state manager's `modify_state_with_links`); Reflex then updates every linked tab, relaying through Redis to the tabs
+another process serves. The shared state carries only an opaque news id: each tab, seeing it change
+(components/news.py), asks its own state for the news (ProfileState.news_arrived), which reads the referrals again
+for the tab's signed-in user. So a tab that signed out, or a client that got hold of the token, learns nothing."""
 
 from __future__ import annotations
 
@@ -48,10 +48,13 @@ async def announce_referral(invitee_id: int) -> None:
         owner = await run_reads(referrals.referrer_of, user_id=invitee_id)
         if owner is None:
             return
-        async with app_module.app.modify_state(
-            rx.BaseStateToken(ident=news_token(owner), cls=ReferralNews)
-        ) as root:
-            news = await root.get_state(ReferralNews)
-            news.news_id = uuid.uuid4().hex
+        app = app_module.app
+        token = rx.BaseStateToken(ident=news_token(owner), cls=ReferralNews)
+        # The state manager's own modify, not app.modify_state: that would also send the shared token's change to a
+        # tab of that name, and there is none. Reflex passes the change on to every linked tab.
+        with app.set_contexts():
+            async with app.state_manager.modify_state_with_links(token) as root:
+                news = await root.get_state(ReferralNews)
+                news.news_id = uuid.uuid4().hex
     except Exception:
         log.exception("announcing a referral to the inviter's tabs failed")
