@@ -22,6 +22,7 @@ from referral_app.web.events import guard_events
 from referral_app.web.logs import log_frontend_error, mask_tab_tokens_in_reflex_logs
 from referral_app.web.origins import origin_guard
 from referral_app.web.pages import register_pages
+from referral_app.web.state.news import quiet_news_token_warnings
 
 configure_logging()
 
@@ -65,6 +66,7 @@ app = App(
 )
 guard_events(app)
 mask_tab_tokens_in_reflex_logs()
+quiet_news_token_warnings()
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(purge_stale_codes)
 app.register_lifespan_task(refusal_cache.listen_for_lifts)

@@ -14,7 +14,13 @@ from referral_app.core.config import Settings
 from referral_app.core.db import transaction
 from referral_app.services import users
 from referral_app.web.components.news import NewsListener
-from referral_app.web.state.news import ReferralNews, announce_referral, news_token
+from referral_app.web.state.news import (
+    NEWS_PREFIX,
+    ReferralNews,
+    announce_referral,
+    news_token,
+    quiet_news_token_warnings,
+)
 from referral_app.web.state.profile import ProfileState
 from tests.helpers import PRODUCTION_SECRET_KEY, configure
 
@@ -44,3 +50,15 @@ async def test_announcing_without_a_serving_web_app_does_nothing(
     assert user.id is not None
     await announce_referral(user.id)  # the app module is loaded here, but serves nothing: nobody to tell
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_only_reflexs_warning_about_the_news_token_itself_is_dropped() -> None:
+    quiet_news_token_warnings()
+    reflex_app = logging.getLogger("reflex.app")
+
+    def kept(message: str) -> bool:
+        return reflex_app.filter(logging.LogRecord("reflex.app", logging.WARNING, "", 0, message, None, None))
+
+    assert not kept(f"Attempting to send delta to disconnected client '{NEWS_PREFIX}0123abcd'")
+    assert kept("Attempting to send delta to disconnected client 'e0c6a3f4-tab-token'")
+    assert kept("anything else")
