@@ -57,3 +57,11 @@ FRONTEND_ERRORS_PER_TAB = 5  # reports logged per tab and window, the rest are d
 FRONTEND_ERRORS_WINDOW_SECONDS = 600
 FRONTEND_ERRORS_TABS_TRACKED = 10_000  # the per-tab counters kept in memory, oldest dropped first
 ORIGIN_MAX_LENGTH = 256
+
+# The SMS ledger (sms_messages).
+SMS_MESSAGE_ID_LENGTH = 32  # our id: 128 random bits, hex
+SMS_PROVIDER_NAME_MAX_LENGTH = 20
+SMS_PROVIDER_MESSAGE_ID_MAX_LENGTH = 100
+SMS_STATUS_MAX_LENGTH = 12
+SMS_ERROR_MAX_LENGTH = 200
+CURRENCY_LENGTH = 3  # ISO 4217

@@ -34,7 +34,8 @@ class Event(StrEnum):
     CODE_REQUESTED = "code_requested"
     CODE_REFUSED = "code_refused"  # detail: the limit that refused it
     CODE_SENT = "code_sent"
-    SMS_FAILED = "sms_failed"  # detail: what failed (the exception's class); the code was withdrawn
+    SMS_FAILED = "sms_failed"  # detail: what each provider did; the code was withdrawn
+    SMS_UNDELIVERED = "sms_undelivered"  # a receipt or status query: undelivered or failed (detail: why)
     WRONG_CODE = "wrong_code"  # detail: the error answered (invalid_code, too_many_attempts, rate_limited)
     VERIFY_REFUSED = "verify_refused"  # detail: the limit (phone_locked, verify_ip_limit); not evaluated
     CODE_BURNED = "code_burned"
