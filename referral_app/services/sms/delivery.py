@@ -1,7 +1,8 @@
 """Failover over the configured providers within one time budget, and a circuit breaker per provider.
 
 Each provider in SMS_PROVIDERS is tried in order until one accepts, all within SMS_TIMEOUT_SECONDS in total:
-a provider that errors, times out or refuses the number hands over to the next with the time left. A
+a provider that errors, refuses the number or takes longer than its share of the time left (an equal share
+among the providers still to try) hands over to the next. A
 provider that failed SMS_BREAKER_FAILURES times in a row is skipped for SMS_BREAKER_COOLDOWN_SECONDS, then
 tried again (one failure then opens it again at once; a success closes it). The breaker is per process."""
 
@@ -18,7 +19,7 @@ import httpx
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.services.sms import configured_providers
-from referral_app.services.sms.base import Accepted, ProviderError
+from referral_app.services.sms.base import Accepted, Provider, ProviderError
 
 log = logging.getLogger("referral_app.sms")
 
@@ -80,21 +81,26 @@ def describe(failure: BaseException) -> str:
 
 async def deliver(phone: str, text: str, s: Settings) -> Accepted:
     """Send through the first provider that accepts, within SMS_TIMEOUT_SECONDS in all; AllProvidersFailed
-    when none did."""
+    when none did. Each provider may use an equal share of the time left among those still to try (the last
+    one all of it), so one that hangs leaves time for the next."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + s.sms_timeout_seconds
     failures: list[str] = []
+    candidates: list[Provider] = []
     for provider in configured_providers(s):
-        if not breaker_allows(provider.name, utcnow()):
+        if breaker_allows(provider.name, utcnow()):
+            candidates.append(provider)
+        else:
             failures.append(f"{provider.name}: cooling off")
-            continue
+    for position, provider in enumerate(candidates):
         remaining = deadline - loop.time()
         if remaining <= 0:
             failures.append(f"{provider.name}: no time left")
             continue
+        share = remaining / (len(candidates) - position)
         try:
-            async with asyncio.timeout(remaining):
-                accepted = await provider.send(phone, text, timeout=remaining)
+            async with asyncio.timeout(share):
+                accepted = await provider.send(phone, text, timeout=share)
         except Exception as failure:  # any provider failure hands over to the next one
             reason = describe(failure)
             failures.append(reason if reason.startswith(provider.name) else f"{provider.name}: {reason}")
