@@ -210,10 +210,8 @@ async def test_a_failing_provider_gives_sms_failed_and_spends_nothing(
     client: httpx.AsyncClient, settings: Settings, session: Session, mode: str
 ) -> None:
     FailingSender.mode = mode
-    # The breaker would skip the provider after 3 failures (its own tests: tests/services/test_sms_delivery.py).
-    configure(
-        settings, sms_sender=f"{__name__}:FailingSender", sms_timeout_seconds=0.2, sms_breaker_failures=100
-    )
+    # The breaker would skip the provider after 3 failures (its own tests: tests/api/test_sms_providers.py).
+    configure(settings, sms_sender=f"{__name__}:FailingSender", sms_timeout_seconds=0.2, sms_breaker_failures=100)
     for _ in range(6):  # more than the hourly limit of 5, and never a cooldown
         response = await client.post(CODE, json={"phone": PHONE})
         assert (response.status_code, response.json()["code"]) == (502, "sms_failed")
