@@ -58,7 +58,7 @@ def test_secrets_come_from_files(tmp_path: Path) -> None:
     assert "from-a-file" not in repr(s)
     with pytest.raises(ValidationError, match="set SMSRU_API_ID or SMSRU_API_ID_FILE, not both"):
         settings(smsru_api_id="x", smsru_api_id_file=tmp_path / "api_id")
-    with pytest.raises(ValidationError, match="SMSC_PASSWORD_FILE .* cannot be read"):
+    with pytest.raises(ValidationError, match=r"SMSC_PASSWORD_FILE .* cannot be read"):
         settings(smsc_password_file=tmp_path / "missing")
 
 
