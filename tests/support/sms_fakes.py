@@ -338,7 +338,8 @@ def main() -> None:
     if provider != "smsru":
         raise SystemExit("only smsru is served standalone")
     fake = FakeProvider("smsru")
-    uvicorn.run(smsru_app(fake, api_id), host="127.0.0.1", port=int(port), log_level="warning")
+    # The access log (one line per request) is what scripts/docker-test.sh checks.
+    uvicorn.run(smsru_app(fake, api_id), host="127.0.0.1", port=int(port), log_level="info")
 
 
 if __name__ == "__main__":
