@@ -1,7 +1,7 @@
 """sms_messages: the ledger of SMS sent (provider, its message id, status, cost; never the text or code)
 
 Revision ID: e5a91c3f7d20
-Revises: 8d3e0f5a2b4c
+Revises: b41d7e2c9a10
 Create Date: 2026-12-06 20:40:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = "e5a91c3f7d20"
-down_revision: str | None = "8d3e0f5a2b4c"
+down_revision: str | None = "b41d7e2c9a10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -62,3 +62,13 @@ async def get_current_user_id(token: Token) -> int:
 
 
 CurrentUserId = Annotated[int, Depends(get_current_user_id)]
+
+
+async def get_checked_token(token: Token) -> str | None:
+    """The bearer token, checked before the body or path is validated (401 before 422, as for
+    get_current_user_id), for services that take the token itself."""
+    await run_reads(auth.authenticate, token=token)
+    return token
+
+
+CheckedToken = Annotated[str | None, Depends(get_checked_token)]

@@ -234,6 +234,17 @@ class Settings(BaseSettings):
     token_touch_interval_seconds: int = Field(
         default=60, ge=0, description="How often a token's last_used_at is refreshed (limits writes)."
     )
+    device_ttl_days: int = Field(
+        default=180,
+        gt=0,
+        description="A device token unused this long is no longer recognised (a new sign-in"
+        " there starts as a stranger's).",
+    )
+    devices_max_per_phone: int = Field(
+        default=10,
+        gt=0,
+        description="Live device tokens per phone; a sign-in past it revokes the least recently used.",
+    )
 
     # HTTP
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

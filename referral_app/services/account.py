@@ -19,15 +19,16 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
 from referral_app.core.db import transaction
 from referral_app.core.net import requester_key
-from referral_app.limits import EXPORT_AUDIT_EVENTS_MAX
+from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, EXPORT_AUDIT_EVENTS_MAX
 from referral_app.models import AuditEvent, AuthToken, User
-from referral_app.services import audit
+from referral_app.services import audit, devices, security
 from referral_app.services.audit import Event
-from referral_app.services.auth import revoke_tokens
+from referral_app.services.auth import active_token, revoke_tokens
 from referral_app.services.errors import NotAuthenticated
-from referral_app.services.login_codes import STRANGERS, check_verify_allowed, consume_code, verify_checks
+from referral_app.services.login_codes import check_verify_allowed, consume_code, verify_checks
 from referral_app.services.phones import mask_phone
 from referral_app.services.referrals import REFERRAL_GRAPH_LOCK
+from referral_app.services.server_keys import verification_keys
 
 log = logging.getLogger(__name__)
 
@@ -154,27 +155,56 @@ def export_account(session: Session, *, user_id: int, client_ip: str | None = No
     return result
 
 
-def delete_account(
-    session: Session, *, user_id: int, code: str, client_ip: str | None = None, settings: Settings | None = None
-) -> None:
-    """Delete the account, confirmed by the latest SMS code sent to its phone (a stolen token alone cannot).
+def _owner_device(session: Session, *, token_id: int, phone: str, device_token: str | None, s: Settings) -> str:
+    """The guard key a deletion's code is checked under: the signed-in session's own device, else a device
+    token of the phone sent with the request; strangers' only when neither is live."""
+    now = utcnow()
+    key = devices.session_device_key(session, token_id=token_id, phone=phone, now=now)
+    if key == devices.STRANGERS and device_token:
+        offered = security.device_of(verification_keys(session, s), phone, device_token[:DEVICE_TOKEN_MAX_LENGTH])
+        key = devices.recognised(session, phone=phone, device_id=offered, now=now)
+    return key
 
-    The code is checked like a sign-in's, under the same attempt limits and locks (a wrong code is committed
-    as a failure, then raised); with the right one, in one transaction: every token revoked, the audit trail's
-    events of the phone masked, the user's inviter link dropped, and the row made a tombstone."""
+
+def delete_account(
+    session: Session,
+    *,
+    token: str | None,
+    code: str,
+    device_token: str | None = None,
+    client_ip: str | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Delete the signed-in account, confirmed by the latest SMS code sent to its phone (a stolen token alone
+    cannot).
+
+    The code is checked like a sign-in's, under the same attempt limits and locks, on the owner's device budget
+    (the session's device, or `device_token`), so a stranger's lock of the phone does not stop its owner; a
+    wrong code is committed as a failure, then raised. With the right one, in one transaction: every token and
+    device revoked, the audit trail's events of the phone masked, the user's inviter link dropped, and the row
+    made a tombstone."""
     s = settings or get_settings()
     with transaction(session):
-        phone = _live_user(session, user_id).phone
+        me = active_token(session, token)
+        phone = _live_user(session, me.user_id).phone
+        device = _owner_device(session, token_id=me.id, phone=phone, device_token=device_token, s=s)
     with verify_checks(session, phone=phone, client_ip=client_ip):
-        check_verify_allowed(session, phone=phone, device=STRANGERS, client_ip=client_ip, settings=s)
+        check_verify_allowed(session, phone=phone, device=device, client_ip=client_ip, settings=s)
     requester = requester_key(client_ip, s.ipv6_prefix_length)
     with transaction(session, f"phone:{phone}", f"ip:{requester}", REFERRAL_GRAPH_LOCK):
-        user = _live_user(session, user_id)  # again, under the locks: a concurrent deletion got there first
-        failure = consume_code(session, phone=phone, code=code, client_ip=client_ip, settings=s)
+        # Again, under the locks: a concurrent deletion or sign-out got there first.
+        me = active_token(session, token)
+        user_id = me.user_id
+        user = _live_user(session, user_id)
+        device = _owner_device(session, token_id=me.id, phone=phone, device_token=device_token, s=s)
+        failure = consume_code(session, phone=phone, code=code, device=device, client_ip=client_ip, settings=s)
         if failure is None:
             now = utcnow()
             revoke_tokens(
                 session, col(AuthToken.user_id) == user_id, reason="account_deleted", client_ip=client_ip
+            )
+            devices.revoke(
+                session, devices.of_user(user_id), reason="account_deleted", client_ip=client_ip, now=now
             )
             masked = audit.mask_phone_events(session, phone=phone)
             session.execute(

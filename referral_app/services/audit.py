@@ -43,6 +43,7 @@ class Event(StrEnum):
     LOGIN = "login"
     NEW_USER = "new_user"
     TOKEN_REVOKED = "token_revoked"  # noqa: S105  (an event name; detail: why, and the session id)
+    DEVICE_REVOKED = "device_revoked"  # detail: why, and the device's row id
     INVITE_ACTIVATED = "invite_activated"  # detail: the activated code
     INVITE_REJECTED = "invite_rejected"  # detail: the reason (error code)
     ACCOUNT_EXPORTED = "account_exported"

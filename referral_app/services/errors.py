@@ -142,6 +142,12 @@ class NotAuthenticated(ServiceError):
         return {"WWW-Authenticate": "Bearer"}
 
 
+class AccountBlocked(ServiceError):
+    """An operator blocked the account: it cannot sign in or change anything until it is unblocked."""
+
+    code, status_code = "account_blocked", 403
+
+
 class SessionNotFound(ServiceError):
     """No live session of this user has the id: another user's id answers the same as a made-up one."""
 

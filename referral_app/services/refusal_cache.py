@@ -99,9 +99,10 @@ def _refuse(key: tuple[str, ...], now: datetime) -> None:
 # --- a locked phone -------------------------------------------------------------------------------------------
 
 
-def check_lock(phone: str, device: str, now: datetime) -> None:
-    """Raise the phone_locked refusal the database gave for (phone, device), while it holds."""
-    _refuse(("lock", phone, device), now)
+def check_lock(phone: str, keys: tuple[str, ...], now: datetime) -> None:
+    """Raise a phone_locked refusal the database gave for (phone, key) of any of the guard keys, while it holds."""
+    for key in keys:
+        _refuse(("lock", phone, key), now)
 
 
 def remember_lock(phone: str, device: str, locked_until: datetime, now: datetime) -> None:

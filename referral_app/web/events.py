@@ -26,7 +26,13 @@ from typing import Any, cast
 
 import reflex as rx
 from reflex.app import EventNamespace
-from reflex.state import FrontendEventExceptionState, OnLoadInternalState, State, UpdateVarsInternalState
+from reflex.state import (
+    BaseState,
+    FrontendEventExceptionState,
+    OnLoadInternalState,
+    State,
+    UpdateVarsInternalState,
+)
 from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event import EventHandler
 from reflex_base.utils.format import format_event_handler
@@ -88,12 +94,26 @@ _STORAGE_EVENTS = {
     format_event_handler(State.hydrate_and_load),
     format_event_handler(UPDATE_VARS_INTERNAL),
 }
-# How the browser names our client-storage vars (`<state full name>.<var>_rx_state_`).
-CLIENT_STORAGE_KEYS = frozenset(
-    f"{AppState.get_full_name()}.{name}{FIELD_MARKER}"
-    for name in AppState.base_vars
-    if AppState._is_client_storage(name)
-)
+CLIENT_STORAGE_TYPES = (rx.Cookie, rx.LocalStorage, rx.SessionStorage)
+
+
+def client_storage_vars(root: type[BaseState] = AppState) -> dict[str, str]:
+    """Every client-storage var of `root` and the states under it: the name the browser sends it by
+    (`<state full name>.<var>_rx_state_`) -> the var's name, which AppState's CLIENT_STORAGE_CHECKS checks."""
+    found: dict[str, str] = {}
+    states: list[type[BaseState]] = [root]
+    while states:
+        state = states.pop()
+        states.extend(state.get_substates())
+        fields = state.get_fields()
+        for name in state.base_vars:  # the vars declared on this state, not inherited from its parent
+            field = fields.get(name)
+            if field is not None and isinstance(field.default, CLIENT_STORAGE_TYPES):
+                found[f"{state.get_full_name()}.{name}{FIELD_MARKER}"] = name
+    return found
+
+
+CLIENT_STORAGE_KEYS = frozenset(client_storage_vars())
 HASHES_MAX = 64  # hydrate_and_load's per-state hashes of the compiled initial state (one per state)
 HASH_MAX_LENGTH = 64
 

@@ -33,7 +33,16 @@ async def test_sessions_listed_and_one_revoked(client: httpx.AsyncClient, settin
         ("curl/8.5.0", "203.0.113.*", True),
         ("Chrome on Android", "203.0.113.*", False),
     ]
-    assert set(rows[0]) == {"id", "device_label", "client_ip", "created_at", "last_used_at", "current"}
+    assert set(rows[0]) == {
+        "id",
+        "device_id",
+        "device_label",
+        "client_ip",
+        "created_at",
+        "last_used_at",
+        "current",
+    }
+    assert rows[0]["device_id"] != rows[1]["device_id"]  # signed in on two devices
     assert rows[0]["created_at"].endswith("Z")
     gone = await client.delete(f"/api/v1/auth/sessions/{rows[1]['id']}", headers=bearer(laptop))
     assert gone.status_code == 204

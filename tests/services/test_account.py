@@ -47,7 +47,9 @@ def test_deleting_an_account_keeps_everyone_elses_story(session: Session) -> Non
     second_session = login(session, ANNA)
     assert users.get_profile(session, user_id=vera.user_id).referrals_count == 1
 
-    account.delete_account(session, user_id=anna.user_id, code=fresh_code(session, ANNA), client_ip="203.0.113.7")
+    account.delete_account(
+        session, token=anna.access_token, code=fresh_code(session, ANNA), client_ip="203.0.113.7"
+    )
 
     for token in (anna.access_token, second_session.access_token):  # every session ended
         with pytest.raises(NotAuthenticated):
@@ -85,23 +87,23 @@ def test_deleting_an_account_keeps_everyone_elses_story(session: Session) -> Non
 def test_deleting_needs_the_latest_code_of_my_phone(session: Session, settings: Settings) -> None:
     anna, boris = login(session, ANNA), login(session, BORIS)
     with pytest.raises(InvalidCode) as no_code:  # none requested since the sign-in's was used
-        account.delete_account(session, user_id=anna.user_id, code="1234")
+        account.delete_account(session, token=anna.access_token, code="1234")
     assert no_code.value.params == {"attempts_left": 0}
     boris_code = fresh_code(session, BORIS)  # somebody else's code is no confirmation
     with pytest.raises(InvalidCode):
-        account.delete_account(session, user_id=anna.user_id, code=boris_code)
+        account.delete_account(session, token=anna.access_token, code=boris_code)
     code = fresh_code(session, ANNA)
     wrong = "0000" if code != "0000" else "1111"
     with pytest.raises(InvalidCode) as refused:
-        account.delete_account(session, user_id=anna.user_id, code=wrong)
+        account.delete_account(session, token=anna.access_token, code=wrong)
     assert refused.value.params["attempts_left"] == settings.code_max_attempts - 1
     for _ in range(settings.code_max_attempts - 2):
         with pytest.raises(InvalidCode):
-            account.delete_account(session, user_id=anna.user_id, code=wrong)
+            account.delete_account(session, token=anna.access_token, code=wrong)
     with pytest.raises(TooManyAttempts):  # the code burns like a sign-in's
-        account.delete_account(session, user_id=anna.user_id, code=wrong)
+        account.delete_account(session, token=anna.access_token, code=wrong)
     with pytest.raises(TooManyAttempts):
-        account.delete_account(session, user_id=anna.user_id, code=code)
+        account.delete_account(session, token=anna.access_token, code=code)
     assert auth.authenticate(session, token=anna.access_token) == anna.user_id  # nothing was deleted
     assert users.get_profile(session, user_id=anna.user_id).phone == ANNA
     assert session.exec(select(AuditEvent).where(AuditEvent.event == "account_deleted")).all() == []
@@ -114,19 +116,19 @@ def test_deleting_a_locked_phone_is_refused_unevaluated(session: Session, settin
     code = fresh_code(session, ANNA)
     wrong = "0000" if code != "0000" else "1111"
     with pytest.raises(InvalidCode):
-        account.delete_account(session, user_id=anna.user_id, code=wrong)
+        account.delete_account(session, token=anna.access_token, code=wrong)
     with pytest.raises(RateLimited):
-        account.delete_account(session, user_id=anna.user_id, code=wrong)
+        account.delete_account(session, token=anna.access_token, code=wrong)
     with pytest.raises(RateLimited):  # even the right code, while locked
-        account.delete_account(session, user_id=anna.user_id, code=code)
+        account.delete_account(session, token=anna.access_token, code=code)
     assert auth.authenticate(session, token=anna.access_token)
 
 
 def test_a_deleted_account_cannot_be_deleted_or_exported_again(session: Session) -> None:
     anna = login(session, ANNA)
-    account.delete_account(session, user_id=anna.user_id, code=fresh_code(session, ANNA))
+    account.delete_account(session, token=anna.access_token, code=fresh_code(session, ANNA))
     with pytest.raises(NotAuthenticated):
-        account.delete_account(session, user_id=anna.user_id, code="1234")
+        account.delete_account(session, token=anna.access_token, code="1234")
     with pytest.raises(NotAuthenticated):
         account.export_account(session, user_id=anna.user_id)
     with pytest.raises(NotAuthenticated):
@@ -161,7 +163,7 @@ def test_export_has_everything_about_me_and_nothing_else(session: Session) -> No
         == anna.user_id
     )
     # Once the inviter is gone, the export says so without their number.
-    account.delete_account(session, user_id=vera.user_id, code=fresh_code(session, VERA))
+    account.delete_account(session, token=vera.access_token, code=fresh_code(session, VERA))
     after = account.export_account(session, user_id=anna.user_id)
     assert after.activated is not None and after.activated.phone is None
 
@@ -173,7 +175,7 @@ def test_concurrent_deletions_delete_once(session: Session, engine: sa.Engine) -
     def attempt() -> str:
         with Session(engine) as own:
             try:
-                account.delete_account(own, user_id=anna.user_id, code=code)
+                account.delete_account(own, token=anna.access_token, code=code)
             except (NotAuthenticated, InvalidCode) as refused:
                 return refused.code
             return "deleted"

@@ -97,10 +97,10 @@ def test_retry_after_is_the_database_paths_rounding() -> None:
 def test_a_cached_lock_answers_with_the_time_left() -> None:
     refusal_cache.remember_lock("+79123456789", "", at(3600), at(0))
     with pytest.raises(RateLimited) as refused:
-        refusal_cache.check_lock("+79123456789", "", at(100.5))
+        refusal_cache.check_lock("+79123456789", ("",), at(100.5))
     assert (refused.value.retry_after, refused.value.reason) == (3500, "phone_locked")
-    refusal_cache.check_lock("+79123456789", "device-1", at(100))  # another device's guard: not refused
-    refusal_cache.check_lock("+79123456789", "", at(3600))  # over exactly at locked_until
+    refusal_cache.check_lock("+79123456789", ("device-1", "*"), at(100))  # other guards: not refused
+    refusal_cache.check_lock("+79123456789", ("",), at(3600))  # over exactly at locked_until
 
 
 def test_a_send_refusal_is_kept_only_once_its_code_is_settled() -> None:
