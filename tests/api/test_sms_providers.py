@@ -202,6 +202,28 @@ async def test_generic_http_fills_the_template_safely(
     assert (row.provider, row.provider_message_id) == ("http", "msg-1")
 
 
+async def test_generic_http_as_a_form_with_basic_auth(
+    client: httpx.AsyncClient, settings: Settings, session: Session, fakes: Fakes
+) -> None:
+    providers(
+        settings,
+        fakes,
+        "http",
+        sms_http_url=fakes.http.base_url + "/v1/form",
+        sms_http_format="form",
+        sms_http_bearer_token=None,
+        sms_http_username="sender",
+        sms_http_password=HTTP_TOKEN,
+        sms_http_body='{"to": "{phone}", "text": "{text}"}',
+        sms_http_id_field="",
+    )
+    assert (await send(client)).status_code == 200
+    [seen] = fakes.http.sends()
+    assert seen.form["to"] == PHONE and seen.form["text"].startswith("Код для входа")
+    [row] = ledger(session)
+    assert (row.provider, row.provider_message_id, row.status) == ("http", None, "accepted")
+
+
 # --- every documented failure: sms_failed, the code withdrawn, the ledger row failed ------------------------------
 
 FAILURES = [

@@ -304,7 +304,18 @@ def http_app(fake: FakeProvider, token: str) -> Starlette:
             return JSONResponse({"error": "bad request"}, status_code=400)
         return JSONResponse({"result": {"id": f"msg-{next(fake.ids)}"}}, status_code=202)
 
-    return Starlette(routes=[Route("/v1/messages", send, methods=["POST"])])
+    async def send_form(request: Request) -> Response:
+        """The same API taking a form and basic authentication (the token as the password)."""
+        seen = await _record(fake, request)
+        if _basic(seen) != ("sender", token):
+            return PlainTextResponse("unauthorized", status_code=401)
+        if not E164.match(seen.form.get("to", "")) or not seen.form.get("text"):
+            return PlainTextResponse("bad request", status_code=400)
+        return PlainTextResponse("queued", status_code=200)
+
+    return Starlette(
+        routes=[Route("/v1/messages", send, methods=["POST"]), Route("/v1/form", send_form, methods=["POST"])]
+    )
 
 
 # --- serving ---------------------------------------------------------------------------------------------------------
