@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from referral_app.core.config import get_settings
-from referral_app.limits import SMS_PROVIDER_NAME_MAX_LENGTH
 from referral_app.services.sms import receipts
 
 router = APIRouter(prefix="/sms", tags=["sms"])
@@ -40,9 +38,7 @@ def _fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
         "(`100` for SMS.ru, `OK` otherwise), whether it was applied, not authentic, unknown or a replay."
     ),
 )
-async def sms_status(
-    provider: Annotated[str, Path(max_length=SMS_PROVIDER_NAME_MAX_LENGTH)], request: Request
-) -> PlainTextResponse:
+async def sms_status(provider: str, request: Request) -> PlainTextResponse:
     receipt = receipts.Receipt(
         query_string=request.url.query,
         query=list(request.query_params.multi_items()),
