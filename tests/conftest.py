@@ -153,9 +153,14 @@ def repo_root() -> Path:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One real server for the run (`make run` in demo mode on a fresh SQLite file and a free port).
 
-    The per-IP hourly limit is raised because every test client shares 127.0.0.1; that limit has its
+    The per-IP hourly limits are raised because every test client shares 127.0.0.1; those limits have their
     own tests against the API."""
     repo_root = Path(__file__).resolve().parents[1]
-    running = start_server(repo_root, tmp_path_factory.mktemp("server"), CODE_MAX_PER_IP_PER_HOUR="1000")
+    running = start_server(
+        repo_root,
+        tmp_path_factory.mktemp("server"),
+        CODE_MAX_PER_IP_PER_HOUR="1000",
+        VERIFY_MAX_PER_IP_PER_HOUR="1000",
+    )
     yield running
     stop_server(running)

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="A send the provider has not finished by then is given up (`sms_failed`)."
     )
 
+    reflex_redis_url: str = Field(
+        default="",
+        description="Redis for the web app's state (Reflex reads it as REFLEX_REDIS_URL); the processes also tell"
+        " each other through it which phones' cached refusals an operator lifted.",
+    )
+
     # SMS providers (services/sms): an ordered list, the next one tried when one fails.
     sms_providers: Annotated[list[str], NoDecode] = Field(
         default=[],

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from referral_app.core.config import Settings
-from referral_app.models import AuditEvent, LoginCode, User
+from referral_app.core.db.engine import SQLITE_BEGIN_OPTION
+from referral_app.models import AuditEvent, AuthToken, LoginCode, User
 from referral_app.services import account, auth, login_codes, referrals, users
 from referral_app.services.errors import (
+    AccountBlocked,
     InvalidCode,
     InviteCodeNotFound,
     NotAuthenticated,
@@ -255,3 +258,99 @@ def test_a_test_number_has_its_fixed_code_no_sms_and_every_limit(session: Sessio
             select(AuditEvent.event, AuditEvent.detail).where(AuditEvent.phone == BORIS)
         ).all()
     )
+
+
+# --- writes by a deleted account, and deletion on the owner's device budget --------------------------------
+
+
+def test_a_deleted_account_writes_nothing_with_its_old_user_id(session: Session) -> None:
+    """A request that read the user id before the deletion committed (a second tab, a script) must not write
+    the account back: no referral, no name in the tombstone."""
+    anna, boris = login(session, ANNA), login(session, BORIS)
+    boris_code = users.get_profile(session, user_id=boris.user_id).invite_code
+    account.delete_account(session, token=anna.access_token, code=fresh_code(session, ANNA))
+    with pytest.raises(NotAuthenticated):
+        referrals.activate_invite(session, user_id=anna.user_id, invite_code=boris_code)
+    with pytest.raises(NotAuthenticated):
+        users.update_profile(session, user_id=anna.user_id, name="Anna", email="anna@example.com")
+    session.rollback()
+    tombstone = session.get(User, anna.user_id)
+    assert tombstone is not None and (tombstone.name, tombstone.email, tombstone.referrer_id) == (None, None, None)
+    assert users.get_profile(session, user_id=boris.user_id).referrals_count == 0
+
+
+def test_a_blocked_account_cannot_sign_in_or_write(session: Session) -> None:
+    anna, boris = login(session, ANNA), login(session, BORIS)
+    session.execute(sa.update(User).where(col(User.id) == anna.user_id).values(blocked_at=sa.func.now()))
+    session.commit()
+    with pytest.raises(AccountBlocked):
+        auth.login_with_code(session, phone=ANNA, code=fresh_code(session, ANNA))
+    boris_code = users.get_profile(session, user_id=boris.user_id).invite_code
+    with pytest.raises(AccountBlocked):
+        referrals.activate_invite(session, user_id=anna.user_id, invite_code=boris_code)
+    with pytest.raises(AccountBlocked):
+        users.update_profile(session, user_id=anna.user_id, name="Anna")
+    assert users.get_profile(session, user_id=boris.user_id).referrals_count == 0
+
+
+def test_a_write_waits_for_a_deletion_under_way_and_then_refuses(
+    session: Session, engine: sa.Engine, backend: str
+) -> None:
+    """Event order, not timing: the deletion's transaction has tombstoned the row and not committed; the
+    activation started meanwhile must wait for it (PostgreSQL: the row lock; SQLite: the one writer), and once
+    the deletion commits it refuses instead of writing into the tombstone."""
+    anna, boris = login(session, ANNA), login(session, BORIS)
+    boris_code = users.get_profile(session, user_id=boris.user_id).invite_code
+    deleting = Session(engine)
+    with deleting.begin():
+        if backend == "sqlite":
+            deleting.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        deleting.execute(sa.update(User).where(col(User.id) == anna.user_id).values(deleted_at=sa.func.now()))
+        outcome: list[str] = []
+
+        def activate() -> None:
+            with Session(engine) as own:
+                try:
+                    referrals.activate_invite(own, user_id=anna.user_id, invite_code=boris_code)
+                    outcome.append("activated")
+                except NotAuthenticated:
+                    outcome.append("refused")
+
+        worker = threading.Thread(target=activate)
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and outcome == []  # it waits for the deletion: nothing decided yet
+    worker.join()
+    deleting.close()
+    assert outcome == ["refused"]
+    assert users.get_profile(session, user_id=boris.user_id).referrals_count == 0
+
+
+def test_a_strangers_lock_does_not_stop_the_signed_in_owner_deleting(session: Session, settings: Settings) -> None:
+    configure(settings, phone_max_failures=2, phone_max_failures_per_30_days=40)
+    anna = login(session, ANNA)
+    code = fresh_code(session, ANNA)
+    for _ in range(2):  # a stranger's guesses lock the phone for strangers
+        with pytest.raises((InvalidCode, RateLimited)):
+            auth.login_with_code(session, phone=ANNA, code="0000" if code != "0000" else "1111")
+    with pytest.raises(RateLimited):
+        auth.login_with_code(session, phone=ANNA, code=code)
+    account.delete_account(session, token=anna.access_token, code=code)  # the owner's session's device
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate(session, token=anna.access_token)
+
+
+def test_a_device_token_in_the_body_counts_when_the_session_has_no_device(
+    session: Session, settings: Settings
+) -> None:
+    configure(settings, phone_max_failures=2, phone_max_failures_per_30_days=40)
+    anna = login(session, ANNA)
+    session.execute(sa.update(AuthToken).values(device_id=None))  # a session from before devices were rows
+    session.commit()
+    code = fresh_code(session, ANNA)
+    for _ in range(2):
+        with pytest.raises((InvalidCode, RateLimited)):
+            auth.login_with_code(session, phone=ANNA, code="0000" if code != "0000" else "1111")
+    with pytest.raises(RateLimited):  # without a device: the strangers' lock applies
+        account.delete_account(session, token=anna.access_token, code=code)
+    account.delete_account(session, token=anna.access_token, code=code, device_token=anna.device_token)

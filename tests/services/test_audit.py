@@ -106,7 +106,7 @@ async def test_a_failed_group_commit_fails_every_caller_in_it(
     assert len(session.exec(select(AuditEvent)).all()) == 1
 
 
-# --- refusals: one row per kind per interval, carrying the count (issue 12 part 6) -----------------------------
+# --- refusals: one row per kind per interval, carrying the count -----------------------------------------------
 
 LOCKED = audit.Event.VERIFY_REFUSED
 COOLDOWN = audit.Event.CODE_REFUSED

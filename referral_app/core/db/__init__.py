@@ -11,7 +11,6 @@ from referral_app.core.db.migrations import alembic_config, migrate, wait_for_da
 from referral_app.core.db.prepared import PreparedRead
 from referral_app.core.db.statements import InsertUnlessPresent
 from referral_app.core.db.transactions import (
-    WriteOutsideWorkerThread,
     is_database_outage,
     is_sqlite_busy,
     joined_reads,
@@ -24,7 +23,6 @@ from referral_app.core.db.transactions import (
 __all__ = [
     "InsertUnlessPresent",
     "PreparedRead",
-    "WriteOutsideWorkerThread",
     "alembic_config",
     "create_db_engine",
     "dispose_engines",

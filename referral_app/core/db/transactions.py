@@ -30,7 +30,7 @@ def transaction(session: Session, *lock_keys: str, write: bool = False) -> Itera
         yield from _joined_read(session)
         return
     if (write or lock_keys) and session.info.get(_READS_ONLY):
-        raise WriteOutsideWorkerThread()
+        raise RuntimeError("a write transaction under run_reads: run writes with run_with_session")
     _end_idle_transaction(session)
     if write or lock_keys:
         _begin_write(session, lock_keys)
@@ -48,14 +48,10 @@ _JOINED_READS = "referral_app_joined_reads"
 _READS_ONLY = "referral_app_reads_only"
 
 
-class WriteOutsideWorkerThread(Exception):
-    """A call run as reads only (on the event loop) began a write transaction: nothing of it was written; the
-    caller runs the whole call again where writers may wait (a worker thread)."""
-
-
 @contextlib.contextmanager
 def reads_only(session: Session) -> Iterator[None]:
-    """Within the block a write transaction on `session` raises WriteOutsideWorkerThread before it begins."""
+    """Within the block a write transaction on `session` is refused before it begins (a programming error: the
+    call belongs in a worker thread, where writers may wait)."""
     session.info[_READS_ONLY] = True
     try:
         yield
