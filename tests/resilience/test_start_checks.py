@@ -12,10 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Browser, expect
 
 from referral_app.services import security
 from referral_app.services.server_keys import CODE_KEY_NAME
 from tests.helpers import PRODUCTION_SECRET_KEY
+from tests.support.ports import free_port
 from tests.support.server import STARTUP_TIMEOUT, RunningServer, answers_health, launch_server, stop_server
 from tests.support.sms_fakes import FakeProvider, Served, smsru_app
 
@@ -127,3 +129,50 @@ def test_a_code_goes_out_through_the_provider_and_the_ledger_follows_its_receipt
     assert ledger()[0] == "delivered"
     signed_in = httpx.post(server.base_url + "/api/v1/auth/token", json={"phone": PHONE, "code": code}, timeout=30)
     assert signed_in.status_code == 200
+
+
+async def test_web_sign_in_outside_demo_mode_through_a_provider(
+    servers: Callable[..., RunningServer],
+    tmp_path: Path,
+    smsru: tuple[FakeProvider, dict[str, str]],
+    browser: Browser,
+) -> None:
+    """The issue's whole path in a browser: a production-mode start with SMS.ru (its fake), sign-in on the page with
+    the code the SMS carried, the ledger row `accepted`, then `delivered` on the provider's receipt."""
+    fake, sms_settings = smsru
+    port = free_port()
+    database = tmp_path / "web.db"
+    server = servers(
+        port=port,
+        DEMO_MODE="false",
+        SECRET_KEY=PRODUCTION_SECRET_KEY,
+        DATABASE_URL=f"sqlite:///{database}",
+        ALLOWED_ORIGINS=f"http://127.0.0.1:{port},http://localhost:{port}",
+        **sms_settings,
+    )
+    context = await browser.new_context(base_url=server.base_url)
+    try:
+        page = await context.new_page()
+        await page.goto("/")
+        await page.fill("#phone-input", PHONE)
+        await page.click("#send-code")
+        await expect(page.locator("#code-input")).to_be_visible(timeout=20_000)
+        assert await page.locator("#demo-code").count() == 0  # no code on the page outside demo mode
+        [sent] = fake.sends()
+        code = re.findall(r"#(\d{4})$", sent.form["msg"])[0]
+        await page.fill("#code-input", code)  # a full code submits itself
+        await expect(page).to_have_url(re.compile(r"/profile$"), timeout=20_000)
+    finally:
+        await context.close()
+    with sqlite3.connect(database) as db:
+        status, message_id = db.execute("SELECT status, provider_message_id FROM sms_messages").fetchone()
+    assert status == "accepted"
+    receipt = httpx.post(
+        server.base_url + "/api/v1/sms/status/smsru",
+        params={"key": RECEIPT_SECRET},
+        data={"data[0]": f"sms_status\n{message_id}\n103\n{int(time.time())}"},
+        timeout=30,
+    )
+    assert receipt.text == "100"
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT status FROM sms_messages").fetchone() == ("delivered",)
