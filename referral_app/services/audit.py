@@ -79,9 +79,18 @@ def record_alone(session: Session, event: Event, **fields: Unpack[EventFields]) 
         record(session, event, **fields)
 
 
-def _insert_all(session: Session, rows: list[dict[str, object]]) -> None:
+def _insert_all(
+    session: Session, rows: list[dict[str, object]], companions: list[Companion] | None = None
+) -> None:
     with transaction(session, write=True):
         session.execute(_INSERT_EVENT, rows)
+        for statement, parameters in companions or ():
+            session.execute(statement, parameters)
+
+
+# A statement (and its parameters) committed together with a grouped event: what the event records, written in
+# the same transaction (the SMS ledger's row of a sent code).
+Companion = tuple[sa.Executable, dict[str, object]]
 
 
 class _GroupCommit:
@@ -89,12 +98,12 @@ class _GroupCommit:
     written (in a worker thread), the next one queues."""
 
     def __init__(self) -> None:
-        self.queued: list[tuple[dict[str, object], asyncio.Future[None]]] = []
+        self.queued: list[tuple[dict[str, object], Companion | None, asyncio.Future[None]]] = []
         self.writer: asyncio.Task[None] | None = None
 
-    async def write(self, row: dict[str, object]) -> None:
+    async def write(self, row: dict[str, object], companion: Companion | None) -> None:
         done = asyncio.get_running_loop().create_future()
-        self.queued.append((row, done))
+        self.queued.append((row, companion, done))
         if self.writer is None:
             self.writer = asyncio.create_task(self._write_batches())
         await done
@@ -104,17 +113,18 @@ class _GroupCommit:
             while self.queued:
                 batch, self.queued = self.queued, []
                 try:
-                    await run_with_session(_insert_all, [row for row, _ in batch])
+                    companions = [companion for _, companion, _ in batch if companion is not None]
+                    await run_with_session(_insert_all, [row for row, _, _ in batch], companions)
                 except Exception as exc:
-                    for _, done in batch:
+                    for _, _, done in batch:
                         if not done.done():
                             done.set_exception(exc)
                 except BaseException:  # cancelled (the loop is closing): the batch's callers are too
-                    for _, done in batch:
+                    for _, _, done in batch:
                         done.cancel()
                     raise
                 else:
-                    for _, done in batch:
+                    for _, _, done in batch:
                         if not done.done():
                             done.set_result(None)
         finally:
@@ -124,16 +134,19 @@ class _GroupCommit:
 _group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = weakref.WeakKeyDictionary()
 
 
-async def record_grouped(event: Event, **fields: Unpack[EventFields]) -> None:
+async def record_grouped(
+    event: Event, *, companion: Companion | None = None, **fields: Unpack[EventFields]
+) -> None:
     """Record an event in a transaction of its own, like `record_alone`, from async code, returning once it is
-    committed. The events of concurrent callers are group-committed: those queued while a batch is being
-    written go together in the next one (all or none), so a burst of them costs a few write transactions,
-    not one each. Each row keeps the moment it was recorded. A failed batch fails every caller in it."""
+    committed (with `companion`, a statement of the caller's, in the same transaction). The events of concurrent
+    callers are group-committed: those queued while a batch is being written go together in the next one (all
+    or none), so a burst of them costs a few write transactions, not one each. Each row keeps the moment it was
+    recorded. A failed batch fails every caller in it."""
     loop = asyncio.get_running_loop()
     group = _group_commits.get(loop)
     if group is None:
         group = _group_commits[loop] = _GroupCommit()
-    await group.write(_row(event, fields))
+    await group.write(_row(event, fields), companion)
 
 
 @dataclass

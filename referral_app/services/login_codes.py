@@ -52,6 +52,7 @@ from referral_app.services.phones import mask_phone, normalize_phone, sms_countr
 from referral_app.services.refusal_cache import seconds_until as _seconds_until
 from referral_app.services.server_keys import code_hmac_key
 from referral_app.services.sms import delivery, ledger, polling
+from referral_app.services.sms.base import Accepted
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +307,7 @@ async def send_login_code(
     )
     low, high = sorted((s.sms_delay_min, s.sms_delay_max))
     await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
+    accepted: Accepted | None = None
     if message_id is not None:
         try:
             accepted = await delivery.deliver(e164, sms_text(code, s), s)
@@ -322,16 +324,20 @@ async def send_login_code(
                 sms_message_id=message_id,
             )
             raise SmsFailed() from None
-        try:
-            await run_with_session(ledger.record_accepted, message_id=message_id, accepted=accepted, settings=s)
-        except Exception:  # the SMS went out: the person gets the code whatever the ledger says
-            log.exception("recording the provider's answer for the SMS to %s failed", mask_phone(e164))
-        else:
-            polling.follow(accepted, s)
-    # Its own transaction, committed before the answer, shared with concurrent sends' rows (group commit). A
-    # crash after the SMS and before that commit loses the row, as it would with a transaction per row; it
-    # never records an SMS that did not go out.
-    await audit.record_grouped(Event.CODE_SENT, phone=e164, client_ip=client_ip, detail=test_mark(e164, s))
+    # Its own transaction, committed before the answer, shared with concurrent sends' rows (group commit), with
+    # the provider's answer in the ledger. A crash after the SMS and before that commit loses the row (the ledger
+    # row stays `queued`), as it would with a transaction per row; it never records an SMS that did not go out.
+    await audit.record_grouped(
+        Event.CODE_SENT,
+        companion=ledger.accepted_update(message_id, accepted, utcnow()) if message_id and accepted else None,
+        phone=e164,
+        client_ip=client_ip,
+        detail=test_mark(e164, s),
+    )
+    if accepted is not None:
+        polling.follow(accepted, s)
+        if accepted.cost is not None and s.sms_max_spend_per_day is not None:
+            await run_with_session(ledger.alert_on_reported_cost, accepted=accepted, settings=s)
     log.info("login code sent to %s", mask_phone(e164))
     return IssuedCode(
         phone=e164,

@@ -19,7 +19,7 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
 from referral_app.limits import SMS_ERROR_MAX_LENGTH
-from referral_app.models import SmsMessage
+from referral_app.models import SmsMessage, Timestamp
 from referral_app.services import audit, counters
 from referral_app.services.audit import Event
 from referral_app.services.errors import RateLimited
@@ -57,24 +57,41 @@ def record_failed(session: Session, *, message_id: str, error: str, now: datetim
     )
 
 
-def record_accepted(session: Session, *, message_id: str, accepted: Accepted, settings: Settings) -> None:
-    """The provider's yes: its name and message id, status and price."""
-    with transaction(session, f"sms:{message_id}"):
-        now = utcnow()
-        session.execute(
-            sa.update(_messages)
-            .where(_messages.c.id == message_id)
-            .values(
-                provider=accepted.provider,
-                provider_message_id=accepted.message_id,
-                status=accepted.status.value,
-                cost=accepted.cost,
-                currency=accepted.currency,
-                updated_at=now,
-            )
-        )
-        if accepted.cost is not None and accepted.currency == settings.sms_spend_currency:
-            _alert_if_cap_reached(session, accepted.cost, now, settings)
+# Built once: it runs for every SMS sent, in the group commit of the code_sent audit rows.
+_ACCEPTED = (
+    sa.update(_messages)
+    .where(_messages.c.id == sa.bindparam("message_id"))
+    .values(
+        provider=sa.bindparam("a_provider"),
+        provider_message_id=sa.bindparam("a_message_id"),
+        status=sa.bindparam("a_status"),
+        cost=sa.bindparam("a_cost", type_=_messages.c.cost.type),
+        currency=sa.bindparam("a_currency"),
+        updated_at=sa.bindparam("a_now", type_=Timestamp),
+    )
+)
+
+
+def accepted_update(message_id: str, accepted: Accepted, now: datetime) -> audit.Companion:
+    """The provider's yes for the row (its name and message id, status and price), as a statement to commit with
+    the code_sent audit row (audit.record_grouped): a burst of sends shares a few write transactions."""
+    return _ACCEPTED, {
+        "message_id": message_id,
+        "a_provider": accepted.provider,
+        "a_message_id": accepted.message_id,
+        "a_status": accepted.status.value,
+        "a_cost": accepted.cost,
+        "a_currency": accepted.currency,
+        "a_now": now,
+    }
+
+
+def alert_on_reported_cost(session: Session, *, accepted: Accepted, settings: Settings) -> None:
+    """After an accepted message's price was recorded: the ALERT line if it took today's spend to the cap."""
+    if accepted.cost is None or accepted.currency != settings.sms_spend_currency:
+        return
+    with transaction(session):
+        _alert_if_cap_reached(session, accepted.cost, utcnow(), settings)
 
 
 def apply_report(session: Session, *, provider: str, report: StatusReport, settings: Settings) -> Status | None:
