@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from referral_app.core.config import get_settings
 from referral_app.core.db import (
+    describe_database_error,
     get_loop_sqlite_engine,
     is_database_outage,
     is_sqlite_busy,
@@ -72,5 +73,5 @@ async def run_reads(fn: Callable[Concatenate[Session, P], T], *args: P.args, **k
 
 def _raise_if_outage(exc: Exception) -> None:
     if is_database_outage(exc):
-        log.error("database unavailable: %s", exc.__class__.__name__)
+        log.error("database unavailable: %s", describe_database_error(exc))
         raise ServiceUnavailable() from exc
