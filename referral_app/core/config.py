@@ -92,8 +92,12 @@ class Settings(BaseSettings):
     reflex_deploy_url: str = Field(
         default="", description="The app's public address, as Reflex reads it (http://localhost:PORT when empty)."
     )
-    sms_delay_min: float = Field(default=1.0, ge=0, description="Simulated SMS delivery delay, lower bound (s).")
-    sms_delay_max: float = Field(default=2.0, ge=0, description="Simulated SMS delivery delay, upper bound (s).")
+    sms_delay_min: float = Field(
+        default=1.0, ge=0, description="Simulated SMS delivery delay of the log sender, lower bound (s)."
+    )
+    sms_delay_max: float = Field(
+        default=2.0, ge=0, description="Simulated SMS delivery delay of the log sender, upper bound (s)."
+    )
     test_phone_numbers: Annotated[dict[str, str], NoDecode] = Field(
         default={},
         description="Numbers with a fixed code, for store review, monitoring probes and CI: `+79990000001:1234,"
@@ -447,6 +451,12 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError("SMS providers lack settings: " + "; ".join(missing))
         return self
+
+    @property
+    def simulates_sms(self) -> bool:
+        """Only the log sender delivers: SMS_DELAY_* is waited, as a real gateway would take. Real providers
+        take the time they take."""
+        return self.sms_providers == ["log"] or (not self.sms_providers and self.sms_sender == LOG_SMS_SENDER)
 
     def log_sender_outside_demo(self) -> str | None:
         """Why the server must not start (the log sender, which writes every code to the log, outside demo

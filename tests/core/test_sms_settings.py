@@ -64,3 +64,16 @@ def test_secrets_come_from_files(tmp_path: Path) -> None:
 
 def test_headers_of_the_generic_provider_are_json() -> None:
     assert settings(sms_http_headers='{"X-Api-Key": "k"}').sms_http_headers == {"X-Api-Key": "k"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "simulated"),
+    [
+        ({}, True),  # the log sender, by default
+        ({"sms_providers": ["log"]}, True),
+        ({"sms_sender": "tests.support.failing_sms:FailingSender"}, False),
+        ({"sms_providers": ["custom"], "sms_sender": "tests.support.failing_sms:FailingSender"}, False),
+    ],
+)
+def test_only_the_log_sender_waits_the_simulated_delivery_time(overrides: dict, simulated: bool) -> None:
+    assert Settings(_env_file=None, demo_mode=True, **overrides).simulates_sms is simulated
