@@ -11,7 +11,8 @@ same clock. A miss, an eviction or an expired entry just means the database deci
   (check_verify_allowed, also under the write transaction's locks), and only an evaluated guess writes the
   guard: a wrong one (more failures, a new lock) or the right one (which resets the guard of that device
   only). Nothing else writes `locked_until` (account deletion leaves guards alone; strangers' guard is never
-  reset). So a lock, once committed, holds until `locked_until` exactly, whichever process reads it.
+  reset) but an operator ending the phone's locks in the console, which drops this process's entries
+  (`forget_locks`); other processes' entries outlive it until `locked_until`. So a lock, once committed, holds until `locked_until` exactly, whichever process reads it.
 - **A send refused by the phone's cooldown or hourly limit.** It rests on the phone's login_codes rows. No row
   is added while it holds (the write path refuses too), but `withdraw_code` deletes a row whose SMS failed
   (issue 12 part 8), in any process. So a send refusal is kept only when the newest row it rests on is
@@ -81,6 +82,12 @@ class RefusalCache:
         with self._lock:
             self._entries.pop(key, None)
 
+    def forget_matching(self, prefix: tuple[str, ...]) -> None:
+        """Drop every entry whose key starts with `prefix`."""
+        with self._lock:
+            for key in [key for key in self._entries if key[: len(prefix)] == prefix]:
+                del self._entries[key]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -108,6 +115,12 @@ def check_lock(phone: str, keys: tuple[str, ...], now: datetime) -> None:
 def remember_lock(phone: str, device: str, locked_until: datetime, now: datetime) -> None:
     """A committed lock read from the database: it holds until `locked_until` (see the module's docstring)."""
     _cache.put(("lock", phone, device), locked_until, PHONE_LOCKED, now)
+
+
+def forget_locks(phone: str) -> None:
+    """An operator ended the phone's locks (services/admin.py): this process stops refusing it at once. Other
+    processes keep their entries until `locked_until`."""
+    _cache.forget_matching(("lock", phone))
 
 
 # --- a send refused by the phone's cooldown or hourly limit ---------------------------------------------------
