@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
+from referral_app.core.config import Settings
 from referral_app.limits import ADMIN_REASON_MAX_LENGTH, CONSOLE_PAGE_SIZE
 from referral_app.models import AuditEvent, AuthToken, Device, LoginCode, SignInGuard, User
 from referral_app.services import admin, auth, login_codes, referrals, refusal_cache, users
@@ -378,3 +383,25 @@ def test_leaderboard_and_flags(session: Session) -> None:
     ]
     assert sorted(q.user_id for q in found.quick) == sorted(invited)  # activated seconds after signing up
     assert all(q.inviter_id == anna.user_id for q in found.quick)
+
+
+def test_the_admins_command_adds_lists_and_removes_operators(session: Session, settings: Settings) -> None:
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "referral_app.cli", "admins", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+    added = run("add", "8 (999) 000-11-22")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout) | {"id": 0} == {"id": 0, "phone": OPERATOR, "changed": True}
+    listed = run("list")
+    assert [json.loads(line)["phone"] for line in listed.stdout.splitlines()] == [OPERATOR]
+    (granted,) = events(session, Event.ADMIN_GRANTED)
+    assert granted.detail is not None and granted.detail.startswith("by cli")
+    assert json.loads(run("remove", OPERATOR).stdout)["changed"] is True
+    assert run("list").stdout == ""
+    unknown = run("remove", VERA)
+    assert unknown.returncode == 2 and "not_found" in unknown.stderr
+    bad = run("add", "12")
+    assert bad.returncode == 2 and "invalid_phone" in bad.stderr
