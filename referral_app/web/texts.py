@@ -174,6 +174,7 @@ UI_TEXTS: Catalog = {
     "admin.col.inviter": {"en": "Inviter", "ru": "Пригласивший"},
     "admin.col.users": {"en": "Users", "ru": "Пользователи"},
     "admin.col.device": {"en": "Device", "ru": "Устройство"},
+    "admin.col.device_row": {"en": "Device no.", "ru": "№ устройства"},
     "admin.col.signed_in": {"en": "Signed in", "ru": "Вход"},
     "admin.col.last_used": {"en": "Last used", "ru": "Активность"},
     "admin.col.expires": {"en": "Expires", "ru": "Истекает"},

@@ -45,11 +45,11 @@ def _nav() -> rx.Component:
         link("security", ADMIN_SECURITY_PAGE),
         link("referrals", ADMIN_REFERRALS_PAGE),
         link("profile", PROFILE_PAGE),
-        gap="4",
         wrap="wrap",
         align="center",
         width="100%",
         padding_bottom="12px",
+        style={"gap": "8px 20px"},
     )
 
 
@@ -292,7 +292,7 @@ def _profile_card() -> rx.Component:
     return card(
         rx.hstack(
             rx.heading(profile["phone"], size="6", as_="h2", id="user-phone"),
-            rx.badge(profile["status"], id="user-status"),
+            rx.cond(profile["status"] != "", rx.badge(profile["status"], id="user-status")),
             align="center",
             wrap="wrap",
         ),
@@ -335,7 +335,7 @@ def _sessions() -> rx.Component:
 
     headers = [
         "admin.col.device",
-        "admin.col.device",
+        "admin.col.device_row",
         "admin.col.client",
         "admin.col.signed_in",
         "admin.col.last_used",

@@ -465,7 +465,7 @@ class AdminState(AppState):
         return rx.download(data=text, filename=EXPORT_FILENAME, mime_type="text/csv")
 
     @event
-    async def set_period(self, days: str) -> None:
+    async def set_period(self, days: str | list[str]) -> None:
         if await self._operator() is None:
             return
         chosen = _int(days[0] if isinstance(days, list) and days else days)
