@@ -52,7 +52,8 @@ test-fast: $(VENV)/.requirements-dev
 # directories are collected and the fuzzing module and plugins are not loaded (5 s of imports alone). With
 # TEST_DATABASE_URL the PostgreSQL half runs beside the SQLite half, each printed when it is done.
 UNIT_PYTEST := $(BIN)/python -m pytest -m "not slow and not server" -p no:schemathesis -p no:hypothesispytest \
-	--ignore=tests/api/test_schemathesis.py tests/services tests/core tests/web tests/api tests/test_migrations.py
+	--ignore=tests/api/test_schemathesis.py tests/services tests/core tests/web tests/api tests/test_migrations.py \
+	tests/test_internals.py
 
 test-unit: $(VENV)/.requirements-dev
 ifeq ($(TEST_DATABASE_URL),)

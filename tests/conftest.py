@@ -20,10 +20,19 @@ from referral_app.core.db import create_db_engine, dispose_engines, migrate
 from referral_app.services import audit, health, refusal_cache, server_keys
 from referral_app.services.sms import load_sender
 from tests.helpers import FakeClock, make_settings
+from tests.support.guards import NotATestService, check_test_services
 from tests.support.server import RunningServer, start_server, stop_server
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop before anything is touched when TEST_DATABASE_URL or TEST_REDIS_URL is not a test one."""
+    try:
+        check_test_services(TEST_DATABASE_URL, os.environ.get("TEST_REDIS_URL"))
+    except NotATestService as refused:
+        raise pytest.UsageError(str(refused)) from None
 
 
 def _backend_params() -> list:

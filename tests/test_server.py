@@ -68,7 +68,7 @@ def test_migrations_were_applied_before_serving(live_server: RunningServer) -> N
 
 
 def test_sign_in_hardening_over_the_real_server(live_server: RunningServer) -> None:
-    """Issue 12 on the real server: numbers without SMS are refused, a device token comes back, a verify
+    """Sign-in hardening on the real server: numbers without SMS are refused, a device token comes back, a verify
     without a live code counts nothing, and strangers behind the proxy are told apart and locked out."""
     phone, victim = "+79120004321", "+79120004322"
     with httpx.Client(base_url=live_server.base_url, timeout=10) as http:

@@ -221,8 +221,12 @@ class AccountExport(Answer):
     referrals: list[ExportedActivation] = Field(description="Everyone who activated my code, newest first.")
     sessions: list[ExportedSession] = Field(description="Every token issued to me still stored, revoked too.")
     audit_events: list[ExportedEvent] = Field(
-        description=f"The newest {EXPORT_AUDIT_EVENTS_MAX} security events about me or my phone."
+        description=(
+            f"The newest {EXPORT_AUDIT_EVENTS_MAX} security events about me or my phone, addresses masked, "
+            "without the exports themselves (counted in `exports`)."
+        )
     )
+    exports: int = Field(description="How many times this account's data was exported before this export.")
 
 
 class ErrorBody(BaseModel):

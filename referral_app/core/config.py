@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="A send the provider has not finished by then is given up (`sms_failed`)."
     )
 
+    reflex_redis_url: str = Field(
+        default="",
+        description="Redis for the web app's state (Reflex reads it as REFLEX_REDIS_URL); the processes also tell"
+        " each other through it which phones' cached refusals an operator lifted.",
+    )
+
     # Login codes
     code_length: int = Field(default=4, ge=4, le=8)
     code_ttl_seconds: int = Field(default=300, gt=0)

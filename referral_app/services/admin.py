@@ -636,7 +636,7 @@ def end_locks(
     settings: Settings | None = None,
 ) -> int:
     """End every lock on the user's phone now (strangers', all devices', each device's): the guard rows'
-    `locked_until` and failures are cleared, and this process's cached refusals of the phone forgotten.
+    `locked_until` and failures are cleared, then the phone's cached refusals lifted in every process.
     Returns the locks ended; nothing is written or audited when there were none."""
     s = settings or get_settings()
     why = _reason(reason)
@@ -656,7 +656,7 @@ def end_locks(
         if ended:
             what = f"{len(ended)} locks"
             _record_action(session, Event.ADMIN_LOCK_ENDED, operator, target, what, why, client_ip)
-    refusal_cache.forget_locks(target_phone)
+    refusal_cache.lift(target_phone)
     if ended:
         log.info("operator %s ended %d locks of %s", operator.user_id, len(ended), mask_phone(target_phone))
     return len(ended)

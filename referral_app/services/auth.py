@@ -19,7 +19,7 @@ from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.models import AuthToken
 from referral_app.services import audit, devices, refusal_cache, security
 from referral_app.services.audit import Event
-from referral_app.services.bridge import run_with_session
+from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.devices import device_label, mask_ip
 from referral_app.services.errors import NotAuthenticated, SessionNotFound
 from referral_app.services.login_codes import (
@@ -198,6 +198,7 @@ _TOKEN_BY_HASH = PreparedRead(
 
 
 def active_token(session: Session, token: str | None) -> _LiveToken:
+    """The live token row `token` names, read in the caller's transaction; NotAuthenticated otherwise."""
     if not token or not token.startswith(security.TOKEN_PREFIX) or len(token) > TOKEN_MAX_LENGTH:
         raise NotAuthenticated()
     row = _TOKEN_BY_HASH.first(session, {"token_hash": security.token_hash(token)})
@@ -206,29 +207,59 @@ def active_token(session: Session, token: str | None) -> _LiveToken:
     return _LiveToken(id=row.id, user_id=row.user_id, last_used_at=row.last_used_at)
 
 
-def authenticate(session: Session, *, token: str | None, settings: Settings | None = None) -> int:
-    """Return the user id a live token belongs to, or raise NotAuthenticated."""
+@dataclass(frozen=True)
+class TokenCheck:
+    user_id: int
+    token_id: int
+    touch_due: bool  # its last_used_at is older than TOKEN_TOUCH_INTERVAL_SECONDS: refresh it (touch_token)
+
+
+def check_token(session: Session, *, token: str | None, settings: Settings | None = None) -> TokenCheck:
+    """Whose live token this is, and whether its last use is due to be recorded: a read, nothing written."""
     s = settings or get_settings()
     with transaction(session):
         row = active_token(session, token)
-        token_id, user_id, last_used_at = row.id, row.user_id, row.last_used_at
-    now = utcnow()
-    # last_used_at is refreshed at most once per interval, so reads do not all become writes. The refresh
-    # is a write transaction of its own: turning the read into a write fails at once on SQLite ("database
-    # is locked", a 503) when another request wrote in between, e.g. the same token's refresh from a
-    # concurrent request. The WHERE lets only the first of those concurrent refreshes write.
     interval = timedelta(seconds=s.token_touch_interval_seconds)
-    if last_used_at is None or now - last_used_at >= interval:
-        with transaction(session, f"token:{token_id}"):
-            session.execute(
-                sa.update(AuthToken)
-                .where(
-                    col(AuthToken.id) == token_id,
-                    sa.or_(col(AuthToken.last_used_at).is_(None), col(AuthToken.last_used_at) <= now - interval),
-                )
-                .values(last_used_at=now)
+    due = row.last_used_at is None or utcnow() - row.last_used_at >= interval
+    return TokenCheck(user_id=row.user_id, token_id=row.id, touch_due=due)
+
+
+def touch_token(session: Session, *, token_id: int, settings: Settings | None = None) -> None:
+    """Record a token's use now, at most once per TOKEN_TOUCH_INTERVAL_SECONDS (so reads do not all become
+    writes): a write transaction of its own, whose WHERE lets only the first of concurrent refreshes write."""
+    s = settings or get_settings()
+    now = utcnow()
+    interval = timedelta(seconds=s.token_touch_interval_seconds)
+    with transaction(session, f"token:{token_id}"):
+        session.execute(
+            sa.update(AuthToken)
+            .where(
+                col(AuthToken.id) == token_id,
+                sa.or_(col(AuthToken.last_used_at).is_(None), col(AuthToken.last_used_at) <= now - interval),
             )
-    return user_id
+            .values(last_used_at=now)
+        )
+
+
+def authenticate(session: Session, *, token: str | None, settings: Settings | None = None) -> int:
+    """The user id a live token belongs to (NotAuthenticated otherwise), its use recorded when due."""
+    checked = check_token(session, token=token, settings=settings)
+    if checked.touch_due:
+        touch_token(session, token_id=checked.token_id, settings=settings)
+    return checked.user_id
+
+
+async def authenticated(token: str | None) -> int:
+    """authenticate from async code: the check as a read (bridge.run_reads), the refresh, when due, as a write
+    of its own in a worker thread."""
+    checked = await run_reads(check_token, token=token)
+    await touch_if_due(checked)
+    return checked.user_id
+
+
+async def touch_if_due(checked: TokenCheck) -> None:
+    if checked.touch_due:
+        await run_with_session(touch_token, token_id=checked.token_id)
 
 
 class LogoutScope(StrEnum):

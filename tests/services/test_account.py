@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from referral_app.core.config import Settings
 from referral_app.core.db.engine import SQLITE_BEGIN_OPTION
+from referral_app.limits import EXPORTS_PER_HOUR
 from referral_app.models import AuditEvent, AuthToken, LoginCode, User
 from referral_app.services import account, auth, login_codes, referrals, users
+from referral_app.services.counters import window_start
 from referral_app.services.errors import (
     AccountBlocked,
     InvalidCode,
@@ -22,7 +27,7 @@ from referral_app.services.errors import (
     TooManyAttempts,
 )
 from referral_app.services.sms import load_sender
-from tests.helpers import PRODUCTION_SECRET_KEY, configure, shift_back
+from tests.helpers import PRODUCTION_SECRET_KEY, FakeClock, configure, shift_back
 
 ANNA, BORIS, VERA = "+79123456789", "+79001112233", "+79005556677"
 
@@ -169,6 +174,83 @@ def test_export_has_everything_about_me_and_nothing_else(session: Session) -> No
     account.delete_account(session, token=vera.access_token, code=fresh_code(session, VERA))
     after = account.export_account(session, user_id=anna.user_id)
     assert after.activated is not None and after.activated.phone is None
+
+
+def test_export_masks_every_address_and_counts_its_own_rows(session: Session) -> None:
+    """Strangers who asked for codes to my number show as their network, as my own sessions do; my earlier
+    exports are a count, not rows that grow the export each time."""
+    anna = login(session, ANNA)
+    shift_back(session, LoginCode, 3600, "created_at")
+    login_codes.issue_code(session, phone=ANNA, client_ip="198.51.100.23")  # a stranger, for my number
+    login_codes.issue_code(session, phone=BORIS, client_ip="198.51.100.24")  # not about me
+    first = account.export_account(session, user_id=anna.user_id, client_ip="203.0.113.7")
+    second = account.export_account(session, user_id=anna.user_id, client_ip="203.0.113.7")
+    third = account.export_account(session, user_id=anna.user_id, client_ip="203.0.113.8")
+    stranger = [e for e in first.audit_events if e.event == "code_requested" and e.client_ip is not None]
+    assert [e.client_ip for e in stranger] == ["198.51.100.*"]
+    for data in (first, second, third):
+        assert "198.51.100.23" not in repr(data.as_dict()) and "198.51.100.24" not in repr(data.as_dict())
+        assert "account_exported" not in {e.event for e in data.audit_events}
+        assert len(data.audit_events) == len(first.audit_events)
+    assert (first.exports, second.exports, third.exports) == (0, 1, 2)
+    exported = session.exec(select(AuditEvent).where(AuditEvent.event == "account_exported")).all()
+    assert [(e.user_id, e.client_ip) for e in exported] == [(anna.user_id, "203.0.113.7")] * 2 + [
+        (anna.user_id, "203.0.113.8")
+    ]
+
+
+def test_exports_are_limited_per_user_and_hour(session: Session, clock: FakeClock) -> None:
+    anna, boris = login(session, ANNA), login(session, BORIS)
+    clock.now = window_start(clock.now) + timedelta(hours=1)  # the start of a clock hour: the limit's window
+    for _ in range(EXPORTS_PER_HOUR):
+        account.export_account(session, user_id=anna.user_id)
+    clock.advance(60)
+    with pytest.raises(RateLimited) as refused:
+        account.export_account(session, user_id=anna.user_id)
+    assert refused.value.retry_after == 3600 - 60 and refused.value.reason == "export_limit"
+    exported = select(func.count()).select_from(AuditEvent).where(AuditEvent.event == "account_exported")
+    assert session.exec(exported).one() == EXPORTS_PER_HOUR  # the refused one handed out nothing
+    account.export_account(session, user_id=boris.user_id)  # another user's own budget
+    clock.advance(3600 - 60)
+    assert account.export_account(session, user_id=anna.user_id).exports == EXPORTS_PER_HOUR
+
+
+def export_in_a_session_of_its_own(engine: sa.Engine, user_id: int) -> account.AccountExport:
+    with Session(engine) as own:
+        return account.export_account(own, user_id=user_id)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_export_reads_outside_a_write_transaction_and_audits_after(
+    session: Session, engine: sa.Engine, settings: Settings
+) -> None:
+    """With SQLite's one write lock held by another connection, the export reads everything (a read waits for
+    no writer) and only then waits for the lock, for its short write: counting and auditing the export."""
+    anna = login(session, ANNA)
+    statements: list[str] = []
+    read_everything = threading.Event()
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0] + (" IMMEDIATE" if "IMMEDIATE" in statement else ""))
+        if "FROM audit_events" in statement and "count(" in statement:
+            read_everything.set()  # the export's last read
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    holder = sqlite3.connect(engine.url.database or "", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with ThreadPoolExecutor(1) as pool:
+            exporting = pool.submit(export_in_a_session_of_its_own, engine, anna.user_id)
+            assert read_everything.wait(timeout=30), statements  # a guard against a hang, not a measurement
+            assert not exporting.done()  # waiting for the write lock
+            holder.execute("COMMIT")
+            assert exporting.result(timeout=60).phone == ANNA
+    finally:
+        holder.close()
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    write = statements.index("BEGIN IMMEDIATE")
+    assert set(statements[:write]) <= {"BEGIN", "SELECT", "COMMIT", "ROLLBACK"}
+    assert set(statements[write + 1 :]) == {"INSERT"}  # the counter and the audit row
 
 
 def test_concurrent_deletions_delete_once(session: Session, engine: sa.Engine) -> None:

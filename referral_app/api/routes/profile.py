@@ -16,7 +16,7 @@ from referral_app.api.schemas import (
     ReferralPage,
 )
 from referral_app.core.config import get_settings
-from referral_app.limits import PROFILE_REFERRALS
+from referral_app.limits import EXPORTS_PER_HOUR, PROFILE_REFERRALS
 from referral_app.services import account, errors, referrals, users
 
 router = APIRouter(prefix="/profile", tags=["profile"])
@@ -101,9 +101,11 @@ async def list_referrals(user_id: CurrentUserId, page: Annotated[PageQuery, Quer
     description=(
         "Everything kept about me, as JSON (a download: `Content-Disposition: attachment`): the profile, the "
         "invite code I activated and everyone who activated mine, my sessions (revoked ones too), and the "
-        "security events about me or my phone. The export is itself audited (`account_exported`)."
+        "security events about me or my phone (addresses masked). The export is itself audited "
+        f"(`account_exported`: counted in `exports`, not listed), at most {EXPORTS_PER_HOUR} an hour "
+        "(`rate_limited` with `Retry-After` beyond)."
     ),
-    responses=responses(errors.NotAuthenticated, errors.UnknownClient),
+    responses=responses(errors.NotAuthenticated, errors.UnknownClient, errors.RateLimited),
 )
 async def export_data(client_ip: ClientIP, token: Token, response: Response) -> AccountExport:
     exported = await as_user(

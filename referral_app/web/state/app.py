@@ -21,7 +21,7 @@ from referral_app.core.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, INVITE_CODE_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
 from referral_app.services import auth, requesters, server_keys
-from referral_app.services.bridge import run_reads, run_with_session
+from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import NotAuthenticated, ServiceError
 from referral_app.services.referrals import normalize_invite_code
 from referral_app.services.security import seal, unseal
@@ -163,7 +163,7 @@ class AppState(rx.State):
         """The signed-in user; NotAuthenticated (shown by show_error: back to sign-in) when there is none."""
         if not self.token:
             raise NotAuthenticated()
-        return await run_reads(auth.authenticate, token=self.token)
+        return await auth.authenticated(self.token)
 
     async def _user_id_or_none(self) -> int | None:
         """The signed-in user, or None: a dead token is forgotten."""
