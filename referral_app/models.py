@@ -49,6 +49,10 @@ class User(SQLModel, table=True):
         sa.Index("ix_users_created_at", "created_at"),
         sa.Index("ix_users_last_login_at", "last_login_at"),
         sa.Index("ix_users_invite_activated_at", "invite_activated_at"),
+        sa.Index("ix_users_email_lower", sa.text("lower(email)")),  # the console's search by email, any case
+        # The console's search by the start of a name (LIKE 'prefix%' on lower(name), whatever the collation):
+        # PostgreSQL only, SQLite cannot use an expression index for LIKE.
+        sa.Index("ix_users_name_prefix", sa.text("lower(name) text_pattern_ops")).ddl_if(dialect="postgresql"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -197,18 +197,22 @@ class AdminState(AppState):
         return AdminState.run_overview
 
     async def _show_overview(self) -> None:
-        shown = await self._read(admin.figures)
+        await self._show_figures()
         series = await self._read(admin.daily, days=ADMIN_CHART_DAYS)
-        if shown is None or series is None:
-            return
-        self.figures = {name: str(value) for name, value in vars(shown).items()}
-        self.chart = [{"day": d.day[5:], "sign_ups": d.sign_ups, "activations": d.activations} for d in series]
-        self.updated_at = utcnow().strftime("%H:%M:%S")
+        if series is not None:
+            self.chart = [{"day": d.day[5:], "sign_ups": d.sign_ups, "activations": d.activations} for d in series]
+
+    async def _show_figures(self) -> None:
+        shown = await self._read(admin.figures)
+        if shown is not None:
+            self.figures = {name: str(value) for name, value in vars(shown).items()}
+            self.updated_at = utcnow().strftime("%H:%M:%S")
 
     @event(background=True)
     async def run_overview(self) -> None:
         """Read the figures again every OVERVIEW_REFRESH_SECONDS while this tab shows the overview (each read
-        checks the operator); a newer ticker, another page or OVERVIEW_LIVE_SECONDS stop it."""
+        checks the operator; the 30-day chart is read on load only); a newer ticker, another page or
+        OVERVIEW_LIVE_SECONDS stop it."""
         ticker, started = uuid.uuid4().hex, time.monotonic()
         async with self:
             self._ticker = ticker
@@ -217,7 +221,7 @@ class AdminState(AppState):
             async with self:
                 if self._ticker != ticker or self.section != "overview":
                     return
-                await self._show_overview()
+                await self._show_figures()
                 if self.section != "overview":
                     return
 
