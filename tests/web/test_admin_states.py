@@ -12,7 +12,7 @@ from referral_app.core.config import Settings
 from referral_app.models import LoginCode, User
 from referral_app.services import admin, auth, login_codes
 from referral_app.services.errors import NotAuthenticated
-from referral_app.web.state.admin import AdminState
+from referral_app.web.state.admin import AdminState, _int
 from tests.helpers import FakeClock, shift_back
 from tests.web.test_states import drain, substate, tree
 
@@ -86,3 +86,24 @@ async def test_a_removed_operator_loses_the_console_on_the_next_call(
     await drain(AdminState.search.fn(console, {"query": OPERATOR}))
     assert (console.section, console.users, console.is_operator) == ("", [], False)
     assert console.token == operator.access_token  # still signed in, as an ordinary user
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ("12", 12),
+        (12, 12),
+        (" 7 ", 7),
+        ("2147483647", 2**31 - 1),
+        ("2147483648", 0),
+        ("99999999999", 0),
+        (2**40, 0),
+        ("-1", 0),
+        ("1e3", 0),
+        (True, 0),
+        (None, 0),
+        ([1], 0),
+    ],
+)
+def test_ids_from_the_client_are_row_ids_or_nothing(sent: object, read: int) -> None:
+    assert _int(sent) == read

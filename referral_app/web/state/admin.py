@@ -25,6 +25,7 @@ from referral_app.limits import (
     IP_MAX_LENGTH,
     LOGIN_CODE_INPUT_MAX_LENGTH,
     PHONE_INPUT_MAX_LENGTH,
+    ROW_ID_MAX,
 )
 from referral_app.paths import ADMIN_USER_PAGE
 from referral_app.services import admin, auth, login_codes
@@ -61,14 +62,12 @@ def _when(moment: datetime | None) -> str:
 
 
 def _int(value: object, default: int = 0) -> int:
-    """A client-sent number (an int, or digits as text), else `default`."""
-    if isinstance(value, bool):
+    """A client-sent number (an int, or digits as text) that a row id can be, else `default`."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= len(str(ROW_ID_MAX)):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not -ROW_ID_MAX <= value <= ROW_ID_MAX:
         return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 10:
-        return int(value.strip())
-    return default
+    return value
 
 
 def _day(text: str | None, *, end: bool = False) -> datetime | None:
@@ -482,10 +481,10 @@ class AdminState(AppState):
         """Open the confirmation of an action on the open user (a session or device id for the targeted)."""
         if await self._operator() is None or action not in ACTIONS or not self.profile:
             return
-        if action in TARGETED and not (isinstance(target, str) and target.isdigit() and len(target) <= 10):
+        if action in TARGETED and _int(target) <= 0:
             return
         self.pending_action = action
-        self.pending_target = target if action in TARGETED else ""
+        self.pending_target = str(_int(target)) if action in TARGETED else ""
         self.action_error = {}
 
     @event
