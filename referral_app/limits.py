@@ -63,6 +63,14 @@ FRONTEND_ERRORS_WINDOW_SECONDS = 600
 FRONTEND_ERRORS_TABS_TRACKED = 10_000  # the per-tab counters kept in memory, oldest dropped first
 ORIGIN_MAX_LENGTH = 256
 
+# The SMS ledger (sms_messages).
+SMS_MESSAGE_ID_LENGTH = 32  # our id: 128 random bits, hex
+SMS_PROVIDER_NAME_MAX_LENGTH = 20
+SMS_PROVIDER_MESSAGE_ID_MAX_LENGTH = 100
+SMS_STATUS_MAX_LENGTH = 12
+SMS_ERROR_MAX_LENGTH = 200
+CURRENCY_LENGTH = 3  # ISO 4217
+
 # The operator's console (services/admin.py).
 CONSOLE_PAGE_SIZE = 25  # rows of a console list per page
 ADMIN_PAGE_MAX = 40_000  # the deepest page a list goes to (a million rows); narrow the search beyond

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -13,6 +14,7 @@ from referral_app.limits import (
     AUDIT_PURGE_SUMMARY_MAX_LENGTH,
     COUNTER_KEY_MAX_LENGTH,
     COUNTER_NAME_MAX_LENGTH,
+    CURRENCY_LENGTH,
     DEVICE_ID_LENGTH,
     DEVICE_LABEL_MAX_LENGTH,
     E164_MAX_LENGTH,
@@ -21,6 +23,11 @@ from referral_app.limits import (
     INVITE_CODE_MAX_LENGTH,
     IP_MAX_LENGTH,
     NAME_MAX_LENGTH,
+    SMS_ERROR_MAX_LENGTH,
+    SMS_MESSAGE_ID_LENGTH,
+    SMS_PROVIDER_MESSAGE_ID_MAX_LENGTH,
+    SMS_PROVIDER_NAME_MAX_LENGTH,
+    SMS_STATUS_MAX_LENGTH,
 )
 
 # Deterministic constraint names, identical on SQLite and PostgreSQL, so migrations can refer to them.
@@ -196,3 +203,28 @@ class AuditPurge(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=Timestamp)
     removed: int | None = Field(default=None)
     removed_by_event: str | None = Field(default=None, max_length=AUDIT_PURGE_SUMMARY_MAX_LENGTH)  # JSON counts
+
+
+class SmsMessage(SQLModel, table=True):
+    """The ledger of SMS sent: one row per login-code SMS, written with the code, updated on the provider's
+    answer, its receipts and status queries. Never the text or the code.
+
+    status: queued (written with the code, no provider answered yet), accepted, sent, delivered,
+    undelivered, failed (services/sms/base.py: Status)."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (
+        sa.Index("ix_sms_messages_provider_message", "provider", "provider_message_id"),
+        sa.Index("ix_sms_messages_created_at", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=SMS_MESSAGE_ID_LENGTH)
+    phone: str = Field(max_length=E164_MAX_LENGTH)
+    provider: str = Field(default="", max_length=SMS_PROVIDER_NAME_MAX_LENGTH)
+    provider_message_id: str | None = Field(default=None, max_length=SMS_PROVIDER_MESSAGE_ID_MAX_LENGTH)
+    status: str = Field(max_length=SMS_STATUS_MAX_LENGTH)
+    error: str | None = Field(default=None, max_length=SMS_ERROR_MAX_LENGTH)
+    cost: Decimal | None = Field(default=None, sa_type=sa.Numeric(12, 4))
+    currency: str | None = Field(default=None, max_length=CURRENCY_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)

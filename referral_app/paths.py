@@ -16,5 +16,7 @@ API_V1 = "/v1"
 DOCS = "/docs"
 REDOC = "/redoc"
 OPENAPI = "/openapi.json"
+# Delivery receipts from SMS providers (full path, as providers are given it).
+SMS_STATUS_PATH = "/api/v1/sms/status/{provider}"
 # Requests for these go to FastAPI whole (see referral_app.py).
 API_PATHS = (API_PREFIX + "/", DOCS, REDOC, OPENAPI)

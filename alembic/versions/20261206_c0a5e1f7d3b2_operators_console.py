@@ -1,7 +1,7 @@
 """operators of the console (users.is_admin) and the indexes its lists and figures read by
 
 Revision ID: c0a5e1f7d3b2
-Revises: b41d7e2c9a10
+Revises: e5a91c3f7d20
 Create Date: 2026-12-06 21:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = "c0a5e1f7d3b2"
-down_revision: str | None = "b41d7e2c9a10"
+down_revision: str | None = "e5a91c3f7d20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
