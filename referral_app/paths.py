@@ -3,6 +3,12 @@
 # Web app pages.
 LOGIN_PAGE = "/"
 PROFILE_PAGE = "/profile"
+# The operator's console.
+ADMIN_PAGE = "/admin"
+ADMIN_USERS_PAGE = "/admin/users"
+ADMIN_USER_PAGE = "/admin/user"  # ?id=<user id>
+ADMIN_SECURITY_PAGE = "/admin/security"
+ADMIN_REFERRALS_PAGE = "/admin/referrals"
 
 # The JSON API and its documentation (FastAPI), served on the same port.
 API_PREFIX = "/api"

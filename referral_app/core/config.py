@@ -256,6 +256,13 @@ class Settings(BaseSettings):
         description="Live device tokens per phone; a sign-in past it revokes the least recently used.",
     )
 
+    # The operator's console
+    admin_reauth_minutes: int = Field(
+        default=15,
+        gt=0,
+        description="An operator's action needs a sign-in at most this old; else the console asks for a fresh code.",
+    )
+
     # HTTP
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default=["127.0.0.1", "::1"],

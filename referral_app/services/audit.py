@@ -54,6 +54,16 @@ class Event(StrEnum):
     INVITE_REJECTED = "invite_rejected"  # detail: the reason (error code)
     ACCOUNT_EXPORTED = "account_exported"
     ACCOUNT_DELETED = "account_deleted"  # phone: masked, like every earlier event of the number
+    # The console: user_id is the operator; phone the target's; detail `#<target id> <what>: <reason>`.
+    ADMIN_GRANTED = "admin_granted"  # user_id: the new operator; detail: who ran the command
+    ADMIN_REMOVED = "admin_removed"
+    ADMIN_SIGNED_OUT = "admin_signed_out"
+    ADMIN_DEVICES_REVOKED = "admin_devices_revoked"
+    ADMIN_LOCK_ENDED = "admin_lock_ended"
+    ADMIN_BLOCKED = "admin_blocked"
+    ADMIN_UNBLOCKED = "admin_unblocked"
+    ADMIN_DELETED = "admin_deleted"
+    ADMIN_EXPORTED = "admin_exported"  # an audit trail export; detail: how many rows
 
 
 class EventFields(TypedDict, total=False):
