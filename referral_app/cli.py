@@ -13,6 +13,10 @@ webhook-replay ID --reason TEXT
 
 webhook-enable URL --reason TEXT
     Deliver again to an endpoint that answered 410 Gone (audited: who and why).
+
+admins add PHONE | admins remove PHONE | admins list
+    Grant or remove the operator role (the console at /admin), the only way to; the account is created when the
+    number has none. Audited with the system user who ran it. `list` prints the operators as JSON lines.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from datetime import datetime
 from referral_app.core.db import session_scope
 from referral_app.core.log_setup import configure_logging
 from referral_app.limits import AUDIT_DETAIL_MAX_LENGTH
-from referral_app.services import audit, webhooks
+from referral_app.services import admin, audit, webhooks
+from referral_app.services.errors import ServiceError
 
 log = logging.getLogger("referral_app.cli")
 
@@ -51,6 +56,32 @@ def purge_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _who() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for the uid (a container's)
+        return "cli"
+
+
+def admins(args: argparse.Namespace) -> int:
+    try:
+        with session_scope() as session:
+            if args.action == "list":
+                for listed in admin.list_operators(session):
+                    print(json.dumps({"id": listed.id, "phone": listed.phone, "name": listed.name}))
+                return 0
+            if args.action == "add":
+                granted, changed = admin.grant(session, phone=args.phone, by=_who())
+                print(json.dumps({"id": granted.id, "phone": granted.phone, "changed": changed}))
+            else:
+                changed = admin.remove(session, phone=args.phone, by=_who())
+                print(json.dumps({"phone": args.phone, "changed": changed}))
+    except ServiceError as exc:
+        log.error("%s: %s", exc.code, exc.message())
+        return 2
+    return 0
+
+
 def _json_default(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat() + "Z"
@@ -68,9 +99,7 @@ def webhook_deliveries(args: argparse.Namespace) -> int:
 def webhook_replay(args: argparse.Namespace) -> int:
     try:
         with session_scope() as session:
-            replayed = webhooks.replay(
-                session, delivery_id=args.delivery_id, operator=getpass.getuser(), reason=args.reason
-            )
+            replayed = webhooks.replay(session, delivery_id=args.delivery_id, operator=_who(), reason=args.reason)
     except webhooks.WebhookError as exc:
         log.error("not replayed: %s", exc)
         return 2
@@ -80,7 +109,7 @@ def webhook_replay(args: argparse.Namespace) -> int:
 
 def webhook_enable(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        enabled = webhooks.enable_endpoint(session, url=args.url, operator=getpass.getuser(), reason=args.reason)
+        enabled = webhooks.enable_endpoint(session, url=args.url, operator=_who(), reason=args.reason)
     if not enabled:
         log.error("%s is not disabled", args.url)
         return 2
@@ -110,13 +139,19 @@ def parser() -> argparse.ArgumentParser:
     enable.add_argument("url")
     enable.add_argument("--reason", required=True, help="kept in the audit trail with who asked")
     enable.set_defaults(run=webhook_enable)
+    operators = commands.add_parser("admins", help="grant, remove or list the console's operators")
+    actions = operators.add_subparsers(dest="action", required=True)
+    for action, text in (("add", "make the number's account an operator"), ("remove", "take the role away")):
+        actions.add_parser(action, help=text).add_argument("phone", help="the number, in any usual form")
+    actions.add_parser("list", help="the operators, one JSON object a line")
+    operators.set_defaults(run=admins)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     args = parser().parse_args(argv)
-    if len(args.reason) > AUDIT_DETAIL_MAX_LENGTH:
+    if len(getattr(args, "reason", "")) > AUDIT_DETAIL_MAX_LENGTH:
         log.error("--reason is longer than %d characters", AUDIT_DETAIL_MAX_LENGTH)
         return 2
     code: int = args.run(args)
