@@ -1185,4 +1185,3 @@ def sms_today(session: Session, *, token: str | None, settings: Settings | None 
     with transaction(session):
         _operator(session, token, fresh=False, s=settings or get_settings())
         return _sms_since(session, _midnight(utcnow()))
-

@@ -497,7 +497,9 @@ def test_locked_phones_with_when_each_lock_ends(session: Session) -> None:
     now = utcnow()
     session.add(SignInGuard(phone=BORIS, device=STRANGERS, failures=9, locked_until=now + timedelta(minutes=10)))
     session.add(SignInGuard(phone=BORIS, device=ALL_DEVICES, failures=4, locked_until=now + timedelta(minutes=5)))
-    session.add(SignInGuard(phone="+79007778899", device="ab12", failures=5, locked_until=now + timedelta(hours=1)))
+    session.add(
+        SignInGuard(phone="+79007778899", device="ab12", failures=5, locked_until=now + timedelta(hours=1))
+    )
     session.add(SignInGuard(phone=VERA, device=STRANGERS, failures=2, locked_until=now - timedelta(seconds=1)))
     session.commit()
 
