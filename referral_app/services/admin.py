@@ -43,6 +43,7 @@ from referral_app.limits import (
     ADMIN_TREE_NODES_MAX,
     AUDIT_DETAIL_MAX_LENGTH,
     CONSOLE_PAGE_SIZE,
+    E164_MAX_LENGTH,
 )
 from referral_app.models import AuditEvent, AuthToken, Device, SignInGuard, SmsMessage, User
 from referral_app.services import audit, devices, refusal_cache
@@ -637,32 +638,55 @@ def end_locks(
     session: Session,
     *,
     token: str | None,
-    user_id: int,
     reason: str,
+    user_id: int | None = None,
+    phone: str | None = None,
     client_ip: str | None = None,
     settings: Settings | None = None,
 ) -> int:
-    """End every lock on the user's phone now (strangers', all devices', each device's): the guard rows'
-    `locked_until` and failures are cleared, then the phone's cached refusals lifted in every process.
-    Returns the locks ended; nothing is written or audited when there were none."""
+    """End every lock on the user's phone now (strangers', all devices', each device's), or on `phone` (E.164),
+    which a stranger may have locked before anyone signed up with it: the guard rows' `locked_until` and
+    failures are cleared, then the phone's cached refusals lifted in every process. Returns the locks ended;
+    nothing is written or audited when there were none."""
     s = settings or get_settings()
     why = _reason(reason)
     with transaction(session):
         _operator(session, token, fresh=True, s=s)
-        target_phone = _live_target(session, user_id).phone
+        if user_id is not None:
+            target_phone = _live_target(session, user_id).phone
+        elif isinstance(phone, str) and phone.startswith("+") and len(phone) <= E164_MAX_LENGTH:
+            target_phone = phone
+        else:
+            raise NotFound()
     now = utcnow()
     with transaction(session, f"phone:{target_phone}"):
         operator = _operator(session, token, fresh=True, s=s)  # again, under the phone's lock
-        target = _live_target(session, user_id)
+        target = (
+            _live_target(session, user_id)
+            if user_id is not None
+            else session.exec(
+                select(User).where(User.phone == target_phone, col(User.deleted_at).is_(None))
+            ).first()
+        )
         ended = session.execute(
             sa.update(SignInGuard)
-            .where(col(SignInGuard.phone) == target.phone, col(SignInGuard.locked_until) > now)
+            .where(col(SignInGuard.phone) == target_phone, col(SignInGuard.locked_until) > now)
             .values(locked_until=None, failures=0.0, updated_at=now)
             .returning(col(SignInGuard.device))
         ).all()
         if ended:
             what = f"{len(ended)} locks"
-            _record_action(session, Event.ADMIN_LOCK_ENDED, operator, target, what, why, client_ip)
+            if target is not None:
+                _record_action(session, Event.ADMIN_LOCK_ENDED, operator, target, what, why, client_ip)
+            else:  # a number no account has
+                audit.record(
+                    session,
+                    Event.ADMIN_LOCK_ENDED,
+                    user_id=operator.user_id,
+                    phone=target_phone,
+                    client_ip=client_ip,
+                    detail=_detail(f"{what}: {why}"),
+                )
     refusal_cache.lift(target_phone)
     if ended:
         log.info("operator %s ended %d locks of %s", operator.user_id, len(ended), mask_phone(target_phone))
@@ -1052,7 +1076,7 @@ def locked_phones(
     session: Session, *, token: str | None, page: int = 0, settings: Settings | None = None
 ) -> Page[LockedPhone]:
     """Every lock in force now (one row per guard: strangers', all devices', one device's), the soonest to
-    end first, by the index on locked_until; a lock ends with `end_locks` on the number's account."""
+    end first, by the index on locked_until; `end_locks(phone=...)` ends a phone's."""
     page = _page_number(page)
     now = utcnow()
     with transaction(session):

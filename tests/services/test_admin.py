@@ -514,6 +514,17 @@ def test_locked_phones_with_when_each_lock_ends(session: Session) -> None:
 
     assert admin.end_locks(session, token=token, user_id=boris.user_id, reason=REASON) == 2
     assert [p.phone for p in admin.locked_phones(session, token=token).items] == ["+79007778899"]
+    # A number no account has: its locks end by the phone, audited with it.
+    assert admin.end_locks(session, token=token, phone="+79007778899", reason=REASON) == 1
+    assert admin.locked_phones(session, token=token).items == []
+    assert [(e.phone, e.detail) for e in events(session, Event.ADMIN_LOCK_ENDED)] == [
+        (BORIS, f"#{boris.user_id} 2 locks: {REASON}"),
+        ("+79007778899", f"1 locks: {REASON}"),
+    ]
+    assert admin.end_locks(session, token=token, phone="+79007778899", reason=REASON) == 0
+    for bad in (None, "", "79007778899", "+7" + "9" * 20):
+        with pytest.raises(NotFound):
+            admin.end_locks(session, token=token, phone=bad, reason=REASON)
     with pytest.raises(NotFound):
         admin.locked_phones(session, token=boris.access_token)
 

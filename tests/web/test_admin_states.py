@@ -95,24 +95,33 @@ async def test_a_removed_operator_loses_the_console_on_the_next_call(
 async def test_security_page_ends_a_listed_lock_only(settings: Settings, session: Session, console: Any) -> None:
     admin.grant(session, phone=OPERATOR, by="tests")
     operator, target = login(session, OPERATOR), login(session, TARGET)
-    session.add(
-        SignInGuard(phone=TARGET, device=STRANGERS, failures=9, locked_until=utcnow() + timedelta(hours=1))
-    )
+    stranger = "+79001234567"  # locked before anyone signed up with it
+    for phone in (TARGET, stranger):
+        session.add(
+            SignInGuard(phone=phone, device=STRANGERS, failures=9, locked_until=utcnow() + timedelta(hours=1))
+        )
     session.commit()
     console.token = operator.access_token
     await drain(AdminState.load_security.fn(console))
-    assert [(r["phone"], r["user_id"]) for r in console.locked] == [("+7 912 345-67-89", str(target.user_id))]
+    assert [r["e164"] for r in console.locked] == [TARGET, stranger]
+    assert console.locked[0]["href"].endswith(f"?id={target.user_id}") and console.locked[1]["href"] == ""
 
-    for action, chosen in (("end_locks", operator.user_id), ("block", target.user_id), ("end_locks", "x")):
-        await drain(AdminState.start_action.fn(console, action, str(chosen)))
+    for action, chosen in (("end_locks", OPERATOR), ("block", TARGET), ("end_locks", str(target.user_id))):
+        await drain(AdminState.start_action.fn(console, action, chosen))
         assert console.pending_action == ""  # only ending a listed phone's locks
-    await drain(AdminState.start_action.fn(console, "end_locks", str(target.user_id)))
+    await drain(AdminState.start_action.fn(console, "end_locks", TARGET))
     assert console.pending_text == "Снять все блокировки номера +7 912 345-67-89 сейчас?"
     await drain(AdminState.confirm_action.fn(console, {"reason": "owner called"}))
-    assert console.pending_action == "" and console.locked == []
+    assert console.pending_action == "" and [r["e164"] for r in console.locked] == [stranger]
+    await drain(AdminState.start_action.fn(console, "end_locks", stranger))
+    await drain(AdminState.confirm_action.fn(console, {"reason": "signing up"}))
+    assert console.locked == []
     session.rollback()
-    ended = session.exec(select(AuditEvent).where(AuditEvent.event == "admin_lock_ended")).one()
-    assert ended.user_id == operator.user_id and ended.detail == f"#{target.user_id} 1 locks: owner called"
+    ended = session.exec(select(AuditEvent).where(AuditEvent.event == "admin_lock_ended")).all()
+    assert sorted((e.user_id, e.phone, e.detail) for e in ended) == [
+        (operator.user_id, stranger, "1 locks: signing up"),
+        (operator.user_id, TARGET, f"#{target.user_id} 1 locks: owner called"),
+    ]
 
 
 async def test_sms_page_and_referral_tree(settings: Settings, session: Session, console: Any) -> None:

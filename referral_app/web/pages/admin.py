@@ -511,7 +511,7 @@ def _locked() -> rx.Component:
             rx.table.cell(item["scope"]),
             rx.table.cell(item["until"]),
             rx.table.cell(item["failures"]),
-            rx.table.cell(rx.cond(item["user_id"] != "", _action("end_locks", "green", target=item["user_id"]))),
+            rx.table.cell(_action("end_locks", "green", target=item["e164"])),
             class_name="locked-row",
         )
 

@@ -137,6 +137,7 @@ class AdminState(AppState):
     locked: rx.Field[list[Row]] = rx.field(default_factory=list)
     locked_page: rx.Field[int] = rx.field(0)
     locked_more: rx.Field[bool] = rx.field(False)
+    lock_phone: rx.Field[str] = rx.field("")  # the listed phone whose locks an action on this page ends
     # SMS.
     sms: rx.Field[list[Row]] = rx.field(default_factory=list)
     sms_page: rx.Field[int] = rx.field(0)
@@ -411,7 +412,7 @@ class AdminState(AppState):
             self.locked = [
                 {
                     "phone": format_phone(lock.phone),
-                    "user_id": str(lock.user_id or ""),
+                    "e164": lock.phone,
                     "href": f"{ADMIN_USER_PAGE}?id={lock.user_id}" if lock.user_id else "",
                     "scope": self._text(f"admin.lock.{lock.scope.value}"),
                     "until": _when(lock.locked_until),
@@ -654,14 +655,14 @@ class AdminState(AppState):
     @event
     async def start_action(self, action: str, target: str = "") -> None:
         """Open the confirmation of an action on the open user (a session or device id for the targeted); on
-        the security page, of ending the locks of a listed phone (`target` its account's id)."""
+        the security page, of ending the locks of a listed phone (`target` the phone in E.164)."""
         if await self._operator() is None or action not in ACTIONS:
             return
         if self.section == "security":
-            listed = [r["phone"] for r in self.locked if r["user_id"] and r["user_id"] == str(_int(target))]
+            listed = [r["phone"] for r in self.locked if r["e164"] == target]
             if action != "end_locks" or not listed:
                 return
-            self.user_id, self.pending_action, self.pending_target = _int(target), action, listed[0]
+            self.lock_phone, self.pending_action, self.pending_target = target, action, listed[0]
             self.action_error = {}
             return
         if not self.profile or (action in TARGETED and _int(target) <= 0):
@@ -687,9 +688,9 @@ class AdminState(AppState):
         action, target = self.pending_action, _int(self.pending_target)
         common: dict[str, Any] = {
             "token": self.token,
-            "user_id": self.user_id,
             "reason": reason,
             "client_ip": self._client_ip(),
+            **({"phone": self.lock_phone} if self.section == "security" else {"user_id": self.user_id}),
         }
         calls: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
             "sign_out_session": (admin.sign_out, {"session_id": target}),
