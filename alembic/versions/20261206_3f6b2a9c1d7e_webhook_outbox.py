@@ -1,7 +1,7 @@
 """webhooks: the outbox (messages), their deliveries per endpoint, every attempt, endpoints disabled by 410
 
 Revision ID: 3f6b2a9c1d7e
-Revises: c0a5e1f7d3b2
+Revises: f3b8d1c6a9e4
 Create Date: 2026-12-06 20:17:14.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = "3f6b2a9c1d7e"
-down_revision: str | None = "c0a5e1f7d3b2"
+down_revision: str | None = "f3b8d1c6a9e4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
