@@ -57,6 +57,7 @@ class EventType(StrEnum):
     USER_CREATED = "user.created"  # data: user_id
     REFERRAL_ACTIVATED = "referral.activated"  # data: user_id (who activated), referrer_id, invite_code
     USER_DELETED = "user.deleted"  # data: user_id
+    SMS_UNDELIVERED = "sms.undelivered"  # data: sms_message_id, provider, status (undelivered or failed), user_id
 
 
 class DeliveryState(StrEnum):

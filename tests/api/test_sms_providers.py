@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,7 +17,7 @@ import pytest
 from sqlmodel import Session, select
 
 from referral_app.core.config import Settings
-from referral_app.models import AuditEvent, LoginCode, RateCounter, SmsMessage
+from referral_app.models import AuditEvent, LoginCode, RateCounter, SmsMessage, WebhookMessage
 from referral_app.services.sms import polling
 from tests.helpers import FakeClock, configure
 from tests.support.sms_fakes import (
@@ -29,6 +30,8 @@ from tests.support.sms_fakes import (
     twilio_app,
     twilio_signature,
 )
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 CODE, TOKEN = "/api/v1/auth/code", "/api/v1/auth/token"
 PHONE = "+79123456789"
@@ -421,6 +424,24 @@ async def test_undelivered_receipts_are_audited_and_counted(
     assert audit(session, "sms_undelivered") == ["undelivered: twilio 30003"]
     counts = session.exec(select(RateCounter).where(RateCounter.name == "sms_undelivered")).all()
     assert [(c.key, c.count) for c in counts] == [("twilio", 1)]
+
+
+async def test_an_undelivered_receipt_is_a_webhook_event_in_its_transaction(
+    client: httpx.AsyncClient, settings: Settings, session: Session, fakes: Fakes
+) -> None:
+    current = providers(settings, fakes, "twilio")
+    configure(current, webhook_urls=["https://hooks.example.com/referral"], webhook_secret=[WEBHOOK_SECRET])
+    await send(client)
+    [row] = ledger(session)
+    await twilio_receipt(client, {"MessageSid": row.provider_message_id or "", "MessageStatus": "failed"})
+    await twilio_receipt(
+        client, {"MessageSid": row.provider_message_id or "", "MessageStatus": "failed"}
+    )  # replay
+    session.rollback()
+    events = [json.loads(m.payload) for m in session.exec(select(WebhookMessage)).all()]
+    assert [(e["type"], e["data"]) for e in events] == [
+        ("sms.undelivered", {"sms_message_id": row.id, "provider": "twilio", "status": "failed", "user_id": None})
+    ]
 
 
 @pytest.mark.parametrize("name", ["smsru", "smsc", "smsaero"])

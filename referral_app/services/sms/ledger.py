@@ -19,8 +19,8 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
 from referral_app.limits import SMS_ERROR_MAX_LENGTH
-from referral_app.models import SmsMessage, Timestamp
-from referral_app.services import audit, counters
+from referral_app.models import SmsMessage, Timestamp, User
+from referral_app.services import audit, counters, webhooks
 from referral_app.services.audit import Event
 from referral_app.services.errors import RateLimited
 from referral_app.services.phones import mask_phone
@@ -126,6 +126,16 @@ def apply_report(session: Session, *, provider: str, report: StatusReport, setti
                 detail=f"{report.status.value}: {report.error or ''}",
             )
             counters.add(session, UNDELIVERED_COUNTER, provider, now=now)
+            webhooks.enqueue(
+                session,
+                webhooks.EventType.SMS_UNDELIVERED,
+                {
+                    "sms_message_id": row.id,
+                    "provider": provider,
+                    "status": report.status.value,
+                    "user_id": session.exec(select(User.id).where(col(User.phone) == row.phone)).first(),
+                },
+            )
             log.warning("SMS to %s %s (%s)", mask_phone(row.phone), report.status.value, report.error)
         return report.status
 
