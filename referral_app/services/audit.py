@@ -17,6 +17,7 @@ from typing import TypedDict, TypeVar, Unpack, cast
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, func, select, update
 
+from referral_app.core import metrics
 from referral_app.core.clock import utcnow
 from referral_app.core.db import rowcount, transaction
 from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSAL_AUDIT_INTERVAL_SECONDS, REFUSALS_PER_AUDIT_ROW
@@ -66,15 +67,61 @@ def _row(event: Event, fields: EventFields) -> dict[str, object]:
     return {"created_at": utcnow(), "event": event.value, **_EMPTY_FIELDS, **fields}
 
 
+def _signed_in(_: str | None) -> None:
+    metrics.verification(metrics.VERIFIED)
+    metrics.signed_in()
+
+
+# What an audited event counts in the metrics (core/metrics.py), given its detail: the metrics and the audit
+# trail count the same things, once each.
+_METRICS: dict[Event, Callable[[str | None], None]] = {
+    Event.CODE_SENT: lambda _: metrics.code_sent(),
+    Event.CODE_REFUSED: metrics.code_refused,  # detail: the limit
+    Event.SMS_FAILED: metrics.sms_failed,  # detail: what failed
+    Event.WRONG_CODE: metrics.verification,  # detail: the error answered
+    Event.VERIFY_REFUSED: metrics.verification,  # detail: the limit
+    Event.PHONE_LOCKED: lambda _: metrics.phone_locked(),
+    Event.LOGIN: _signed_in,
+    Event.NEW_USER: lambda _: metrics.new_user(),
+    Event.INVITE_ACTIVATED: lambda _: metrics.invite_activated(),  # never the code (the detail)
+}
+_UNCOUNTED = "audit_events_uncounted"  # session.info: events recorded in the open transaction
+
+
+def _count(event: Event, detail: str | None) -> None:
+    if (count := _METRICS.get(event)) is not None:
+        count(detail)
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _count_committed(session: Session) -> None:
+    for event, detail in session.info.pop(_UNCOUNTED, ()):
+        _count(event, detail)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_UNCOUNTED, None)
+
+
 def record(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
-    """Add the event to the caller's transaction: it is kept exactly when the action is."""
+    """Add the event to the caller's transaction: it is kept exactly when the action is, and counted in the
+    metrics when that transaction commits."""
     session.execute(_INSERT_EVENT, _row(event, fields))
+    if event in _METRICS:
+        session.info.setdefault(_UNCOUNTED, []).append((event, fields.get("detail")))
 
 
 def record_alone(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
     """Record an event in a transaction of its own (for actions that have none, or were rolled back)."""
     with transaction(session, write=True):
         record(session, event, **fields)
+
+
+def _write_alone(session: Session, event: Event, fields: EventFields) -> None:
+    """record_alone for a row whose events were counted already (a refusal's batch)."""
+    with transaction(session, write=True):
+        session.execute(_INSERT_EVENT, _row(event, fields))
 
 
 def _insert_all(session: Session, rows: list[dict[str, object]]) -> None:
@@ -132,6 +179,7 @@ async def record_grouped(event: Event, **fields: Unpack[EventFields]) -> None:
     if group is None:
         group = _group_commits[loop] = _GroupCommit()
     await group.write(_row(event, fields))
+    _count(event, fields.get("detail"))
 
 
 @dataclass
@@ -159,14 +207,14 @@ def record_refusal(session: Session, event: Event, **fields: Unpack[EventFields]
     the batch. So a flood costs one write per kind per interval, whatever its rate. Counts live in the process:
     `flush_refusals` writes what is pending when the server stops (a process that dies loses them)."""
     if (due := _refusal_due(event, fields)) is not None:
-        record_alone(session, event, **due)
+        _write_alone(session, event, due)
 
 
 async def record_refusal_soon(event: Event, **fields: Unpack[EventFields]) -> None:
     """record_refusal from async code: only a refusal whose row is due goes to a worker thread and the
     database; the others are counted on the event loop."""
     if (due := _refusal_due(event, fields)) is not None:
-        await run_with_session(record_alone, event, **due)
+        await run_with_session(_write_alone, event, due)
 
 
 def _counted(fields: EventFields, count: int) -> EventFields:
@@ -174,7 +222,9 @@ def _counted(fields: EventFields, count: int) -> EventFields:
 
 
 def _refusal_due(event: Event, fields: EventFields) -> EventFields | None:
-    """Count the refusal; the fields of the row to write now, or None while its batch fills."""
+    """Count the refusal (in the metrics, every one); the fields of the row to write now, or None while its
+    batch fills."""
+    _count(event, fields.get("detail"))
     key = (event, fields.get("detail"))
     now = utcnow()
     with _refusals_lock:
