@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from referral_app.api.main import create_api
-from referral_app.core.log_setup import configure_logging
+from referral_app.core.log_setup import configure_logging, request_context
 from referral_app.core.metrics import count_requests
 from referral_app.lifespan import apply_migrations, purge_stale_codes
 from referral_app.paths import API_PATHS
@@ -52,10 +52,11 @@ def serve_api_outermost(reflex_app: ASGIApp) -> ASGIApp:
 
 class App(rx.App):
     """rx.App whose ASGI app (what granian serves) has the API in front of everything Reflex adds, all of it
-    counted in the metrics (requests per route, open websockets)."""
+    counted in the metrics (requests per route, open websockets), each request's id and client in its log
+    lines."""
 
     def __call__(self) -> ASGIApp:
-        return count_requests(serve_api_outermost(super().__call__()))
+        return request_context(count_requests(serve_api_outermost(super().__call__())))
 
 
 app = App(

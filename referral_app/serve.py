@@ -13,7 +13,7 @@ Metrics: with METRICS_PORT, this (granian's supervising) process serves every wo
 METRICS_HOST:METRICS_PORT (loopback by default), read from PROMETHEUS_MULTIPROC_DIR: the directory given, emptied
 on start, or a temporary one removed on exit (see referral_app/core/metrics.py).
 
-Settings: PORT (3000), HOST (0.0.0.0), LOG_LEVEL (info), GRANIAN_WORKERS, REFLEX_REDIS_URL,
+Settings: PORT (3000), HOST (0.0.0.0), LOG_LEVEL (info), LOG_FORMAT (text, or json), GRANIAN_WORKERS, REFLEX_REDIS_URL,
 REDIS_WAIT_ATTEMPTS (30, one second apart), PROMETHEUS_MULTIPROC_DIR, and everything in
 referral_app/core/config.py (METRICS_PORT, METRICS_HOST among them).
 """
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.log_setup import configure_logging
+from referral_app.core.log_setup import configure_logging, log_format
 
 log = logging.getLogger("referral_app.serve")
 
@@ -107,6 +107,8 @@ def main() -> None:
     for name, value in SERVE_ENV.items():
         os.environ[name] = value
     os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    if log_format() == "json":  # Reflex's and granian's lines too: one JSON object per line throughout
+        os.environ.setdefault("REFLEX_LOG_JSON", "true")
     settings = get_settings()
     metrics_dir, own_dir = prepare_metrics_dir() if settings.metrics_port is not None else (None, False)
     try:

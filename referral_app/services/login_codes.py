@@ -30,6 +30,7 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
 from referral_app.core.db import PreparedRead, rowcount, transaction
 from referral_app.core.i18n import DEFAULT_LANGUAGE, translate
+from referral_app.core.log_setup import log_phone
 from referral_app.core.net import requester_key
 from referral_app.limits import FAILURE_WINDOW_DAYS, LOCK_MAX_SECONDS
 from referral_app.models import LoginCode, SignInGuard, Timestamp
@@ -276,6 +277,7 @@ async def send_login_code(
     """
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
+    log_phone(mask_phone(e164))
     await refuse_from_memory(
         lambda: refusal_cache.check_send(e164, utcnow()), Event.CODE_REFUSED, phone=e164, client_ip=client_ip
     )
