@@ -3,11 +3,17 @@
 purge-audit --older-than-days N [--reason TEXT]
     Remove audit events older than N days (at least AUDIT_RETENTION_MIN_DAYS); the run and what it removed
     per event kind are kept in audit_purges, which nothing can delete. Prints the run as JSON.
+
+purge-stale
+    Run the retention purge now (the server runs it once a day): tokens expired or revoked over 30 days ago,
+    sign-in guards that hold nothing, codes spent or expired over a day ago. Audited as `data_purged`; prints
+    the counts as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -15,7 +21,7 @@ import sys
 from referral_app.core.db import session_scope
 from referral_app.core.log_setup import configure_logging
 from referral_app.limits import AUDIT_DETAIL_MAX_LENGTH
-from referral_app.services import audit
+from referral_app.services import audit, retention
 
 log = logging.getLogger("referral_app.cli")
 
@@ -38,6 +44,13 @@ def purge_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def purge_stale(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        purged = retention.purge(session)
+    print(json.dumps(dataclasses.asdict(purged), sort_keys=True))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m referral_app.cli", description="referral_app operator commands")
     commands = root.add_subparsers(dest="command", required=True)
@@ -47,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
         "--reason", default="retention", help=f"kept with the run (at most {AUDIT_DETAIL_MAX_LENGTH} characters)"
     )
     purge.set_defaults(run=purge_audit)
+    stale = commands.add_parser("purge-stale", help="remove stale tokens, sign-in guards and codes now")
+    stale.set_defaults(run=purge_stale, reason="")
     return root
 
 

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from referral_app.api.main import create_api
 from referral_app.core.log_setup import configure_logging, request_context
 from referral_app.core.metrics import count_requests
-from referral_app.lifespan import apply_migrations, purge_stale_codes
+from referral_app.lifespan import apply_migrations, purge_daily
 from referral_app.paths import API_PATHS
 from referral_app.web.errors import show_backend_error
 from referral_app.web.events import guard_events
@@ -67,5 +67,5 @@ app = App(
 guard_events(app)
 mask_tab_tokens_in_reflex_logs()
 app.register_lifespan_task(apply_migrations)
-app.register_lifespan_task(purge_stale_codes)
+app.register_lifespan_task(purge_daily)
 register_pages(app)

@@ -47,6 +47,7 @@ class Event(StrEnum):
     INVITE_REJECTED = "invite_rejected"  # detail: the reason (error code)
     ACCOUNT_EXPORTED = "account_exported"
     ACCOUNT_DELETED = "account_deleted"  # phone: masked, like every earlier event of the number
+    DATA_PURGED = "data_purged"  # detail: the rows the retention purge removed, per kind (services/retention.py)
 
 
 class EventFields(TypedDict, total=False):

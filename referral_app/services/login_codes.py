@@ -481,6 +481,11 @@ def _drain_per_second(s: Settings) -> float:
     return (s.phone_max_failures_per_30_days - s.phone_max_failures) / (FAILURE_WINDOW_DAYS * 86400)
 
 
+def guard_drain_time(s: Settings) -> timedelta:
+    """How long a full guard (PHONE_MAX_FAILURES) takes to drain empty: one untouched for longer holds nothing."""
+    return timedelta(seconds=math.ceil(s.phone_max_failures / _drain_per_second(s)))
+
+
 def _failures_now(guard: SignInGuard, now: datetime, s: Settings) -> float:
     elapsed = max(0.0, (now - guard.updated_at).total_seconds())
     return max(0.0, guard.failures - elapsed * _drain_per_second(s))
@@ -491,12 +496,3 @@ def _lock_seconds(level: float, s: Settings) -> int:
     settings keep the refill of one guess within a day)."""
     refill = math.ceil((level + 1 - s.phone_max_failures) / _drain_per_second(s))
     return min(LOCK_MAX_SECONDS, max(s.phone_lock_seconds, refill))
-
-
-def purge_expired(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int:
-    """Delete codes and counters no rule looks at any more (they look back at most an hour)."""
-    with transaction(session, write=True):
-        cutoff = utcnow() - older_than
-        result = session.execute(sa.delete(LoginCode).where(col(LoginCode.created_at) < cutoff))
-        counters.purge(session, older_than=cutoff)
-    return rowcount(result)
