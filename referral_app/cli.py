@@ -4,6 +4,10 @@ purge-audit --older-than-days N [--reason TEXT]
     Remove audit events older than N days (at least AUDIT_RETENTION_MIN_DAYS); the run and what it removed
     per event kind are kept in audit_purges, which nothing can delete. Prints the run as JSON.
 
+migrate
+    Bring the database schema to the newest revision and exit (a deploy runs it once, before the app servers
+    start; they would each do it on start otherwise). Waits for the database like the server does.
+
 purge-stale
     Run the retention purge now (the server runs it once a day): tokens expired or revoked over 30 days ago,
     sign-in guards that hold nothing, codes spent or expired over a day ago. Audited as `data_purged`; prints
@@ -18,7 +22,7 @@ import json
 import logging
 import sys
 
-from referral_app.core.db import session_scope
+from referral_app.core.db import migrate, session_scope
 from referral_app.core.log_setup import configure_logging
 from referral_app.limits import AUDIT_DETAIL_MAX_LENGTH
 from referral_app.services import audit, retention
@@ -44,6 +48,12 @@ def purge_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate_database(args: argparse.Namespace) -> int:
+    migrate()
+    log.info("database schema is up to date")
+    return 0
+
+
 def purge_stale(args: argparse.Namespace) -> int:
     with session_scope() as session:
         purged = retention.purge(session)
@@ -60,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
         "--reason", default="retention", help=f"kept with the run (at most {AUDIT_DETAIL_MAX_LENGTH} characters)"
     )
     purge.set_defaults(run=purge_audit)
+    commands.add_parser("migrate", help="apply the database migrations and exit").set_defaults(
+        run=migrate_database, reason=""
+    )
     stale = commands.add_parser("purge-stale", help="remove stale tokens, sign-in guards and codes now")
     stale.set_defaults(run=purge_stale, reason="")
     return root
