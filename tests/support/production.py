@@ -14,12 +14,14 @@ SERVE = (sys.executable, "-m", "referral_app.serve")
 BUILD_TIMEOUT = 900  # the first build installs the front end's npm packages
 
 
-def build_front_end(project: Path, log_dir: Path) -> None:
-    """What the Dockerfile does: compile the app and build its front end into project/.web/build/client."""
+def build_front_end(project: Path, log_dir: Path, **build_env: str) -> None:
+    """What the Dockerfile does: compile the app and build its front end into project/.web/build/client
+    (`build_env`: e.g. REFLEX_API_URL, the backend address compiled into it)."""
     env = server_environment(
         PATH=f"{project / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         REFLEX_USE_NPM="1",
         REFLEX_TELEMETRY_ENABLED="false",
+        **build_env,
     )
     with open(log_dir / "export.log", "ab") as log:
         subprocess.run(
