@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
+# Demo mode shows every code: `make run` serves this machine only, as Django's runserver does (HOST=0.0.0.0 to
+# expose it, which the server then warns about). Production: python -m referral_app.serve or the image.
+HOST ?= 127.0.0.1
 DEMO_MODE ?= true
-export PORT DEMO_MODE
+export PORT HOST DEMO_MODE
 # Reflex builds the front end with the Node.js that requirements.txt puts in .venv/bin (no bun download).
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
@@ -14,7 +17,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 .PHONY: run test test-fast test-unit test-unit-sqlite test-unit-postgresql screenshots lint format migrate clean help postman docker-test bench deploy-test
 
 help:
-	@echo "make run       - install, migrate and serve the app on http://localhost:$(PORT) (demo mode)"
+	@echo "make run       - install, migrate and serve the app on http://localhost:$(PORT) (demo mode, this machine only)"
 	@echo "make test      - install test tools and run the whole test suite"
 	@echo "make test-unit - services, core, web helpers and the API contract in about half a minute (SQLite; PostgreSQL too"
 	@echo "                 when TEST_DATABASE_URL is set): no server, browser, fuzzing or brute force"
@@ -38,7 +41,7 @@ $(VENV)/.requirements-dev: requirements-dev.txt $(VENV)/.requirements
 
 # Migrations are applied by the server itself before it serves (see referral_app/lifespan.py).
 run: $(VENV)/.requirements
-	$(BIN)/reflex run --env prod --loglevel info
+	$(BIN)/reflex run --env prod --loglevel info --backend-host $(HOST)
 
 test: $(VENV)/.requirements-dev
 	scripts/ensure-browser.sh $(BIN)/python
@@ -52,7 +55,8 @@ test-fast: $(VENV)/.requirements-dev
 # directories are collected and the fuzzing module and plugins are not loaded (5 s of imports alone). With
 # TEST_DATABASE_URL the PostgreSQL half runs beside the SQLite half, each printed when it is done.
 UNIT_PYTEST := $(BIN)/python -m pytest -m "not slow and not server" -p no:schemathesis -p no:hypothesispytest \
-	--ignore=tests/api/test_schemathesis.py tests/services tests/core tests/web tests/api tests/test_migrations.py
+	--ignore=tests/api/test_schemathesis.py tests/services tests/core tests/web tests/api tests/test_migrations.py \
+	tests/test_internals.py
 
 test-unit: $(VENV)/.requirements-dev
 ifeq ($(TEST_DATABASE_URL),)

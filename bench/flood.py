@@ -1,4 +1,4 @@
-"""The refusal flood (issue 12 part 6): refused requests must not slow anyone else's sign-in.
+"""The refusal flood: refused requests must not slow anyone else's sign-in.
 
 Against a running benchmark server: logins (POST /api/v1/auth/token with pre-issued single-use codes, one
 connection) measured alone, then again while a flood of refused requests runs beside them: send-code for a

@@ -194,7 +194,7 @@ def bench_backend(
                     token=big_token,
                 )
 
-        # 4. refused requests beside logins (issue 12 part 6).
+        # 4. refused requests beside logins.
         run_flood(server, result, work_dir, pool_start)
 
         time.sleep(3)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import os
 from collections.abc import AsyncIterator
 
 import anyio.to_thread
@@ -27,10 +29,33 @@ def refuse_to_start_without_secret_key() -> None:
         raise SystemExit(2)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a listening address is reachable from this machine only (`localhost`, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def warn_if_demo_is_exposed(host: str | None = None) -> None:
+    """Demo mode shows every login code on the page and in the API: say so loudly when it is served on an
+    address other machines can reach (HOST, as `make run` and serve.py listen on it)."""
+    host = host if host is not None else os.environ.get("HOST", "")
+    if get_settings().demo_mode and host and not is_loopback(host):
+        log.warning(
+            "DEMO MODE IS REACHABLE FROM THE NETWORK on %s: every login code is shown to whoever asks, so anyone"
+            " who can reach this address can sign in as any number. Set DEMO_MODE=false for real use.",
+            host,
+        )
+
+
 @contextlib.asynccontextmanager
 async def apply_migrations() -> AsyncIterator[None]:
     """Entered before the server accepts connections; every worker runs it, migrate() takes a lock."""
     refuse_to_start_without_secret_key()
+    warn_if_demo_is_exposed()
     log.info("applying database migrations")
     await anyio.to_thread.run_sync(migrate)
     await run_with_session(ensure_code_hmac_key, settings=get_settings())

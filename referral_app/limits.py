@@ -30,6 +30,10 @@ REFUSALS_PER_AUDIT_ROW = 10  # a flood of refusals adds one audit row per this m
 # ... and at most one per kind per process in this time: each row is a write transaction, and on SQLite every
 # write waits for the one write lock the sign-ins need, so a flood's rows (~100/s at one per 10) slowed them.
 REFUSAL_AUDIT_INTERVAL_SECONDS = 1
+# Those rows count refusals per source (phone, user, address) for this many sources of a kind; the refusals of
+# any further ones share one row, which counts their distinct phones, users and addresses up to the second.
+REFUSAL_SOURCES_PER_KIND = 10
+REFUSAL_DISTINCT_COUNTED_MAX = 10_000
 LIMIT_WINDOW_SECONDS = 3600  # the hourly counters (verify per requester, invite misses, SMS budgets)
 AUDIT_RETENTION_MIN_DAYS = 30  # the purge command never removes events younger than this
 REFUSAL_CACHE_MAX_ENTRIES = 10_000  # refusals kept per process (services/refusal_cache.py), LRU beyond
@@ -39,6 +43,7 @@ WITHDRAW_MARGIN_SECONDS = 20  # a failed SMS withdraws its code only within dela
 USER_AGENT_INPUT_MAX_LENGTH = 512  # the part of a User-Agent header read for a device label
 ROW_ID_MAX = 2**31 - 1  # the largest id an integer primary key holds (PostgreSQL `integer`)
 EXPORT_AUDIT_EVENTS_MAX = 10_000  # the newest audit events an account export carries
+EXPORTS_PER_HOUR = 5  # account exports per user per clock hour: each reads up to that many events
 
 # Referral lists.
 PROFILE_REFERRALS = 100  # the newest referrals a profile carries

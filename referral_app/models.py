@@ -55,6 +55,7 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
     last_login_at: datetime | None = Field(default=None, sa_type=Timestamp)
     deleted_at: datetime | None = Field(default=None, sa_type=Timestamp)
+    blocked_at: datetime | None = Field(default=None, sa_type=Timestamp)  # an operator blocked the account
 
 
 class LoginCode(SQLModel, table=True):
@@ -91,6 +92,24 @@ class SignInGuard(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
 
 
+class Device(SQLModel, table=True):
+    """A browser or app that signed in for a phone: what a device token names. The token is valid only while
+    its row is live (not revoked, not expired); only the SHA-256 of its random id is stored."""
+
+    __tablename__ = "devices"
+    __table_args__ = (sa.Index("ix_devices_phone_last_used_at", "phone", "last_used_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    phone: str = Field(max_length=E164_MAX_LENGTH)
+    device_hash: str = Field(max_length=HASH_LENGTH, sa_column_kwargs={"unique": True})
+    label: str | None = Field(default=None, max_length=DEVICE_LABEL_MAX_LENGTH)  # from the User-Agent
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+    last_used_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+    expires_at: datetime = Field(sa_type=Timestamp)  # last use + DEVICE_TTL_DAYS
+    revoked_at: datetime | None = Field(default=None, sa_type=Timestamp)
+
+
 class RateCounter(SQLModel, table=True):
     """Events counted per fixed window (an hour): verifies per requester, invite misses, SMS budgets."""
 
@@ -114,6 +133,7 @@ class AuthToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=Timestamp)
     device_label: str | None = Field(default=None, max_length=DEVICE_LABEL_MAX_LENGTH)  # from the User-Agent
     client_ip: str | None = Field(default=None, max_length=IP_MAX_LENGTH)  # masked: 203.0.113.*
+    device_id: int | None = Field(default=None, foreign_key="devices.id", ondelete="SET NULL")  # signed in on
 
 
 class ServerSecret(SQLModel, table=True):

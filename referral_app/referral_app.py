@@ -16,6 +16,7 @@ from referral_app.core.log_setup import configure_logging, request_context
 from referral_app.core.metrics import count_requests
 from referral_app.lifespan import apply_migrations, purge_daily
 from referral_app.paths import API_PATHS
+from referral_app.services import refusal_cache
 from referral_app.web.errors import show_backend_error
 from referral_app.web.events import guard_events
 from referral_app.web.logs import log_frontend_error, mask_tab_tokens_in_reflex_logs
@@ -68,4 +69,5 @@ guard_events(app)
 mask_tab_tokens_in_reflex_logs()
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(purge_daily)
+app.register_lifespan_task(refusal_cache.listen_for_lifts)
 register_pages(app)

@@ -131,7 +131,7 @@ def serve(settings: Settings, metrics_dir: Path | None) -> None:
         log.error("no prebuilt front end at %s: run `reflex export --frontend-only --no-zip` first", index)
         raise SystemExit(1)
 
-    host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a container listens on all interfaces
+    host = os.environ.setdefault("HOST", "0.0.0.0")  # noqa: S104 - a container listens on all interfaces
     port = int(os.environ.get("PORT", "3000"))
     level = LogLevel(os.environ.get("LOG_LEVEL", "info").lower())
 

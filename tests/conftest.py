@@ -20,10 +20,19 @@ from referral_app.core.db import create_db_engine, dispose_engines, migrate
 from referral_app.services import audit, health, refusal_cache, server_keys
 from referral_app.services.sms import load_sender
 from tests.helpers import FakeClock, make_settings
+from tests.support.guards import NotATestService, check_test_services
 from tests.support.server import RunningServer, start_server, stop_server
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop before anything is touched when TEST_DATABASE_URL or TEST_REDIS_URL is not a test one."""
+    try:
+        check_test_services(TEST_DATABASE_URL, os.environ.get("TEST_REDIS_URL"))
+    except NotATestService as refused:
+        raise pytest.UsageError(str(refused)) from None
 
 
 def _backend_params() -> list:
@@ -150,9 +159,14 @@ def repo_root() -> Path:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One real server for the run (`make run` in demo mode on a fresh SQLite file and a free port).
 
-    The per-IP hourly limit is raised because every test client shares 127.0.0.1; that limit has its
+    The per-IP hourly limits are raised because every test client shares 127.0.0.1; those limits have their
     own tests against the API."""
     repo_root = Path(__file__).resolve().parents[1]
-    running = start_server(repo_root, tmp_path_factory.mktemp("server"), CODE_MAX_PER_IP_PER_HOUR="1000")
+    running = start_server(
+        repo_root,
+        tmp_path_factory.mktemp("server"),
+        CODE_MAX_PER_IP_PER_HOUR="1000",
+        VERIFY_MAX_PER_IP_PER_HOUR="1000",
+    )
     yield running
     stop_server(running)

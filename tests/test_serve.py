@@ -3,6 +3,7 @@ with a clear message, instead of serving something broken. The image itself is t
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from referral_app.core.config import Settings
+from referral_app.lifespan import is_loopback, warn_if_demo_is_exposed
 from referral_app.serve import wait_for_redis
+from tests.helpers import PRODUCTION_SECRET_KEY, configure
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,3 +53,26 @@ def test_refuses_to_start_without_a_secret_key_outside_demo_mode(tmp_path: Path)
     assert result.returncode == 2
     assert "SECRET_KEY is not set" in result.stderr and "SECRET_KEY_FILE" in result.stderr
     assert not (tmp_path / "db.sqlite").exists()  # nothing was started, not even the database
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        *[("127.0.0.1", True), ("127.8.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True)],
+        *[("0.0.0.0", False), ("::", False), ("192.0.2.10", False), ("example.com", False)],
+    ],
+)
+def test_which_listening_addresses_are_this_machine_only(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("demo", "host", "warned"), [(True, "0.0.0.0", True), (True, "127.0.0.1", False), (False, "0.0.0.0", False)]
+)
+def test_demo_mode_reachable_from_the_network_is_said_loudly(
+    settings: Settings, caplog: pytest.LogCaptureFixture, demo: bool, host: str, warned: bool
+) -> None:
+    configure(settings, demo_mode=demo, secret_key=None if demo else PRODUCTION_SECRET_KEY)
+    with caplog.at_level(logging.WARNING, logger="referral_app.lifespan"):
+        warn_if_demo_is_exposed(host)
+    assert any("DEMO MODE IS REACHABLE FROM THE NETWORK" in r.getMessage() for r in caplog.records) is warned

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -67,7 +68,7 @@ def test_migrations_were_applied_before_serving(live_server: RunningServer) -> N
 
 
 def test_sign_in_hardening_over_the_real_server(live_server: RunningServer) -> None:
-    """Issue 12 on the real server: numbers without SMS are refused, a device token comes back, a verify
+    """Sign-in hardening on the real server: numbers without SMS are refused, a device token comes back, a verify
     without a live code counts nothing, and strangers behind the proxy are told apart and locked out."""
     phone, victim = "+79120004321", "+79120004322"
     with httpx.Client(base_url=live_server.base_url, timeout=10) as http:
@@ -88,3 +89,16 @@ def test_sign_in_hardening_over_the_real_server(live_server: RunningServer) -> N
         ]
         assert answers == ["invalid_code"] * 4 + ["too_many_attempts"] * 5 + ["rate_limited"]
     assert "+79*****4322 locked for 28800 s" in live_server.log()
+
+
+def test_make_run_listens_on_this_machine_only(live_server: RunningServer) -> None:
+    """Demo mode shows every code: `make run` binds loopback unless HOST says otherwise."""
+    port = int(live_server.base_url.rsplit(":", 1)[1])
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:  # LISTEN
+                listening.append(address)
+    assert listening == ["0100007F"], listening  # 127.0.0.1, as the kernel writes it

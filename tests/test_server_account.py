@@ -1,4 +1,4 @@
-"""Issue 10 parts 3-5 on the real server (`make run`) over HTTP: devices, sign out everywhere else, download
+"""Account features on the real server (`make run`) over HTTP: devices, sign out everywhere else, download
 my data, delete with a code, a test number's fixed code."""
 
 from __future__ import annotations

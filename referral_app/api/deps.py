@@ -47,18 +47,31 @@ async def as_user(token: str | None, fn: Callable[[Session, int], T], *, writes:
     """`fn(session, user_id)` for the token's user, after the token check; the check's read and fn's reads are
     one transaction. As reads (`run_reads`), or in a worker thread (`writes=True`) when fn writes."""
 
-    def call(session: Session) -> T:
+    def call(session: Session) -> tuple[auth.TokenCheck, T]:
         with joined_reads(session):
-            return fn(session, auth.authenticate(session, token=token))
+            checked = auth.check_token(session, token=token)
+            return checked, fn(session, checked.user_id)
 
-    return await (run_with_session if writes else run_reads)(call)
+    checked, result = await (run_with_session if writes else run_reads)(call)
+    await auth.touch_if_due(checked)
+    return result
 
 
 async def get_current_user_id(token: Token) -> int:
     """For routes with a body or query to validate: FastAPI validates those after the dependencies, and a
     request without a valid token answers 401 before any 422, so the token is checked here, in a transaction
     of its own. Routes without input use `as_user`, which saves that transaction."""
-    return await run_reads(auth.authenticate, token=token)
+    return await auth.authenticated(token)
 
 
 CurrentUserId = Annotated[int, Depends(get_current_user_id)]
+
+
+async def get_checked_token(token: Token) -> str | None:
+    """The bearer token, checked before the body or path is validated (401 before 422, as for
+    get_current_user_id), for services that take the token itself."""
+    await auth.authenticated(token)
+    return token
+
+
+CheckedToken = Annotated[str | None, Depends(get_checked_token)]

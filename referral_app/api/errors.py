@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -18,10 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referral_app.api.schemas import ErrorBody, InvalidCodeBody, RateLimitedBody, ValidationErrorBody
 from referral_app.core.config import get_settings
-from referral_app.core.db import is_database_outage
 from referral_app.core.i18n import API_LANGUAGE, translate
 from referral_app.limits import NAME_MAX_LENGTH
-from referral_app.services.errors import ServiceError, ServiceUnavailable
+from referral_app.services.errors import ServiceError, unexpected_error
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +92,13 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
         return error_response(exc.status_code, code, detail, headers)
 
-    @app.exception_handler(OperationalError)
+    # Database errors are answered here (Starlette's handler for Exception logs the exception again, as
+    # SQLAlchemy renders it: with the statement's parameters).
+    @app.exception_handler(StatementError)
     @app.exception_handler(PoolTimeoutError)
-    async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("database unavailable: %s", exc.__class__.__name__)
-        return service_error_response(ServiceUnavailable())
-
-    @app.exception_handler(DBAPIError)
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        if is_database_outage(exc):
-            return service_error_response(ServiceUnavailable())
-        log.exception("unhandled error")
-        return error_response(500, "internal_error", translate("error.internal_error"))
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return service_error_response(unexpected_error(exc, log, f"in {request.method} {request.url.path}"))
 
 
 # Documented error bodies, reused by the route declarations.

@@ -94,6 +94,12 @@ class DeleteAccountRequest(Strict):
         description="The latest code sent to my phone by POST /api/v1/auth/code.",
         examples=["1234"],
     )
+    device_token: str | None = Field(
+        default=None,
+        max_length=DEVICE_TOKEN_MAX_LENGTH,
+        description="This device's `device_token` from sign-in, when the session was not signed in on it: the code"
+        " is then checked on the device's own budget, which strangers' guesses do not use up.",
+    )
 
 
 class PageQuery(Strict):
@@ -165,6 +171,11 @@ class ReferralPage(Answer):
 
 class DeviceSession(Answer):
     id: int = Field(examples=[17])
+    device_id: int | None = Field(
+        description="The device (browser or app) it signed in on: sessions of one device share it; null when that"
+        " device has since been forgotten.",
+        examples=[5],
+    )
     device_label: str | None = Field(
         description="Read from the User-Agent at sign-in.", examples=["Chrome on Android"]
     )
@@ -210,8 +221,12 @@ class AccountExport(Answer):
     referrals: list[ExportedActivation] = Field(description="Everyone who activated my code, newest first.")
     sessions: list[ExportedSession] = Field(description="Every token issued to me still stored, revoked too.")
     audit_events: list[ExportedEvent] = Field(
-        description=f"The newest {EXPORT_AUDIT_EVENTS_MAX} security events about me or my phone."
+        description=(
+            f"The newest {EXPORT_AUDIT_EVENTS_MAX} security events about me or my phone, addresses masked, "
+            "without the exports themselves (counted in `exports`)."
+        )
     )
+    exports: int = Field(description="How many times this account's data was exported before this export.")
 
 
 class ErrorBody(BaseModel):

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="A send the provider has not finished by then is given up (`sms_failed`)."
     )
 
+    reflex_redis_url: str = Field(
+        default="",
+        description="Redis for the web app's state (Reflex reads it as REFLEX_REDIS_URL); the processes also tell"
+        " each other through it which phones' cached refusals an operator lifted.",
+    )
+
     # Login codes
     code_length: int = Field(default=4, ge=4, le=8)
     code_ttl_seconds: int = Field(default=300, gt=0)
@@ -124,6 +130,17 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
     token_touch_interval_seconds: int = Field(
         default=60, ge=0, description="How often a token's last_used_at is refreshed (limits writes)."
+    )
+    device_ttl_days: int = Field(
+        default=180,
+        gt=0,
+        description="A device token unused this long is no longer recognised (a new sign-in"
+        " there starts as a stranger's).",
+    )
+    devices_max_per_phone: int = Field(
+        default=10,
+        gt=0,
+        description="Live device tokens per phone; a sign-in past it revokes the least recently used.",
     )
 
     # HTTP

@@ -91,6 +91,10 @@ MESSAGES: Catalog = {
         "en": "Requests from pages of other sites are not accepted.",
         "ru": "Запросы со страниц других сайтов не принимаются.",
     },
+    "error.account_blocked": {
+        "en": "This account is blocked. Contact support.",
+        "ru": "Этот аккаунт заблокирован. Обратитесь в поддержку.",
+    },
     "error.session_not_found": {
         "en": "You have no such session (it may have ended already).",
         "ru": "Такого сеанса у вас нет (возможно, он уже завершён).",

@@ -9,7 +9,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypedDict, TypeVar, Unpack, cast
@@ -20,7 +20,13 @@ from sqlmodel import Session, col, delete, func, select, update
 from referral_app.core import metrics
 from referral_app.core.clock import utcnow
 from referral_app.core.db import rowcount, transaction
-from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSAL_AUDIT_INTERVAL_SECONDS, REFUSALS_PER_AUDIT_ROW
+from referral_app.limits import (
+    AUDIT_RETENTION_MIN_DAYS,
+    REFUSAL_AUDIT_INTERVAL_SECONDS,
+    REFUSAL_DISTINCT_COUNTED_MAX,
+    REFUSAL_SOURCES_PER_KIND,
+    REFUSALS_PER_AUDIT_ROW,
+)
 from referral_app.models import AuditEvent, AuditPurge
 from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import ServiceError
@@ -43,6 +49,7 @@ class Event(StrEnum):
     LOGIN = "login"
     NEW_USER = "new_user"
     TOKEN_REVOKED = "token_revoked"  # noqa: S105  (an event name; detail: why, and the session id)
+    DEVICE_REVOKED = "device_revoked"  # detail: why, and the device's row id
     INVITE_ACTIVATED = "invite_activated"  # detail: the activated code
     INVITE_REJECTED = "invite_rejected"  # detail: the reason (error code)
     ACCOUNT_EXPORTED = "account_exported"
@@ -119,12 +126,6 @@ def record_alone(session: Session, event: Event, **fields: Unpack[EventFields]) 
         record(session, event, **fields)
 
 
-def _write_alone(session: Session, event: Event, fields: EventFields) -> None:
-    """record_alone for a row whose events were counted already (a refusal's batch)."""
-    with transaction(session, write=True):
-        session.execute(_INSERT_EVENT, _row(event, fields))
-
-
 def _insert_all(session: Session, rows: list[dict[str, object]]) -> None:
     with transaction(session, write=True):
         session.execute(_INSERT_EVENT, rows)
@@ -183,14 +184,76 @@ async def record_grouped(event: Event, **fields: Unpack[EventFields]) -> None:
     _count(event, fields.get("detail"))
 
 
+# Who a refusal was for: phone, user id and client address.
+_Source = tuple[str | None, int | None, str | None]
+
+
+@dataclass
+class _Spread:
+    """Refusals of one kind from more sources than are counted one by one: how many, the first one's source,
+    and how many distinct phones, users and addresses they came with (kept as hashes, each counted up to
+    REFUSAL_DISTINCT_COUNTED_MAX, so a flood of distinct phones costs bounded memory)."""
+
+    count: int = 0
+    first: _Source = (None, None, None)
+    seen: tuple[set[int], set[int], set[int]] = field(default_factory=lambda: (set(), set(), set()))
+
+    def add(self, source: _Source) -> None:
+        if not self.count:
+            self.first = source
+        self.count += 1
+        for hashes, value in zip(self.seen, source, strict=True):
+            if len(hashes) < REFUSAL_DISTINCT_COUNTED_MAX:
+                hashes.add(hash(value))
+
+    def fields(self, detail: str | None) -> EventFields:
+        """One row for them all: a phone, user or address only when every one of them had it; the detail
+        counts the distinct values of the others (`phone_locked x2000 (1,950 phones, 2,000 addresses)`)."""
+        phone, user_id, client_ip = (
+            value if len(hashes) == 1 else None for hashes, value in zip(self.seen, self.first, strict=True)
+        )
+        spread = [
+            f"{len(hashes):,}{'+' if len(hashes) >= REFUSAL_DISTINCT_COUNTED_MAX else ''} {noun}"
+            for hashes, noun in zip(self.seen, ("phones", "users", "addresses"), strict=True)
+            if len(hashes) > 1
+        ]
+        suffix = f" ({', '.join(spread)})" if spread else ""
+        return {
+            "phone": cast("str | None", phone),
+            "user_id": cast("int | None", user_id),
+            "client_ip": cast("str | None", client_ip),
+            "detail": f"{detail} x{self.count}{suffix}",
+        }
+
+
 @dataclass
 class _RefusalKind:
-    """One kind of refusal (event and detail) seen by this process: when its last row was written, the refusals
-    counted since, and the fields of the latest of them."""
+    """One kind of refusal (event and detail) seen by this process: when its last rows were written, and the
+    refusals counted since, per source (phone, user, address) for the first REFUSAL_SOURCES_PER_KIND sources,
+    together beyond them."""
 
     last_row_at: datetime
-    latest: EventFields
     pending: int = 0
+    per_source: dict[_Source, int] = field(default_factory=dict)
+    spread: _Spread = field(default_factory=_Spread)
+
+    def count(self, source: _Source) -> None:
+        self.pending += 1
+        if source in self.per_source or len(self.per_source) < REFUSAL_SOURCES_PER_KIND:
+            self.per_source[source] = self.per_source.get(source, 0) + 1
+        else:
+            self.spread.add(source)
+
+    def take_rows(self, event: Event, detail: str | None, now: datetime) -> list[dict[str, object]]:
+        """The rows for the refusals counted (one per source, and one for the spread), the count restarted."""
+        rows = [
+            _row(event, {"phone": phone, "user_id": user_id, "client_ip": client_ip, "detail": f"{detail} x{n}"})
+            for (phone, user_id, client_ip), n in self.per_source.items()
+        ]
+        if self.spread.count:
+            rows.append(_row(event, self.spread.fields(detail)))
+        self.pending, self.per_source, self.spread, self.last_row_at = 0, {}, _Spread(), now
+        return rows
 
 
 _REFUSAL_AUDIT_INTERVAL = timedelta(seconds=REFUSAL_AUDIT_INTERVAL_SECONDS)
@@ -202,58 +265,57 @@ _refusals_lock = threading.Lock()
 
 def record_refusal(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
     """Audit a refusal without a write per request: the first of its kind (event and detail) in this process is
-    written at once; after that a kind gets a row only once REFUSALS_PER_AUDIT_ROW more have been counted AND
-    REFUSAL_AUDIT_INTERVAL_SECONDS have passed since its last row. The row's detail says how many refusals it
-    stands for (`phone_locked x10`, or `x2000` in a flood) and it has the fields of the refusal that completed
-    the batch. So a flood costs one write per kind per interval, whatever its rate. Counts live in the process:
-    `flush_refusals` writes what is pending when the server stops (a process that dies loses them)."""
-    if (due := _refusal_due(event, fields)) is not None:
-        _write_alone(session, event, due)
+    written at once; after that a kind gets rows only once REFUSALS_PER_AUDIT_ROW more have been counted AND
+    REFUSAL_AUDIT_INTERVAL_SECONDS have passed since its last ones. Then one write transaction adds a row per
+    source (phone, user, address) saying how many refusals it had (`phone_locked x10`), for the first
+    REFUSAL_SOURCES_PER_KIND sources; refusals from further ones share one row that names a phone or address
+    only when all of them had it, and counts the others (`phone_locked x2000 (1,950 phones)`). No row claims a
+    refusal for a phone that did not have it. So a flood costs one write per kind per interval, whatever its
+    rate or spread. Counts live in the process: `flush_refusals` writes what is pending when the server stops
+    (a process that dies loses them)."""
+    if (due := _refusals_due(event, fields)) is not None:
+        _insert_all(session, due)
 
 
 async def record_refusal_soon(event: Event, **fields: Unpack[EventFields]) -> None:
-    """record_refusal from async code: only a refusal whose row is due goes to a worker thread and the
+    """record_refusal from async code: only a refusal whose rows are due goes to a worker thread and the
     database; the others are counted on the event loop."""
-    if (due := _refusal_due(event, fields)) is not None:
-        await run_with_session(_write_alone, event, due)
+    if (due := _refusals_due(event, fields)) is not None:
+        await run_with_session(_insert_all, due)
 
 
-def _counted(fields: EventFields, count: int) -> EventFields:
-    return {**fields, "detail": f"{fields.get('detail')} x{count}"}
-
-
-def _refusal_due(event: Event, fields: EventFields) -> EventFields | None:
-    """Count the refusal (in the metrics, every one); the fields of the row to write now, or None while its
-    batch fills."""
+def _refusals_due(event: Event, fields: EventFields) -> list[dict[str, object]] | None:
+    """Count the refusal (in the metrics, every one); the rows to write now, or None while its kind's batch
+    fills."""
     _count(event, fields.get("detail"))
     key = (event, fields.get("detail"))
+    source = (fields.get("phone"), fields.get("user_id"), fields.get("client_ip"))
     now = utcnow()
     with _refusals_lock:
         kind = _refusals.get(key)
         if kind is None:
-            _refusals[key] = _RefusalKind(last_row_at=now, latest=fields)
-            return fields
-        kind.pending += 1
-        kind.latest = fields
+            _refusals[key] = _RefusalKind(last_row_at=now)
+            return [_row(event, fields)]
+        kind.count(source)
         since = now - kind.last_row_at
         # A clock set back (since < 0) does not hold the rows back until it catches up.
         if kind.pending < REFUSALS_PER_AUDIT_ROW or timedelta(0) <= since < _REFUSAL_AUDIT_INTERVAL:
             return None
-        count, kind.pending, kind.last_row_at = kind.pending, 0, now
-    return _counted(fields, count)
+        return kind.take_rows(event, key[1], now)
 
 
 def flush_refusals(session: Session) -> int:
-    """Write the refusals counted and not yet written, one row per kind (`phone_locked x3`, with the fields of
-    the latest of them), all in one write transaction; returns the rows. The server calls it when it stops
-    (lifespan.py). The counts are taken before the write: if it fails, they are lost, as a due row's are."""
+    """Write the refusals counted and not yet written (rows per kind as record_refusal writes them), all in one
+    write transaction; returns the rows. The server calls it when it stops (lifespan.py). The counts are taken
+    before the write: if it fails, they are lost, as due rows' are."""
     now = utcnow()
     with _refusals_lock:
-        rows = []
-        for (event, _), kind in _refusals.items():
-            if kind.pending:
-                rows.append(_row(event, _counted(kind.latest, kind.pending)))
-                kind.pending, kind.last_row_at = 0, now
+        rows = [
+            row
+            for (event, detail), kind in _refusals.items()
+            if kind.pending
+            for row in kind.take_rows(event, detail, now)
+        ]
     if rows:
         _insert_all(session, rows)
     return len(rows)

@@ -18,9 +18,9 @@ from referral_app.core.log_setup import log_phone
 from referral_app.core.net import requester_key
 from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.models import AuthToken
-from referral_app.services import audit, refusal_cache, security
+from referral_app.services import audit, devices, refusal_cache, security
 from referral_app.services.audit import Event
-from referral_app.services.bridge import run_with_session
+from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.devices import device_label, mask_ip
 from referral_app.services.errors import NotAuthenticated, SessionNotFound
 from referral_app.services.login_codes import (
@@ -32,7 +32,7 @@ from referral_app.services.login_codes import (
 )
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.server_keys import code_hmac_key, loaded_verification_keys, verification_keys
-from referral_app.services.users import Profile, load_profile, sign_in_user
+from referral_app.services.users import Profile, load_profile, lock_account, sign_in_user
 
 log = logging.getLogger(__name__)
 
@@ -61,27 +61,45 @@ def login_with_code(
 ) -> LoginResult:
     """Check the code; on success register (first login) or log in, and issue a token — atomically.
 
-    `device_token` is the one an earlier successful sign-in for this phone returned: with it, failures count
-    against that device's own budget instead of the one all strangers share, so strangers cannot lock the
-    owner out there. Every success returns a device token (the same one when it was valid).
+    `device_token` is the one an earlier successful sign-in for this phone returned: while its device row is
+    live (services/devices.py), failures count against that device's own budget and the one the phone's devices
+    share instead of the one all strangers share, so strangers cannot lock the owner out there. Every success
+    returns a device token (the same one while its device is live) and ties the session to its device.
     A refusal by a limit (a locked phone, a requester over its hourly failures) is decided in a read-only
     transaction and audited sampled; a wrong code is committed as a failure (attempt counters and locks
     must stick) and then raised. The token's session shows a label read from `user_agent` and the IP masked.
     `with_profile` reads the user's profile (users.get_profile) in the same write transaction."""
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
-    offered = (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH]
     with verify_checks(session, phone=e164, client_ip=client_ip):
-        device = security.device_of(verification_keys(session, s), e164, offered)
+        device_id = security.device_of(
+            verification_keys(session, s), e164, (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH]
+        )
+        device = devices.recognised(session, phone=e164, device_id=device_id, now=utcnow())
         check_verify_allowed(session, phone=e164, device=device, client_ip=client_ip, settings=s)
     requester = requester_key(client_ip, s.ipv6_prefix_length)
     with transaction(session, f"phone:{e164}", f"ip:{requester}"):
+        now = utcnow()
+        device = devices.recognised(session, phone=e164, device_id=device_id, now=now)  # again, under the locks
         failure = consume_code(session, phone=e164, code=code, device=device, client_ip=client_ip, settings=s)
         if failure is None:
-            user_id, created = sign_in_user(session, phone=e164, now=utcnow(), settings=s)
-            token = _issue_token(session, user_id, s, device_label(user_agent), mask_ip(client_ip))
+            user_id, created = sign_in_user(session, phone=e164, now=now, settings=s)
+            if created:  # the number has a new owner: no device of an earlier account of it counts any more
+                devices.revoke(session, devices.of_phone(e164), reason="new_account", client_ip=client_ip, now=now)
+            label = device_label(user_agent)
+            device_row, device_id = devices.remember(
+                session,
+                user_id=user_id,
+                phone=e164,
+                device_id=device_id if device != devices.STRANGERS else "",
+                label=label,
+                now=now,
+                client_ip=client_ip,
+                settings=s,
+            )
+            token = _issue_token(session, user_id, s, label, mask_ip(client_ip), device_row)
             # Signed with the current key: the same token when it was already, a fresh one after a rotation.
-            offered = security.device_token(code_hmac_key(session, s), e164, device or security.new_device_id())
+            offered = security.device_token(code_hmac_key(session, s), e164, device_id)
             if created:
                 audit.record(session, Event.NEW_USER, phone=e164, user_id=user_id, client_ip=client_ip)
             audit.record(
@@ -122,9 +140,10 @@ async def sign_in(
     except KeyError:  # the demo key is not loaded yet (before the first start): the database path decides
         keys = None
     if keys is not None:
-        device = security.device_of(keys, e164, (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH])
+        # The token's own key, live or not: a lock cached for it was the database's answer for that device.
+        device = devices.guard_key(security.device_of(keys, e164, (device_token or "")[:DEVICE_TOKEN_MAX_LENGTH]))
         await refuse_from_memory(
-            lambda: refusal_cache.check_lock(e164, device, utcnow()),
+            lambda: refusal_cache.check_lock(e164, devices.guard_keys(device), utcnow()),
             Event.VERIFY_REFUSED,
             phone=e164,
             client_ip=client_ip,
@@ -141,7 +160,9 @@ async def sign_in(
     )
 
 
-def _issue_token(session: Session, user_id: int, s: Settings, label: str | None, masked_ip: str | None) -> str:
+def _issue_token(
+    session: Session, user_id: int, s: Settings, label: str | None, masked_ip: str | None, device_id: int
+) -> str:
     token = security.new_access_token()
     now = utcnow()
     session.execute(
@@ -154,6 +175,7 @@ def _issue_token(session: Session, user_id: int, s: Settings, label: str | None,
             "expires_at": now + timedelta(seconds=s.token_ttl_seconds),
             "device_label": label,
             "client_ip": masked_ip,
+            "device_id": device_id,
         },
     )
     return token
@@ -177,7 +199,8 @@ _TOKEN_BY_HASH = PreparedRead(
 )
 
 
-def _active_token(session: Session, token: str | None) -> _LiveToken:
+def active_token(session: Session, token: str | None) -> _LiveToken:
+    """The live token row `token` names, read in the caller's transaction; NotAuthenticated otherwise."""
     if not token or not token.startswith(security.TOKEN_PREFIX) or len(token) > TOKEN_MAX_LENGTH:
         raise NotAuthenticated()
     row = _TOKEN_BY_HASH.first(session, {"token_hash": security.token_hash(token)})
@@ -186,29 +209,59 @@ def _active_token(session: Session, token: str | None) -> _LiveToken:
     return _LiveToken(id=row.id, user_id=row.user_id, last_used_at=row.last_used_at)
 
 
-def authenticate(session: Session, *, token: str | None, settings: Settings | None = None) -> int:
-    """Return the user id a live token belongs to, or raise NotAuthenticated."""
+@dataclass(frozen=True)
+class TokenCheck:
+    user_id: int
+    token_id: int
+    touch_due: bool  # its last_used_at is older than TOKEN_TOUCH_INTERVAL_SECONDS: refresh it (touch_token)
+
+
+def check_token(session: Session, *, token: str | None, settings: Settings | None = None) -> TokenCheck:
+    """Whose live token this is, and whether its last use is due to be recorded: a read, nothing written."""
     s = settings or get_settings()
     with transaction(session):
-        row = _active_token(session, token)
-        token_id, user_id, last_used_at = row.id, row.user_id, row.last_used_at
-    now = utcnow()
-    # last_used_at is refreshed at most once per interval, so reads do not all become writes. The refresh
-    # is a write transaction of its own: turning the read into a write fails at once on SQLite ("database
-    # is locked", a 503) when another request wrote in between, e.g. the same token's refresh from a
-    # concurrent request. The WHERE lets only the first of those concurrent refreshes write.
+        row = active_token(session, token)
     interval = timedelta(seconds=s.token_touch_interval_seconds)
-    if last_used_at is None or now - last_used_at >= interval:
-        with transaction(session, f"token:{token_id}"):
-            session.execute(
-                sa.update(AuthToken)
-                .where(
-                    col(AuthToken.id) == token_id,
-                    sa.or_(col(AuthToken.last_used_at).is_(None), col(AuthToken.last_used_at) <= now - interval),
-                )
-                .values(last_used_at=now)
+    due = row.last_used_at is None or utcnow() - row.last_used_at >= interval
+    return TokenCheck(user_id=row.user_id, token_id=row.id, touch_due=due)
+
+
+def touch_token(session: Session, *, token_id: int, settings: Settings | None = None) -> None:
+    """Record a token's use now, at most once per TOKEN_TOUCH_INTERVAL_SECONDS (so reads do not all become
+    writes): a write transaction of its own, whose WHERE lets only the first of concurrent refreshes write."""
+    s = settings or get_settings()
+    now = utcnow()
+    interval = timedelta(seconds=s.token_touch_interval_seconds)
+    with transaction(session, f"token:{token_id}"):
+        session.execute(
+            sa.update(AuthToken)
+            .where(
+                col(AuthToken.id) == token_id,
+                sa.or_(col(AuthToken.last_used_at).is_(None), col(AuthToken.last_used_at) <= now - interval),
             )
-    return user_id
+            .values(last_used_at=now)
+        )
+
+
+def authenticate(session: Session, *, token: str | None, settings: Settings | None = None) -> int:
+    """The user id a live token belongs to (NotAuthenticated otherwise), its use recorded when due."""
+    checked = check_token(session, token=token, settings=settings)
+    if checked.touch_due:
+        touch_token(session, token_id=checked.token_id, settings=settings)
+    return checked.user_id
+
+
+async def authenticated(token: str | None) -> int:
+    """authenticate from async code: the check as a read (bridge.run_reads), the refresh, when due, as a write
+    of its own in a worker thread."""
+    checked = await run_reads(check_token, token=token)
+    await touch_if_due(checked)
+    return checked.user_id
+
+
+async def touch_if_due(checked: TokenCheck) -> None:
+    if checked.touch_due:
+        await run_with_session(touch_token, token_id=checked.token_id)
 
 
 class LogoutScope(StrEnum):
@@ -220,6 +273,7 @@ class LogoutScope(StrEnum):
 @dataclass(frozen=True)
 class DeviceSession:
     id: int
+    device_id: int | None  # the device (services/devices.py) it signed in on: sessions of one browser share it
     device_label: str | None
     client_ip: str | None  # masked
     created_at: datetime
@@ -238,7 +292,7 @@ def _live(user_id: int) -> sa.ColumnElement[bool]:
 def list_sessions(session: Session, *, token: str | None) -> list[DeviceSession]:
     """The live sessions of the token's user, the most recently used first, the asking one marked."""
     with transaction(session):
-        me = _active_token(session, token)
+        me = active_token(session, token)
         rows = session.exec(
             select(AuthToken)
             .where(_live(me.user_id))
@@ -251,6 +305,7 @@ def _device_session(row: AuthToken, *, current: bool) -> DeviceSession:
     assert row.id is not None
     return DeviceSession(
         id=row.id,
+        device_id=row.device_id,
         device_label=row.device_label,
         client_ip=row.client_ip,
         created_at=row.created_at,
@@ -283,7 +338,8 @@ def revoke_session(session: Session, *, token: str | None, session_id: int, clie
     """Sign one of my sessions out (the current one too, if that is the id); `session_not_found` for an id
     that is not a live session of mine, another user's included. Returns the sessions ended (1)."""
     with transaction(session, write=True):
-        me = _active_token(session, token)
+        me = active_token(session, token)
+        lock_account(session, me.user_id)
         if not revoke_tokens(
             session,
             sa.and_(_live(me.user_id), col(AuthToken.id) == session_id),
@@ -302,10 +358,23 @@ def logout(
     # A write transaction from the start: on SQLite a read transaction cannot become a write once another
     # connection has written ("database is locked" at once). The UPDATE's guard makes it race-safe anyway.
     with transaction(session, write=True):
-        me = _active_token(session, token)
+        me = active_token(session, token)
+        lock_account(session, me.user_id)
         chosen = {
             LogoutScope.CURRENT: col(AuthToken.id) == me.id,
             LogoutScope.OTHERS: sa.and_(_live(me.user_id), col(AuthToken.id) != me.id),
             LogoutScope.ALL: _live(me.user_id),
         }[LogoutScope(scope)]
-        return revoke_tokens(session, chosen, reason=f"logout_{scope}", client_ip=client_ip)
+        ended = revoke_tokens(session, chosen, reason=f"logout_{scope}", client_ip=client_ip)
+        if scope != LogoutScope.CURRENT:
+            # Signed out everywhere (else): the other browsers' device tokens count as strangers' from now on.
+            mine = session.get(AuthToken, me.id)
+            keep = mine.device_id if mine is not None and scope == LogoutScope.OTHERS else None
+            devices.revoke(
+                session,
+                sa.and_(devices.of_user(me.user_id), sa.not_(devices.by_id(keep)) if keep else sa.true()),
+                reason=f"logout_{scope}",
+                client_ip=client_ip,
+                now=utcnow(),
+            )
+        return ended

@@ -3,14 +3,16 @@
 `await run_with_session(users.get_profile, user_id=7)` runs `users.get_profile(session, user_id=7)` in a
 worker thread with a session of its own, so database work never blocks the event loop; the arguments after
 the session are checked against the service's own signature. A lost database becomes ServiceUnavailable.
+Every write goes this way.
 
-`await run_reads(...)` is the same for calls that normally only read (the token check, profile pages). On
-SQLite they run on the event loop, without the trip to a worker thread that costs more than such a read
-itself: a read of the local file never waits for writers in WAL mode, and the rare busy moment fails at once
-instead of waiting. A call that turns out to write (a token's periodic last-used refresh) or finds SQLite busy
-is run again, from the start, in a worker thread: nothing of the first run was written. On PostgreSQL every
-call goes to a worker thread: each statement is a network round trip, and psycopg's async mode through
-SQLAlchemy's asyncio layer was measured slower than the thread (docs/benchmarks.md).
+`await run_reads(...)` is for calls that only read (the token check, profile pages). This is the one place
+that decides where reads run. On SQLite they run on the event loop: a read of the local file never waits for
+writers in WAL mode, and the trip to a worker thread costs more than the read itself (docs/benchmarks.md). The
+rare moment SQLite answers busy (a checkpoint) is not waited for on the loop: the call runs again in a worker
+thread, which nothing of the first try changed, since it only read. A call that tries to write under run_reads
+is a programming error (core/db reads_only raises it). On PostgreSQL every call goes to a worker thread: each
+statement is a network round trip, and psycopg's async mode through SQLAlchemy's asyncio layer was measured
+slower than the thread (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlmodel import Session
 
 from referral_app.core.config import get_settings
 from referral_app.core.db import (
-    WriteOutsideWorkerThread,
+    describe_database_error,
     get_loop_sqlite_engine,
     is_database_outage,
     is_sqlite_busy,
@@ -62,8 +64,6 @@ async def run_reads(fn: Callable[Concatenate[Session, P], T], *args: P.args, **k
     try:
         with session_scope(get_loop_sqlite_engine(settings)) as session:
             return call(session)
-    except WriteOutsideWorkerThread:
-        pass
     except Exception as exc:
         if not is_sqlite_busy(exc):
             _raise_if_outage(exc)
@@ -73,5 +73,5 @@ async def run_reads(fn: Callable[Concatenate[Session, P], T], *args: P.args, **k
 
 def _raise_if_outage(exc: Exception) -> None:
     if is_database_outage(exc):
-        log.error("database unavailable: %s", exc.__class__.__name__)
+        log.error("database unavailable: %s", describe_database_error(exc))
         raise ServiceUnavailable() from exc

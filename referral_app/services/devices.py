@@ -1,11 +1,21 @@
-"""What a session shows of its device: a short label read from the User-Agent, and the IP address masked."""
+"""Devices: the rows device tokens name, and what a session shows of its device (a short label read from the
+User-Agent, the IP address masked)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import datetime, timedelta
+from typing import cast
 
-from referral_app.limits import DEVICE_LABEL_MAX_LENGTH, USER_AGENT_INPUT_MAX_LENGTH
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from referral_app.core.config import Settings
+from referral_app.limits import DEVICE_ID_LENGTH, DEVICE_LABEL_MAX_LENGTH, USER_AGENT_INPUT_MAX_LENGTH
+from referral_app.models import AuthToken, Device
+from referral_app.services import audit, security
+from referral_app.services.audit import Event
 
 # The first match wins: Edge, Opera and Yandex say "Chrome" too, and Chrome says "Safari".
 _BROWSERS = (
@@ -57,3 +67,139 @@ def mask_ip(ip: str | None) -> str | None:
         return ".".join(str(address).split(".")[:3]) + ".*"
     network = ipaddress.ip_network(f"{address}/48", strict=False)
     return f"{str(network.network_address).removesuffix('::')}::*"
+
+
+# --- devices as rows: what a device token names --------------------------------------------------------------
+#
+# A device token (security.device_token) carries a random device id, signed for its phone. It counts only while
+# the id's row in `devices` is live: not revoked (sign out everywhere, account deleted, a newer account on the
+# phone, more than DEVICES_MAX_PER_PHONE live) and not expired (DEVICE_TTL_DAYS after its last sign-in).
+# Sign-in guards (login_codes) are keyed by `guard_key`, derived from the id, so the stored key alone names no
+# device token.
+
+STRANGERS = ""  # the guard key of everyone without a live device token of the phone
+ALL_DEVICES = "*"  # the guard every device holder of a phone also fills: their failures together are bounded
+
+
+def guard_key(device_id: str) -> str:
+    """The sign-in guard key of a device: the start of its id's SHA-256 (never "" or ALL_DEVICES)."""
+    return security.token_hash(device_id)[:DEVICE_ID_LENGTH] if device_id else STRANGERS
+
+
+def guard_keys(key: str) -> tuple[str, ...]:
+    """The guards a verification by `key` must find unlocked: a device's own and the one all devices share."""
+    return (key, ALL_DEVICES) if key != STRANGERS else (STRANGERS,)
+
+
+_devices = cast("sa.Table", sa.inspect(Device).local_table)
+
+
+def _live(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(_devices.c.revoked_at.is_(None), _devices.c.expires_at > now)
+
+
+def recognised(session: Session, *, phone: str, device_id: str, now: datetime) -> str:
+    """The guard key of a device id that `security.device_of` read from a token for this phone, when its row is
+    live; STRANGERS otherwise."""
+    if not device_id:
+        return STRANGERS
+    row = session.execute(
+        sa.select(_devices.c.id).where(
+            _devices.c.device_hash == security.token_hash(device_id), _devices.c.phone == phone, _live(now)
+        )
+    ).first()
+    return guard_key(device_id) if row is not None else STRANGERS
+
+
+def session_device_key(session: Session, *, token_id: int, phone: str, now: datetime) -> str:
+    """The guard key of the live device a session (auth token) signed in on, STRANGERS when it has none."""
+    tokens = cast("sa.Table", sa.inspect(AuthToken).local_table)
+    row = session.execute(
+        sa.select(_devices.c.device_hash)
+        .join(tokens, tokens.c.device_id == _devices.c.id)
+        .where(tokens.c.id == token_id, _devices.c.phone == phone, _live(now))
+    ).first()
+    return row.device_hash[:DEVICE_ID_LENGTH] if row is not None else STRANGERS
+
+
+def remember(
+    session: Session,
+    *,
+    user_id: int,
+    phone: str,
+    device_id: str,
+    label: str | None,
+    now: datetime,
+    client_ip: str | None,
+    settings: Settings,
+) -> tuple[int, str]:
+    """In a sign-in's write transaction: the device row the new session belongs to, as (row id, device id).
+    A live device of this user and phone is kept and its expiry moved on; any other gets a fresh id and row,
+    and past DEVICES_MAX_PER_PHONE live ones the least recently used are revoked."""
+    expires = now + timedelta(days=settings.device_ttl_days)
+    if device_id:
+        kept = session.execute(
+            sa.update(_devices)
+            .where(
+                _devices.c.device_hash == security.token_hash(device_id),
+                _devices.c.phone == phone,
+                _devices.c.user_id == user_id,
+                _live(now),
+            )
+            .values(last_used_at=now, expires_at=expires, label=label)
+            .returning(_devices.c.id)
+        ).scalar()
+        if kept is not None:
+            return kept, device_id
+    device_id = security.new_device_id()
+    row_id: int = session.execute(
+        sa.insert(_devices)
+        .values(
+            user_id=user_id,
+            phone=phone,
+            device_hash=security.token_hash(device_id),
+            label=label,
+            created_at=now,
+            last_used_at=now,
+            expires_at=expires,
+        )
+        .returning(_devices.c.id)
+    ).scalar_one()
+    beyond_limit = (
+        sa.select(_devices.c.id)
+        .where(_devices.c.phone == phone, _live(now))
+        .order_by(_devices.c.last_used_at.desc(), _devices.c.id.desc())
+        .offset(settings.devices_max_per_phone)
+    )
+    revoke(session, _devices.c.id.in_(beyond_limit), reason="device_limit", client_ip=client_ip, now=now)
+    return row_id, device_id
+
+
+def revoke(
+    session: Session, where: sa.ColumnElement[bool], *, reason: str, client_ip: str | None, now: datetime
+) -> int:
+    """In the caller's write transaction: revoke every live device `where` selects, one audit event each
+    (detail: why, and the device's row id). Returns how many were revoked."""
+    revoked = session.execute(
+        sa.update(_devices)
+        .where(where, _devices.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(_devices.c.id, _devices.c.user_id)
+    ).all()
+    for row_id, user_id in revoked:
+        audit.record(
+            session, Event.DEVICE_REVOKED, user_id=user_id, client_ip=client_ip, detail=f"{reason}:{row_id}"
+        )
+    return len(revoked)
+
+
+def of_user(user_id: int) -> sa.ColumnElement[bool]:
+    return _devices.c.user_id == user_id
+
+
+def of_phone(phone: str) -> sa.ColumnElement[bool]:
+    return _devices.c.phone == phone
+
+
+def by_id(row_id: int) -> sa.ColumnElement[bool]:
+    return _devices.c.id == row_id

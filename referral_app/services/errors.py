@@ -5,8 +5,13 @@ API routes and the web app's states render these; neither invents its own messag
 
 from __future__ import annotations
 
+import logging
+import traceback
 from typing import Any, ClassVar
 
+import sqlalchemy as sa
+
+from referral_app.core.db import describe_database_error, is_database_outage
 from referral_app.core.i18n import API_LANGUAGE, humanize_seconds, translate
 
 
@@ -142,6 +147,12 @@ class NotAuthenticated(ServiceError):
         return {"WWW-Authenticate": "Bearer"}
 
 
+class AccountBlocked(ServiceError):
+    """An operator blocked the account: it cannot sign in or change anything until it is unblocked."""
+
+    code, status_code = "account_blocked", 403
+
+
 class SessionNotFound(ServiceError):
     """No live session of this user has the id: another user's id answers the same as a made-up one."""
 
@@ -171,6 +182,26 @@ class ServiceUnavailable(ServiceError):
 
     def __init__(self) -> None:
         super().__init__(retry_after=5)
+
+
+def unexpected_error(exc: BaseException, log: logging.Logger, where: str) -> ServiceError:
+    """The error to answer for an exception that is not a ServiceError, logged. A database outage (see
+    is_database_outage) is ServiceUnavailable; anything else the generic internal error, logged with its class,
+    message and traceback — a database error without SQLAlchemy's rendering, which quotes the parameters."""
+    if is_database_outage(exc):
+        log.error("database unavailable %s: %s", where, describe_database_error(exc))
+        return ServiceUnavailable()
+    if isinstance(exc, sa.exc.StatementError):
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        log.error(
+            "unhandled error %s: %s\nTraceback (most recent call last):\n%s",
+            where,
+            describe_database_error(exc),
+            stack,
+        )
+    else:
+        log.error("unhandled error %s", where, exc_info=exc)
+    return ServiceError()
 
 
 def _is_int(value: object) -> bool:

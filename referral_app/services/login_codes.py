@@ -6,9 +6,12 @@ takes no write lock; the write transaction checks again under its locks. Refusal
 a known moment (a lock, a settled cooldown or hourly limit) are also kept in the process (refusal_cache) and
 answered before any database work.
 
-Wrong guesses fill a leaky bucket per phone (and one per device that signed in for it before): PHONE_MAX_FAILURES
-in a row, then it drains at (PHONE_MAX_FAILURES_PER_30_DAYS - PHONE_MAX_FAILURES) per 30 days, so in any 30 days at
-most PHONE_MAX_FAILURES_PER_30_DAYS guesses are evaluated, and no lock lasts longer than a day.
+Wrong guesses fill leaky buckets (sign_in_guards): PHONE_MAX_FAILURES in a row, then each drains at
+(PHONE_MAX_FAILURES_PER_30_DAYS - PHONE_MAX_FAILURES) per 30 days, so in any 30 days at most
+PHONE_MAX_FAILURES_PER_30_DAYS guesses fill it, and no lock lasts longer than a day. Everyone without a live
+device token of the phone shares one bucket (strangers); a device holder fills its own device's bucket and the
+one all the phone's devices share. So at most twice PHONE_MAX_FAILURES_PER_30_DAYS guesses are evaluated for a
+phone in any 30 days, whoever makes them, and strangers' failures never lock the owner's devices.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from referral_app.models import LoginCode, SignInGuard, Timestamp
 from referral_app.services import audit, counters, refusal_cache, security
 from referral_app.services.audit import Event
 from referral_app.services.bridge import run_with_session
+from referral_app.services.devices import ALL_DEVICES, STRANGERS, guard_keys
 from referral_app.services.errors import (
     InvalidCode,
     RateLimited,
@@ -53,7 +57,6 @@ from referral_app.services.sms import load_sender
 log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
-STRANGERS = ""  # the guard's device for everyone without a device token of the phone
 
 # rate_counters names.
 VERIFY_FAILURES = "verify_failures"  # key: the requester
@@ -332,15 +335,18 @@ def verify_checks(session: Session, *, phone: str, client_ip: str | None) -> Ite
 _guards = cast("sa.Table", sa.inspect(SignInGuard).local_table)
 _codes = cast("sa.Table", sa.inspect(LoginCode).local_table)
 _one_row = sa.select(sa.literal_column("1").label("one")).subquery("one")
+_shared = _guards.alias("shared_guard")  # the guard all the phone's devices share (read, not used, for strangers)
 _VERIFY_STATE = sa.select(
     _guards.c.failures,
     _guards.c.locked_until,
     _guards.c.updated_at,
+    _shared.c.locked_until.label("shared_locked_until"),
+    _shared.c.updated_at.label("shared_updated_at"),
     counters.window_count(VERIFY_FAILURES).label("verify_failures"),
 ).select_from(
     _one_row.outerjoin(
         _guards, sa.and_(_guards.c.phone == sa.bindparam("phone"), _guards.c.device == sa.bindparam("device"))
-    )
+    ).outerjoin(_shared, sa.and_(_shared.c.phone == sa.bindparam("phone"), _shared.c.device == ALL_DEVICES))
 )
 _LATEST_CODE = (
     sa.select(_codes.c.id, _codes.c.code_hmac, _codes.c.expires_at, _codes.c.attempts, _codes.c.consumed_at)
@@ -365,16 +371,19 @@ _CLEAR_GUARD = (
 
 def _allowed_or_refused(
     session: Session, phone: str, device: str, requester: str | None, now: datetime, s: Settings
-) -> sa.Row[tuple[float | None, datetime | None, datetime | None, int | None]]:
-    """check_verify_allowed's rules on one read of the state; returns that state (the guard's columns)."""
+) -> sa.Row[tuple[float | None, datetime | None, datetime | None, datetime | None, datetime | None, int | None]]:
+    """check_verify_allowed's rules on one read of the state; returns that state (the guards' columns)."""
     state = session.execute(
         _VERIFY_STATE,
         {"phone": phone, "device": device, "counter_key": requester or "", "window": counters.window_start(now)},
     ).one()
-    if state.locked_until is not None and state.locked_until > now:
-        refusal_cache.remember_lock(phone, device, state.locked_until, now)
-        raise RateLimited(retry_after=_seconds_until(state.locked_until, now), reason="phone_locked")
-    if device == STRANGERS and requester is not None:
+    locks = {device: state.locked_until, ALL_DEVICES: state.shared_locked_until}
+    for key in guard_keys(device):
+        locked_until = locks[key]
+        if locked_until is not None and locked_until > now:
+            refusal_cache.remember_lock(phone, key, locked_until, now)
+            raise RateLimited(retry_after=_seconds_until(locked_until, now), reason="phone_locked")
+    if requester is not None:  # device holders too: a device token is no licence to guess from everywhere
         limit = counters.Limit(VERIFY_FAILURES, requester, s.verify_max_per_ip_per_hour, "verify_ip_limit")
         counters.refuse_if_full(limit, state.verify_failures, now)
     return state
@@ -384,11 +393,11 @@ def check_verify_allowed(
     session: Session, *, phone: str, device: str, client_ip: str | None, settings: Settings | None = None
 ) -> None:
     """Refuse a verification a limit forbids (`rate_limited`) before anything is evaluated or written: a
-    locked phone (for this device, or for strangers), or a requester without a device token that has used up
-    its failed verifications for the hour."""
+    locked phone (for this device or all devices, or for strangers), or a requester that has used up its failed
+    verifications for the hour. `device` is a guard key (devices.recognised)."""
     s = settings or get_settings()
     now = utcnow()
-    refusal_cache.check_lock(phone, device, now)  # a lock known to hold: answered without a statement
+    refusal_cache.check_lock(phone, guard_keys(device), now)  # a lock known to hold: answered without a statement
     _allowed_or_refused(session, phone, device, requester_key(client_ip, s.ipv6_prefix_length), now, s)
 
 
@@ -403,8 +412,9 @@ def consume_code(
 ) -> ServiceError | None:
     """Check `code` against the phone's latest code inside the caller's write transaction.
 
-    `device` is the device id of a valid device token for this phone ("" for none): its failures go to a
-    bucket of its own, so strangers' failures never lock the owner out on a device used before.
+    `device` is the guard key of a live device token for this phone (devices.recognised; STRANGERS for none):
+    its failures go to a bucket of its own and the one all the phone's devices share, so strangers' failures
+    never lock the owner out on a device used before.
     Returns None when it matched (the code is now consumed), otherwise the error to report; the failure
     is already recorded (code attempts, the guard's failures, maybe a lock, the audit trail) and the caller
     must commit it before raising: attempt counters and locks must stick.
@@ -427,14 +437,13 @@ def _check_code(
     latest = session.execute(_LATEST_CODE, {"phone": phone}).first()
     # The code a guess counts against: the latest one, while it is unused and alive.
     usable = latest if latest is not None and latest.consumed_at is None and latest.expires_at > now else None
-    # Every verification but a success counts against a requester without a device token (the transaction
-    # holds the requester's lock, so counting only the failures is counting each try and taking a success back).
-    failing_requester = requester if device == STRANGERS else None
+    # Every verification but a success counts against the requester (the transaction holds the requester's
+    # lock, so counting only the failures is counting each try and taking a success back).
     if usable is None:
         # Nothing to guess: refused without counting against the phone, so nobody can keep its owner out
         # without an SMS being sent. (It counts against the requester.)
-        if failing_requester is not None:
-            counters.add(session, VERIFY_FAILURES, failing_requester, now=now)
+        if requester is not None:
+            counters.add(session, VERIFY_FAILURES, requester, now=now)
         return InvalidCode(attempts_left=0)
 
     burned = usable.attempts >= s.code_max_attempts
@@ -445,17 +454,12 @@ def _check_code(
             session.execute(_CLEAR_GUARD, {"guard_phone": phone, "guard_device": device, "now": now})
         return None
 
-    if failing_requester is not None:
-        counters.add(session, VERIFY_FAILURES, failing_requester, now=now)
-    # A failure: the guard's bucket (a row of its own, created on the first failure) fills.
-    guard = (
-        session.get(SignInGuard, (phone, device), populate_existing=True) if state.updated_at is not None else None
-    )
-    if guard is None:
-        guard = SignInGuard(phone=phone, device=device, updated_at=now)
-        session.add(guard)
-    level = _failures_now(guard, now, s) + 1
-    guard.failures, guard.updated_at = level, now
+    if requester is not None:
+        counters.add(session, VERIFY_FAILURES, requester, now=now)
+    # A failure: the guards' buckets (rows of their own, created on the first failure) fill.
+    known = {device: state.updated_at is not None, ALL_DEVICES: state.shared_updated_at is not None}
+    guards = [_fill(session, phone, key, known[key], now, s) for key in guard_keys(device)]
+    level = max(guard.failures for guard in guards)
     attempts = usable.attempts
     if not burned:
         session.execute(_COUNT_ATTEMPT, {"code_id": usable.id})
@@ -463,18 +467,35 @@ def _check_code(
         burned = attempts >= s.code_max_attempts
         if burned:
             audit.record(session, Event.CODE_BURNED, phone=phone, client_ip=client_ip)
-    if level + 1 > s.phone_max_failures:  # the bucket holds no further guess: locked until it does
+    full = [guard for guard in guards if guard.failures + 1 > s.phone_max_failures]
+    for guard in full:  # the bucket holds no further guess: locked until it does
+        guard.locked_until = now + timedelta(seconds=_lock_seconds(guard.failures, s))
+    if full:
         wait = _lock_seconds(level, s)
-        guard.locked_until = now + timedelta(seconds=wait)
         log.warning("phone %s locked for %d s after failed codes", mask_phone(phone), wait)
         audit.record(
-            session, Event.PHONE_LOCKED, phone=phone, client_ip=client_ip, detail="device" if device else None
+            session, Event.PHONE_LOCKED, phone=phone, client_ip=client_ip, detail=_lock_detail(full[-1].device)
         )
         return RateLimited(retry_after=wait, reason="phone_locked")
     if burned:
         return TooManyAttempts()
     code_left = s.code_max_attempts - attempts
     return InvalidCode(attempts_left=min(code_left, math.floor(s.phone_max_failures - level)))
+
+
+def _lock_detail(key: str) -> str | None:
+    """The audit detail of a lock: whose bucket filled (None: strangers')."""
+    return {STRANGERS: None, ALL_DEVICES: "all_devices"}.get(key, "device")
+
+
+def _fill(session: Session, phone: str, key: str, known: bool, now: datetime, s: Settings) -> SignInGuard:
+    """One more failure in the bucket of (phone, key); `known`: its row exists (read by _allowed_or_refused)."""
+    guard = session.get(SignInGuard, (phone, key), populate_existing=True) if known else None
+    if guard is None:
+        guard = SignInGuard(phone=phone, device=key, updated_at=now)
+        session.add(guard)
+    guard.failures, guard.updated_at = _failures_now(guard, now, s) + 1, now
+    return guard
 
 
 def _drain_per_second(s: Settings) -> float:

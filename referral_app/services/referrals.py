@@ -25,7 +25,7 @@ from referral_app.services.errors import (
     ReferralCycle,
     ServiceError,
 )
-from referral_app.services.users import Profile, get_profile
+from referral_app.services.users import Profile, get_profile, lock_account
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ def activate_invite(session: Session, *, user_id: int, invite_code: str, client_
     with refusals, transaction(session, REFERRAL_GRAPH_LOCK):
         now = utcnow()
         _check_guesses(session, user_id, requester, now, s)  # again, under the lock
+        lock_account(session, user_id)  # a deleted or blocked account activates nothing, even mid-deletion
         me = session.get(User, user_id)
         owner = (
             # A deleted account's code is retired: it stays taken, and answers as unknown.

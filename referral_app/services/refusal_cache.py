@@ -1,5 +1,5 @@
 """Refusals that cannot change before a known moment, kept in this process so that a flood of them is answered
-before any database work (issue 12 part 6).
+before any database work.
 
 The cache only ever holds a refusal the database gave, until the moment the database's own rule ends it, and
 only when nothing — in any process — can lift it earlier. It must never refuse what the database would
@@ -10,11 +10,12 @@ same clock. A miss, an eviction or an expired entry just means the database deci
   is locked, every verification for that (phone, device) is refused before anything is evaluated
   (check_verify_allowed, also under the write transaction's locks), and only an evaluated guess writes the
   guard: a wrong one (more failures, a new lock) or the right one (which resets the guard of that device
-  only). Nothing else writes `locked_until` (account deletion leaves guards alone; strangers' guard is never
-  reset). So a lock, once committed, holds until `locked_until` exactly, whichever process reads it.
+  only). Nothing else writes `locked_until` but an operator ending the lock, which `lift`s the phone in every
+  process (account deletion leaves guards alone; strangers' guard is never reset). So a lock, once committed,
+  holds until `locked_until` or its lift, whichever process reads it.
 - **A send refused by the phone's cooldown or hourly limit.** It rests on the phone's login_codes rows. No row
   is added while it holds (the write path refuses too), but `withdraw_code` deletes a row whose SMS failed
-  (issue 12 part 8), in any process. So a send refusal is kept only when the newest row it rests on is
+  in any process. So a send refusal is kept only when the newest row it rests on is
   *settled*: older than `withdraw_window`, past which `withdraw_code` no longer deletes (it checks under the
   phone's lock). Withdraws in this process also drop the phone's entry (`forget_sends`).
 - Not cached: the per-requester limits (ip_hourly_limit, verify_ip_limit) and the SMS budgets. They are
@@ -27,14 +28,25 @@ clock skew is the one gap, as it is for the database path's own "now".
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import threading
+import time
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
-from referral_app.core.config import Settings
+import redis
+import redis.asyncio as aioredis
+
+from referral_app.core.config import Settings, get_settings
 from referral_app.limits import REFUSAL_CACHE_MAX_ENTRIES, WITHDRAW_MARGIN_SECONDS
 from referral_app.services.errors import RateLimited
+
+log = logging.getLogger(__name__)
+
+LIFT_QUIET_SECONDS = 10.0  # after a lift, a phone's refusals are not kept (one read just before it may be stale)
+LIFT_PUBLISH_TIMEOUT_SECONDS = 2.0
 
 PHONE_LOCKED = "phone_locked"
 
@@ -51,6 +63,7 @@ class RefusalCache:
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple[str, ...], tuple[datetime, str]] = OrderedDict()
+        self._lifted: OrderedDict[str, float] = OrderedDict()  # phone -> when its refusals were lifted (monotonic)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -69,7 +82,7 @@ class RefusalCache:
             return entry
 
     def put(self, key: tuple[str, ...], until: datetime, reason: str, now: datetime) -> None:
-        if until <= now or self.max_entries <= 0:
+        if until <= now or self.max_entries <= 0 or self.lifted_lately(key[1], time.monotonic()):
             return
         with self._lock:
             self._entries[key] = (until, reason)
@@ -81,9 +94,26 @@ class RefusalCache:
         with self._lock:
             self._entries.pop(key, None)
 
+    def forget_phone(self, phone: str, now: float) -> None:
+        """Drop every entry of the phone, and keep none for it for LIFT_QUIET_SECONDS: a refusal read from the
+        database just before the change that lifted it must not be kept after it."""
+        with self._lock:
+            for key in [key for key in self._entries if key[1] == phone]:
+                del self._entries[key]
+            self._lifted[phone] = now
+            self._lifted.move_to_end(phone)
+            while len(self._lifted) > self.max_entries:
+                self._lifted.popitem(last=False)
+
+    def lifted_lately(self, phone: str, now: float) -> bool:
+        with self._lock:
+            lifted = self._lifted.get(phone)
+            return lifted is not None and now - lifted < LIFT_QUIET_SECONDS
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._lifted.clear()
 
 
 _cache = RefusalCache(REFUSAL_CACHE_MAX_ENTRIES)
@@ -99,9 +129,10 @@ def _refuse(key: tuple[str, ...], now: datetime) -> None:
 # --- a locked phone -------------------------------------------------------------------------------------------
 
 
-def check_lock(phone: str, device: str, now: datetime) -> None:
-    """Raise the phone_locked refusal the database gave for (phone, device), while it holds."""
-    _refuse(("lock", phone, device), now)
+def check_lock(phone: str, keys: tuple[str, ...], now: datetime) -> None:
+    """Raise a phone_locked refusal the database gave for (phone, key) of any of the guard keys, while it holds."""
+    for key in keys:
+        _refuse(("lock", phone, key), now)
 
 
 def remember_lock(phone: str, device: str, locked_until: datetime, now: datetime) -> None:
@@ -143,6 +174,49 @@ def send_refused(
 def forget_sends(phone: str) -> None:
     """A code of the phone was withdrawn: whatever its sends were refused on may be gone."""
     _cache.forget(("send", phone))
+
+
+# --- lifting a phone's refusals in every process --------------------------------------------------------------
+
+LIFT_CHANNEL = "referral_app:refusals-lifted"  # Redis pub/sub: a phone whose cached refusals must go
+
+
+def lift(phone: str) -> None:
+    """An operator changed what the cache rests on for this phone (ended its lock): drop its refusals here at
+    once, and in every other process through Redis when REFLEX_REDIS_URL is set (processes subscribe with
+    `listen_for_lifts`). Call it after the change is committed. Without Redis there is one process to tell."""
+    _cache.forget_phone(phone, time.monotonic())
+    if url := get_settings().reflex_redis_url:
+        client = redis.Redis.from_url(url, socket_timeout=LIFT_PUBLISH_TIMEOUT_SECONDS)
+        try:
+            client.publish(LIFT_CHANNEL, phone)
+        finally:
+            client.close()
+
+
+async def listen_for_lifts() -> None:
+    """A lifespan task: forget the phones other processes lift. While the subscription is down, lifts may be
+    missed, so every refusal kept is dropped when it is back (they are only ever a shortcut)."""
+    url = get_settings().reflex_redis_url
+    if not url:
+        return
+    while True:
+        client = aioredis.Redis.from_url(url)
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(LIFT_CHANNEL)
+                _cache.clear()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        _cache.forget_phone(message["data"].decode(), time.monotonic())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("refusal-cache lifts: Redis subscription lost (%s); retrying", type(exc).__name__)
+            _cache.clear()
+            await asyncio.sleep(1)
+        finally:
+            await client.aclose()
 
 
 def forget() -> None:

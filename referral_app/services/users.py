@@ -19,7 +19,7 @@ from referral_app.core.config import Settings, get_settings
 from referral_app.core.db import InsertUnlessPresent, PreparedRead, transaction
 from referral_app.limits import NAME_MAX_LENGTH, PROFILE_REFERRALS, REFERRALS_PAGE_DEFAULT, REFERRALS_PAGE_MAX
 from referral_app.models import User
-from referral_app.services.errors import InvalidEmail, InvalidName, NotAuthenticated
+from referral_app.services.errors import AccountBlocked, InvalidEmail, InvalidName, NotAuthenticated
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +76,28 @@ def sign_in_user(
     session: Session, *, phone: str, now: datetime, settings: Settings | None = None
 ) -> tuple[int, bool]:
     """get_or_create_user for a sign-in, inside the caller's write transaction: the user's id, with
-    `last_login_at` set to `now`, created on the first login. Returns (id, created). A returning user is one
-    Core statement (an UPDATE that returns the id), with no ORM object loaded."""
-    touched = session.execute(_TOUCH_LOGIN, {"e164": phone, "now": now}).scalar()
-    if touched is not None:
-        return touched, False
-    created = _insert_user(session, phone, now, now, settings or get_settings())
-    if created is None:  # created concurrently by another login of the same phone
-        return session.execute(_TOUCH_LOGIN, {"e164": phone, "now": now}).scalar_one(), False
-    return created, True
+    `last_login_at` set to `now`, created on the first login. Returns (id, created); AccountBlocked for a blocked
+    account. A returning user is one Core statement (an UPDATE that returns the id), with no ORM object loaded."""
+    touched = session.execute(_TOUCH_LOGIN, {"e164": phone, "now": now}).first()
+    if touched is None:
+        created = _insert_user(session, phone, now, now, settings or get_settings())
+        if created is not None:
+            return created, True
+        touched = session.execute(_TOUCH_LOGIN, {"e164": phone, "now": now}).one()  # created concurrently
+    if touched.blocked_at is not None:
+        raise AccountBlocked()
+    return touched.id, False
+
+
+def lock_account(session: Session, user_id: int) -> None:
+    """In the caller's write transaction, before it writes anything by user id: the account is live (else
+    NotAuthenticated) and not blocked (else AccountBlocked), and stays so until the transaction ends — its row
+    is locked on PostgreSQL (a concurrent deletion waits, or is waited for and seen), and SQLite has one writer."""
+    row = session.execute(_LOCK_ACCOUNT, {"user_id": user_id}).first()
+    if row is None or row.deleted_at is not None:
+        raise NotAuthenticated()
+    if row.blocked_at is not None:
+        raise AccountBlocked()
 
 
 def _insert_user(
@@ -119,7 +132,12 @@ _TOUCH_LOGIN = (
     sa.update(_users_table)
     .where(_users_table.c.phone == sa.bindparam("e164"))  # a tombstone's phone is freed
     .values(last_login_at=sa.bindparam("now"))
-    .returning(_users_table.c.id)
+    .returning(_users_table.c.id, _users_table.c.blocked_at)
+)
+_LOCK_ACCOUNT = (
+    sa.select(_users_table.c.deleted_at, _users_table.c.blocked_at)
+    .where(_users_table.c.id == sa.bindparam("user_id"))
+    .with_for_update()
 )
 _USER_BY_PHONE = sa.select(_users_table.c.id).where(_users_table.c.phone == sa.bindparam("e164"))
 _INSERT_NEW_USER = InsertUnlessPresent(_users_table, _users_table.c.id)
@@ -249,5 +267,6 @@ def update_profile(session: Session, *, user_id: int, name: object = _UNSET, ema
         values["email"] = _clean_email(email)
     if values:
         with transaction(session, write=True):
+            lock_account(session, user_id)
             session.execute(sa.update(User).where(col(User.id) == user_id).values(**values))
     return get_profile(session, user_id=user_id)

@@ -7,7 +7,8 @@ replaces Reflex's socket.io namespace and drops every other message before Refle
 
 - the event must be in CLIENT_HANDLERS (so `setvar`, `show_error`, the page `on_load`s and the countdown ticker,
   which only the server chains, cannot be sent);
-- its arguments must be exactly what the handler takes (no unknown names, nothing required missing);
+- its arguments must be exactly what the handler takes (no unknown names, nothing required missing), each of
+  the type the handler annotates (so Reflex never converts a client's value, nor logs it when that fails);
 - client-storage writes (`hydrate_and_load`, `update_vars_internal`) may only name our client-storage vars;
 - the route it reports is bounded, and nothing else of the message is kept;
 - a tab may report at most FRONTEND_ERRORS_PER_TAB frontend exceptions per window.
@@ -20,13 +21,22 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import types
+import typing
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import reflex as rx
 from reflex.app import EventNamespace
-from reflex.state import FrontendEventExceptionState, OnLoadInternalState, State, UpdateVarsInternalState
+from reflex.state import (
+    BaseState,
+    FrontendEventExceptionState,
+    OnLoadInternalState,
+    State,
+    UpdateVarsInternalState,
+)
 from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event import EventHandler
 from reflex_base.utils.format import format_event_handler
@@ -88,31 +98,99 @@ _STORAGE_EVENTS = {
     format_event_handler(State.hydrate_and_load),
     format_event_handler(UPDATE_VARS_INTERNAL),
 }
-# How the browser names our client-storage vars (`<state full name>.<var>_rx_state_`).
-CLIENT_STORAGE_KEYS = frozenset(
-    f"{AppState.get_full_name()}.{name}{FIELD_MARKER}"
-    for name in AppState.base_vars
-    if AppState._is_client_storage(name)
-)
+CLIENT_STORAGE_TYPES = (rx.Cookie, rx.LocalStorage, rx.SessionStorage)
+
+
+def client_storage_vars(root: type[BaseState] = AppState) -> dict[str, str]:
+    """Every client-storage var of `root` and the states under it: the name the browser sends it by
+    (`<state full name>.<var>_rx_state_`) -> the var's name, which AppState's CLIENT_STORAGE_CHECKS checks."""
+    found: dict[str, str] = {}
+    states: list[type[BaseState]] = [root]
+    while states:
+        state = states.pop()
+        states.extend(state.get_substates())
+        fields = state.get_fields()
+        for name in state.base_vars:  # the vars declared on this state, not inherited from its parent
+            field = fields.get(name)
+            if field is not None and isinstance(field.default, CLIENT_STORAGE_TYPES):
+                found[f"{state.get_full_name()}.{name}{FIELD_MARKER}"] = name
+    return found
+
+
+CLIENT_STORAGE_KEYS = frozenset(client_storage_vars())
 HASHES_MAX = 64  # hydrate_and_load's per-state hashes of the compiled initial state (one per state)
 HASH_MAX_LENGTH = 64
+
+
+# Whether a value decoded from the client's JSON has an argument's annotated type.
+TypeCheck = Callable[[object], bool]
+
+
+def _any(_value: object) -> bool:
+    return True
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is no number
+
+
+def _is_float(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_SIMPLE_CHECKS: dict[object, TypeCheck] = {
+    Any: _any,
+    str: lambda value: isinstance(value, str),
+    int: _is_int,
+    float: _is_float,
+    bool: lambda value: isinstance(value, bool),
+    type(None): lambda value: value is None,
+}
+
+
+def type_check(annotation: object) -> TypeCheck:
+    """The check for a handler argument's annotation: str, int, float, bool, None, Any, list[...],
+    dict[..., ...] and unions of them. Any other annotation raises at import, so a handler taking a type not
+    checked here is noticed before a client can send it."""
+    if (simple := _SIMPLE_CHECKS.get(annotation)) is not None:
+        return simple
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = tuple(type_check(arg) for arg in args)
+        return lambda value: any(check(value) for check in members)
+    if annotation is list or origin is list:
+        item = type_check(args[0]) if args else _any
+        return lambda value: isinstance(value, list) and all(item(v) for v in value)
+    if annotation is dict or origin is dict:
+        key, item = (type_check(args[0]), type_check(args[1])) if args else (_any, _any)
+        return lambda value: isinstance(value, dict) and all(key(k) and item(v) for k, v in value.items())
+    raise TypeError(f"an event argument annotated {annotation!r} has no type check in web/events.py")
 
 
 @dataclass(frozen=True)
 class Arguments:
     names: frozenset[str]
     required: frozenset[str]
+    checks: tuple[tuple[str, TypeCheck], ...]
 
     @classmethod
     def of(cls, handler: EventHandler) -> Arguments:
         parameters = list(inspect.signature(handler.fn).parameters.values())[1:]  # after `self`
+        hints = typing.get_type_hints(handler.fn)
         return cls(
             frozenset(p.name for p in parameters),
             frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty),
+            tuple((p.name, type_check(hints[p.name])) for p in parameters),
         )
 
     def fit(self, payload: dict[str, Any]) -> bool:
-        return len(payload) <= EVENT_PAYLOAD_MAX_KEYS and self.required <= payload.keys() <= self.names
+        """The payload names what the handler takes, with values of its annotated types: Reflex converts a
+        mistyped value itself, and logs the value verbatim when that fails."""
+        return (
+            len(payload) <= EVENT_PAYLOAD_MAX_KEYS
+            and self.required <= payload.keys() <= self.names
+            and all(check(payload[name]) for name, check in self.checks if name in payload)
+        )
 
 
 CLIENT_EVENTS: dict[str, Arguments] = {format_event_handler(h): Arguments.of(h) for h in CLIENT_HANDLERS}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import api_login, bearer
+from referral_app.api.main import create_api
+from referral_app.core.config import Settings
+from referral_app.limits import EXPORTS_PER_HOUR
+from tests.helpers import api_login, bearer, configure
 
 ANNA, BORIS = "+79123456789", "+79001112233"
 PHONE_UA = {"User-Agent": "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36"}
@@ -33,7 +36,16 @@ async def test_sessions_listed_and_one_revoked(client: httpx.AsyncClient, settin
         ("curl/8.5.0", "203.0.113.*", True),
         ("Chrome on Android", "203.0.113.*", False),
     ]
-    assert set(rows[0]) == {"id", "device_label", "client_ip", "created_at", "last_used_at", "current"}
+    assert set(rows[0]) == {
+        "id",
+        "device_id",
+        "device_label",
+        "client_ip",
+        "created_at",
+        "last_used_at",
+        "current",
+    }
+    assert rows[0]["device_id"] != rows[1]["device_id"]  # signed in on two devices
     assert rows[0]["created_at"].endswith("Z")
     gone = await client.delete(f"/api/v1/auth/sessions/{rows[1]['id']}", headers=bearer(laptop))
     assert gone.status_code == 204
@@ -107,6 +119,30 @@ async def test_export_is_a_json_download_of_my_data(client: httpx.AsyncClient) -
     assert (await client.get("/api/v1/profile/export")).json()["code"] == "not_authenticated"
 
 
+async def test_exports_are_throttled_and_show_strangers_as_their_network(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    anna = await api_login(client, ANNA)
+    transport = httpx.ASGITransport(app=create_api(), client=("198.51.100.23", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as stranger:
+        configure(settings, code_resend_cooldown_seconds=0)
+        assert (await stranger.post("/api/v1/auth/code", json={"phone": ANNA})).status_code == 200
+    answers = [
+        await client.get("/api/v1/profile/export", headers=bearer(anna["access_token"]))
+        for _ in range(EXPORTS_PER_HOUR + 1)
+    ]
+    assert [a.status_code for a in answers] == [200] * EXPORTS_PER_HOUR + [429]
+    data = answers[0].json()
+    addresses = {e["client_ip"] for e in data["audit_events"]}
+    assert addresses == {"203.0.113.*", "198.51.100.*"} and "198.51.100.23" not in answers[0].text
+    assert [a.json()["exports"] for a in answers[:-1]] == list(range(EXPORTS_PER_HOUR))
+    refused = answers[-1]
+    assert refused.json()["code"] == "rate_limited"
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600 and refused.json()["retry_after"] == int(
+        refused.headers["Retry-After"]
+    )
+
+
 async def test_delete_with_a_code(client: httpx.AsyncClient, settings) -> None:  # type: ignore[no-untyped-def]
     from tests.helpers import configure
 
@@ -164,7 +200,7 @@ async def test_new_endpoints_are_documented_with_every_error(client: httpx.Async
         ("get", "/api/v1/auth/sessions"): {"401"},
         ("delete", "/api/v1/auth/sessions/{session_id}"): {"401", "403", "404", "422"},
         ("post", "/api/v1/auth/logout"): {"401", "403", "422"},
-        ("get", "/api/v1/profile/export"): {"401", "403"},
+        ("get", "/api/v1/profile/export"): {"401", "403", "429"},
         ("delete", "/api/v1/profile"): {"400", "401", "403", "422", "429"},
     }
     for (method, path), statuses in documented.items():

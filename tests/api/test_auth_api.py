@@ -152,6 +152,33 @@ async def test_logout_without_token(client: httpx.AsyncClient) -> None:
     assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v1/auth/logout", {"scope": "nowhere"}),
+        ("POST", "/api/v1/auth/logout", {"unknown": 1}),
+        ("DELETE", "/api/v1/auth/sessions/not-a-number", None),
+        ("DELETE", "/api/v1/auth/sessions/0", None),
+        ("DELETE", "/api/v1/profile", {"code": ""}),
+    ],
+)
+async def test_without_a_token_the_answer_is_401_before_any_validation(
+    client: httpx.AsyncClient, method: str, path: str, body: dict | None
+) -> None:
+    """A client without a token learns nothing about what the body or path should look like."""
+    for headers in ({}, bearer("rfa_" + "x" * 43)):
+        response = await client.request(method, path, json=body, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (401, "not_authenticated"), response.text
+
+
+async def test_with_a_token_bad_input_is_still_422(client: httpx.AsyncClient) -> None:
+    token = (await api_login(client, PHONE))["access_token"]
+    response = await client.post("/api/v1/auth/logout", json={"scope": "nowhere"}, headers=bearer(token))
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error")
+    response = await client.delete("/api/v1/auth/sessions/0", headers=bearer(token))
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error")
+
+
 async def test_verify_race_over_http_gives_one_token(client: httpx.AsyncClient) -> None:
     code = (await client.post("/api/v1/auth/code", json={"phone": PHONE})).json()["debug_code"]
     responses = await asyncio.gather(

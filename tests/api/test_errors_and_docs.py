@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import httpx
+import pytest
 
 from referral_app.core.config import Settings
 from tests.helpers import configure
@@ -77,6 +81,28 @@ async def test_database_outage_gives_503_json(settings: Settings) -> None:
     assert response.json()["code"] == "service_unavailable"
     assert response.headers["Retry-After"]
     assert health.status_code == 503
+
+
+async def test_a_database_error_that_is_no_outage_gives_500_and_is_logged(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database without its tables (a migration not run) is a defect to fix, not an outage to wait out: 500
+    `internal_error`, with the error's class and message in the log, and never the statement's parameters."""
+    from referral_app.api.main import create_api
+    from referral_app.core.db import dispose_engines
+
+    configure(settings, database_url=f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    transport = httpx.ASGITransport(app=create_api(), client=("203.0.113.7", 1))
+    caplog.set_level(logging.ERROR)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        response = await c.post("/api/v1/auth/code", json={"phone": "+79123456789"})
+    dispose_engines()
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Something went wrong on our side.", "code": "internal_error"}
+    assert "Retry-After" not in response.headers
+    assert "OperationalError (sqlite3.OperationalError): no such table:" in caplog.text
+    assert "POST /api/v1/auth/code" in caplog.text
+    assert "9123456789" not in caplog.text and "[parameters" not in caplog.text
 
 
 async def test_health(client: httpx.AsyncClient) -> None:

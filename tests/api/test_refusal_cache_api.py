@@ -1,4 +1,4 @@
-"""Refusals answered from the process's cache (issue 12 part 6), over HTTP on SQLite and PostgreSQL: exactly the
+"""Refusals answered from the process's cache, over HTTP on SQLite and PostgreSQL: exactly the
 database's answer, no statement, a lock that ends on time, a withdrawn code, a bounded cache."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sign-in against a patient attacker (issue 12), over HTTP on SQLite and PostgreSQL: the owner's device keeps
+"""Sign-in against a patient attacker, over HTTP on SQLite and PostgreSQL: the owner's device keeps
 its own budget, verification is limited per requester, one client identity, SMS pumping, provider failures,
 invite guessing, and refusals that cost no write each."""
 

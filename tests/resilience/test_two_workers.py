@@ -20,6 +20,7 @@ from tests.resilience.conftest import postgres_database, require_redis, running_
 from tests.support.procfs import children_of, established_connections
 from tests.support.reflex_internals import reflex_socket_owner
 from tests.support.server import RunningServer
+from tests.ui.device_cookie import owner_returns_through_a_strangers_lock
 
 pytestmark = pytest.mark.server
 
@@ -113,3 +114,16 @@ async def test_a_browser_session_moves_between_the_workers(
     await page.reload()
     await expect(page.locator("#profile-phone")).to_have_text("+7 916 000-06-02", timeout=WAIT)
     await context.close()
+
+
+async def test_the_owner_signs_in_through_a_strangers_lock(
+    two_workers: tuple[RunningServer, str], browser: Browser
+) -> None:
+    """The device cookie across two workers: whichever worker hydrates the tab sees it and keeps it."""
+    server, _ = two_workers
+    context = await browser.new_context(base_url=server.base_url)
+    context.set_default_timeout(20_000)
+    try:
+        await owner_returns_through_a_strangers_lock(context, "+79160000603", timeout=WAIT)
+    finally:
+        await context.close()

@@ -18,7 +18,12 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
 from referral_app.lifespan import apply_migrations
-from referral_app.limits import AUDIT_RETENTION_MIN_DAYS, REFUSAL_AUDIT_INTERVAL_SECONDS, REFUSALS_PER_AUDIT_ROW
+from referral_app.limits import (
+    AUDIT_RETENTION_MIN_DAYS,
+    REFUSAL_AUDIT_INTERVAL_SECONDS,
+    REFUSAL_SOURCES_PER_KIND,
+    REFUSALS_PER_AUDIT_ROW,
+)
 from referral_app.models import AuditEvent, AuditPurge, LoginCode
 from referral_app.services import audit, auth, login_codes, referrals, users
 from referral_app.services.errors import (
@@ -91,7 +96,7 @@ async def test_a_failed_group_commit_fails_every_caller_in_it(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(session: Session, rows: list[dict[str, object]]) -> None:
-        raise sa.exc.OperationalError("INSERT", {}, Exception("database is gone"))
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is gone"), connection_invalidated=True)
 
     monkeypatch.setattr(audit, "_insert_all", broken)
     results = await asyncio.gather(
@@ -106,16 +111,18 @@ async def test_a_failed_group_commit_fails_every_caller_in_it(
     assert len(session.exec(select(AuditEvent)).all()) == 1
 
 
-# --- refusals: one row per kind per interval, carrying the count (issue 12 part 6) -----------------------------
+# --- refusals: one write per kind per interval, rows carrying each source's count ---------------------------
 
 LOCKED = audit.Event.VERIFY_REFUSED
 COOLDOWN = audit.Event.CODE_REFUSED
 
 
-def refuse(session: Session, times: int, event: audit.Event = LOCKED, detail: str = "phone_locked") -> None:
-    """`times` refusals of one kind, from addresses 10.0.0.1, 10.0.0.2, ... (the row keeps the last one's)."""
-    for n in range(1, times + 1):
-        audit.record_refusal(session, event, phone=PHONE, client_ip=f"10.0.{n // 256}.{n % 256}", detail=detail)
+def refuse(
+    session: Session, times: int, event: audit.Event = LOCKED, detail: str = "phone_locked", phone: str = PHONE
+) -> None:
+    """`times` refusals of one kind for `phone`, from IP."""
+    for _ in range(times):
+        audit.record_refusal(session, event, phone=phone, client_ip=IP, detail=detail)
 
 
 def refusal_rows(session: Session) -> list[tuple[str, str | None, str | None]]:
@@ -126,7 +133,7 @@ def refusal_rows(session: Session) -> list[tuple[str, str | None, str | None]]:
 
 def test_a_flood_within_one_interval_writes_only_its_first_row(session: Session, clock: FakeClock) -> None:
     refuse(session, 200)
-    assert refusal_rows(session) == [("verify_refused", "phone_locked", "10.0.0.1")]
+    assert refusal_rows(session) == [("verify_refused", "phone_locked", IP)]
     clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS - 0.001)
     refuse(session, 1)
     assert len(refusal_rows(session)) == 1
@@ -134,8 +141,8 @@ def test_a_flood_within_one_interval_writes_only_its_first_row(session: Session,
     clock.advance(0.001)
     refuse(session, 1)
     assert refusal_rows(session) == [
-        ("verify_refused", "phone_locked", "10.0.0.1"),
-        ("verify_refused", "phone_locked x201", "10.0.0.1"),  # the fields of the refusal that completed it
+        ("verify_refused", "phone_locked", IP),
+        ("verify_refused", "phone_locked x201", IP),
     ]
 
 
@@ -144,8 +151,8 @@ def test_the_row_after_an_interval_counts_exactly_the_refusals_since(session: Se
     refuse(session, 200)
     clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
     assert len(refusal_rows(session)) == 1  # counting writes nothing: the next refusal does
-    audit.record_refusal(session, LOCKED, phone=PHONE, client_ip="192.0.2.1", detail="phone_locked")
-    assert refusal_rows(session)[1:] == [("verify_refused", "phone_locked x201", "192.0.2.1")]
+    refuse(session, 1)
+    assert refusal_rows(session)[1:] == [("verify_refused", "phone_locked x201", IP)]
     # Then the count starts again, and the interval runs from that row.
     refuse(session, 199)
     clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
@@ -187,6 +194,89 @@ def test_two_kinds_are_counted_apart(session: Session, clock: FakeClock) -> None
     ]
 
 
+def sourced_rows(session: Session) -> list[tuple[str | None, str | None, str | None]]:
+    """(phone, address, detail) of every row after the kind's first."""
+    session.rollback()
+    rows = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+    return [(row.phone, row.client_ip, row.detail) for row in rows[1:]]
+
+
+def phone_of(n: int) -> str:
+    return f"+7912{n:07d}"
+
+
+def test_each_phone_and_address_gets_its_own_count(session: Session, clock: FakeClock) -> None:
+    """Refusals of one kind for several phones: each row names one phone and address and counts only theirs,
+    whichever refusal made the rows due."""
+    refuse(session, 1)
+    for _ in range(6):
+        refuse(session, 2, phone=phone_of(1))
+        audit.record_refusal(session, LOCKED, phone=phone_of(2), client_ip="192.0.2.9", detail="phone_locked")
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    audit.record_refusal(session, LOCKED, phone=phone_of(3), client_ip="192.0.2.3", detail="phone_locked")
+    assert sourced_rows(session) == [
+        (phone_of(1), IP, "phone_locked x12"),
+        (phone_of(2), "192.0.2.9", "phone_locked x6"),
+        (phone_of(3), "192.0.2.3", "phone_locked x1"),  # the one that completed the batch: its own count only
+    ]
+
+
+def test_a_flood_of_distinct_phones_degrades_to_a_row_that_says_so(session: Session, clock: FakeClock) -> None:
+    """Beyond REFUSAL_SOURCES_PER_KIND sources, one row counts the rest and names no phone or address."""
+    refuse(session, 1)
+    for n in range(2000):
+        phone = phone_of(n % 1950)  # 1,950 phones, 50 of them refused twice (from another address)
+        audit.record_refusal(
+            session, LOCKED, phone=phone, client_ip=f"10.1.{n // 250}.{n % 250}", detail="phone_locked"
+        )
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    audit.record_refusal(session, LOCKED, phone=phone_of(0), client_ip="10.1.0.0", detail="phone_locked")
+    rows = sourced_rows(session)
+    one_by_one = [(phone_of(n), f"10.1.0.{n}", "phone_locked x1") for n in range(REFUSAL_SOURCES_PER_KIND)]
+    one_by_one[0] = (phone_of(0), "10.1.0.0", "phone_locked x2")  # the first source, refused again at the end
+    assert rows[:-1] == one_by_one
+    spread = 2000 - REFUSAL_SOURCES_PER_KIND
+    assert rows[-1] == (None, None, f"phone_locked x{spread} (1,950 phones, {spread:,} addresses)")
+
+
+def test_a_flood_against_one_phone_from_many_addresses_names_the_phone(session: Session, clock: FakeClock) -> None:
+    refuse(session, 1)
+    for n in range(300):
+        audit.record_refusal(
+            session, LOCKED, phone=PHONE, client_ip=f"10.2.{n // 250}.{n % 250}", detail="phone_locked"
+        )
+    clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    assert audit.flush_refusals(session) == REFUSAL_SOURCES_PER_KIND + 1
+    assert sourced_rows(session)[-1] == (
+        PHONE,
+        None,
+        f"phone_locked x{300 - REFUSAL_SOURCES_PER_KIND} (290 addresses)",
+    )
+
+
+def test_no_row_claims_a_refusal_a_phone_did_not_have(session: Session, clock: FakeClock) -> None:
+    """Whatever the mix, the counts of the rows naming a phone add up to at most its refusals (to exactly
+    them, with the spread row's, which names no phone when several share it)."""
+    refused: dict[str, int] = {}
+    for n in range(3000):
+        phone = phone_of((n * 7919) % 37)
+        refused[phone] = refused.get(phone, 0) + 1
+        audit.record_refusal(session, LOCKED, phone=phone, client_ip=f"10.3.0.{n % 3}", detail="phone_locked")
+        if n % 400 == 0:
+            clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
+    audit.flush_refusals(session)
+    session.rollback()
+    claimed: dict[str, int] = {}
+    total = 0
+    for row in session.exec(select(AuditEvent)).all():
+        count = int((row.detail or "").split(" x")[1].split(" ")[0]) if " x" in (row.detail or "") else 1
+        total += count
+        if row.phone is not None:
+            claimed[row.phone] = claimed.get(row.phone, 0) + count
+    assert total == 3000
+    assert all(claimed[phone] <= refused[phone] for phone in claimed), (claimed, refused)
+
+
 def test_the_shutdown_flush_writes_exactly_the_pending_counts(session: Session, clock: FakeClock) -> None:
     assert audit.flush_refusals(session) == 0  # nothing seen, nothing written
     refuse(session, 8)
@@ -194,8 +284,8 @@ def test_the_shutdown_flush_writes_exactly_the_pending_counts(session: Session, 
     refuse(session, 1, LOCKED, "verify_ip_limit")  # its first row is written: nothing of it pending
     assert audit.flush_refusals(session) == 2
     assert refusal_rows(session)[3:] == [
-        ("verify_refused", "phone_locked x7", "10.0.0.8"),  # the latest refusal's fields
-        ("code_refused", "cooldown x2", "10.0.0.3"),
+        ("verify_refused", "phone_locked x7", IP),
+        ("code_refused", "cooldown x2", IP),
     ]
     assert audit.flush_refusals(session) == 0  # and nothing twice
     assert len(refusal_rows(session)) == 5
@@ -203,7 +293,7 @@ def test_the_shutdown_flush_writes_exactly_the_pending_counts(session: Session, 
     refuse(session, 10)
     clock.advance(REFUSAL_AUDIT_INTERVAL_SECONDS)
     refuse(session, 1)
-    assert refusal_rows(session)[5:] == [("verify_refused", "phone_locked x11", "10.0.0.1")]
+    assert refusal_rows(session)[5:] == [("verify_refused", "phone_locked x11", IP)]
     assert audit.flush_refusals(session) == 0
 
 
@@ -277,7 +367,7 @@ async def test_a_failing_flush_at_shutdown_is_only_logged(
     session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(session: Session, rows: list[dict[str, object]]) -> None:
-        raise sa.exc.OperationalError("INSERT", {}, Exception("database is gone"))
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is gone"), connection_invalidated=True)
 
     async with apply_migrations():
         refuse(session, 4)

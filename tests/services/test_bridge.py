@@ -1,6 +1,6 @@
-"""run_reads: on SQLite, service calls that read run on the event loop; a call that writes, or finds SQLite busy,
-runs again from the start in a worker thread, and what it writes is written once. On PostgreSQL every call runs
-in a worker thread. Errors come out as from run_with_session."""
+"""run_reads: on SQLite, service calls that read run on the event loop; one that finds SQLite busy runs again in
+a worker thread, and one that tries to write is refused before it writes (writes are run_with_session's). On
+PostgreSQL every call runs in a worker thread. Errors come out as from run_with_session."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from referral_app.core.config import Settings, set_settings
-from referral_app.core.db import WriteOutsideWorkerThread, dispose_engines, reads_only, transaction
+from referral_app.core.db import dispose_engines, reads_only, transaction
 from referral_app.models import AuditEvent, AuthToken
 from referral_app.services import audit, auth, login_codes
 from referral_app.services.bridge import run_reads
@@ -63,19 +63,16 @@ async def test_postgresql_reads_run_in_a_worker_thread(settings: Settings) -> No
 
 
 @SQLITE_ONLY
-async def test_a_call_that_writes_runs_again_in_a_worker_thread_and_writes_once(
-    settings: Settings, session: Session
-) -> None:
+async def test_a_call_that_writes_is_refused_and_writes_nothing(settings: Settings, session: Session) -> None:
     writer = Calls(write=True)
-    assert await run_reads(writer, phone=PHONE) == 0
-    assert writer.threads[0] == threading.get_ident()
-    assert len(writer.threads) == 2 and writer.threads[1] != threading.get_ident()
-    assert _events(session) == 1
-    assert await run_reads(writer, phone=PHONE) == 1  # the write's second run saw the first
+    with pytest.raises(RuntimeError, match="run_with_session"):
+        await run_reads(writer, phone=PHONE)
+    assert writer.threads == [threading.get_ident()]  # not run again anywhere
+    assert _events(session) == 0
 
 
 def test_reads_only_refuses_a_write_before_it_begins(settings: Settings, session: Session) -> None:
-    with reads_only(session), pytest.raises(WriteOutsideWorkerThread):
+    with reads_only(session), pytest.raises(RuntimeError):
         audit.record_alone(session, audit.Event.LOGIN, phone=PHONE)
     assert not session.in_transaction()
     assert _events(session) == 0
@@ -83,7 +80,7 @@ def test_reads_only_refuses_a_write_before_it_begins(settings: Settings, session
     assert _events(session) == 1
 
 
-async def test_the_token_check_refreshes_last_used_through_a_worker_thread(
+async def test_the_token_check_reads_and_refreshes_last_used_as_a_write_of_its_own(
     settings: Settings, session: Session, clock: FakeClock
 ) -> None:
     code = login_codes.issue_code(session, phone=PHONE, client_ip="203.0.113.7", settings=settings)
@@ -91,11 +88,11 @@ async def test_the_token_check_refreshes_last_used_through_a_worker_thread(
     with transaction(session):
         first_used = session.exec(select(AuthToken.last_used_at)).one()
     clock.advance(settings.token_touch_interval_seconds + 1)
-    assert await run_reads(auth.authenticate, token=signed_in.access_token) == signed_in.user_id
+    assert await auth.authenticated(signed_in.access_token) == signed_in.user_id
     with transaction(session):
         assert session.exec(select(AuthToken.last_used_at)).one() == clock.now != first_used
     with pytest.raises(NotAuthenticated):  # a service error comes out as it is
-        await run_reads(auth.authenticate, token="rfa_unknown")
+        await auth.authenticated("rfa_unknown")
 
 
 async def test_a_busy_sqlite_database_is_read_in_a_worker_thread(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from referral_app.core.db import transaction
 from referral_app.models import AuditEvent, LoginCode, RateCounter, ServerSecret, SignInGuard
 from referral_app.services import auth, login_codes, security, server_keys
 from referral_app.services.audit import Event
+from referral_app.services.devices import ALL_DEVICES
 from referral_app.services.errors import InvalidCode, InvalidPhone, RateLimited, TooManyAttempts
 from referral_app.services.sms import LogSmsSender, load_sender
 from tests.helpers import PRODUCTION_SECRET_KEY, Stopwatch, configure, shift_back
@@ -181,9 +182,10 @@ def test_success_resets_the_failures_of_the_device_only(session: Session) -> Non
     assert again.device_token == device_token  # a valid device token is kept
     session.rollback()
     guards = {g.device: g.failures for g in session.exec(select(SignInGuard)).all()}
-    strangers = guards.pop("")
+    strangers, all_devices = guards.pop(""), guards.pop(ALL_DEVICES)
     assert 1.99 < strangers <= 2  # draining, not reset: a success says nothing about the strangers
-    assert list(guards.values()) == [0.0]
+    assert 1.99 < all_devices <= 2  # nor about the other devices of the phone
+    assert list(guards.values()) == [0.0]  # the device's own bucket starts afresh
 
 
 ROTATED_KEY = "tests-only-rotated-key-fedcba9876543210"
@@ -201,7 +203,8 @@ def test_rotating_the_key_ends_live_codes_only(session: Session, settings: Setti
     with pytest.raises(InvalidCode):  # the code's HMAC was made with the old key
         auth.login_with_code(session, phone=PHONE, code=live_code, device_token=device_token)
     guards = {g.device: g.failures for g in session.exec(select(SignInGuard)).all()}
-    assert guards.get("", 0) == 0 and sum(guards.values()) == 1  # the old device token still names the device
+    # The old device token still names the device: its bucket and the one of all devices, not the strangers'.
+    assert guards.get("", 0) == 0 and guards[ALL_DEVICES] == 1 and sum(guards.values()) == 2
     shift_back(session, LoginCode, 61, "created_at")
     again = auth.login_with_code(session, phone=PHONE, code=issue(session), device_token=device_token)
     assert again.device_token != device_token  # the same device, signed again with the current key

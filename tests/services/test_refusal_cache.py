@@ -3,19 +3,26 @@ what it was given."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+import redis
 
+from referral_app.core.clock import utcnow
+from referral_app.core.config import Settings
 from referral_app.services import refusal_cache
 from referral_app.services.errors import RateLimited
 from referral_app.services.refusal_cache import RefusalCache, seconds_until, withdraw_window, withdrawable
-from tests.helpers import make_settings
+from tests.helpers import configure, make_settings
+from tests.resilience.conftest import require_redis
 
 T0 = datetime(2026, 12, 2, 12, 0, 0)
+PHONE, OTHER = "+79123456789", "+79001112233"
 
 
 def at(seconds: float) -> datetime:
@@ -97,10 +104,10 @@ def test_retry_after_is_the_database_paths_rounding() -> None:
 def test_a_cached_lock_answers_with_the_time_left() -> None:
     refusal_cache.remember_lock("+79123456789", "", at(3600), at(0))
     with pytest.raises(RateLimited) as refused:
-        refusal_cache.check_lock("+79123456789", "", at(100.5))
+        refusal_cache.check_lock("+79123456789", ("",), at(100.5))
     assert (refused.value.retry_after, refused.value.reason) == (3500, "phone_locked")
-    refusal_cache.check_lock("+79123456789", "device-1", at(100))  # another device's guard: not refused
-    refusal_cache.check_lock("+79123456789", "", at(3600))  # over exactly at locked_until
+    refusal_cache.check_lock("+79123456789", ("device-1", "*"), at(100))  # other guards: not refused
+    refusal_cache.check_lock("+79123456789", ("",), at(3600))  # over exactly at locked_until
 
 
 def test_a_send_refusal_is_kept_only_once_its_code_is_settled() -> None:
@@ -126,3 +133,44 @@ def test_withdrawable_is_the_same_window() -> None:
     window = withdraw_window(s).total_seconds()
     assert withdrawable(at(0), at(window - 0.001), s)
     assert not withdrawable(at(0), at(window), s)
+
+
+# --- lifting a phone's refusals (an operator ended its lock) -------------------------------------------------
+
+
+def test_a_lift_drops_the_phones_refusals_and_keeps_none_for_a_while(settings: Settings) -> None:
+    now = utcnow()
+    refusal_cache.remember_lock(PHONE, "", now + timedelta(hours=1), now)
+    refusal_cache.remember_lock(OTHER, "", now + timedelta(hours=1), now)
+    refusal_cache.lift(PHONE)
+    refusal_cache.check_lock(PHONE, ("",), now)  # gone
+    with pytest.raises(RateLimited):
+        refusal_cache.check_lock(OTHER, ("",), now)  # another phone's stays
+    # A lock read from the database just before the lift is not kept after it.
+    refusal_cache.remember_lock(PHONE, "", now + timedelta(hours=1), now)
+    refusal_cache.check_lock(PHONE, ("",), now)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_lift_in_another_process_reaches_this_one_through_redis(settings: Settings) -> None:
+    url = require_redis()
+    configure(settings, reflex_redis_url=url)
+    listener = asyncio.create_task(refusal_cache.listen_for_lifts())
+    publisher = redis.Redis.from_url(url)
+    try:
+        while publisher.pubsub_numsub(refusal_cache.LIFT_CHANNEL)[0][1] < 1:  # until this process listens
+            await asyncio.sleep(0.05)
+        now = utcnow()
+        refusal_cache.remember_lock(PHONE, "", now + timedelta(hours=1), now)
+        publisher.publish(refusal_cache.LIFT_CHANNEL, PHONE)  # what lift() in another process sends
+        while True:
+            try:
+                refusal_cache.check_lock(PHONE, ("",), utcnow())
+                break  # forgotten
+            except RateLimited:
+                await asyncio.sleep(0.05)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        publisher.close()

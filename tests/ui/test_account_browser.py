@@ -1,4 +1,4 @@
-"""Issue 10 parts 3-4 in a real Chromium: the Devices card, a tab signed out elsewhere, Download my data,
+"""In a real Chromium: the Devices card, a tab signed out elsewhere, Download my data,
 Delete account with a code. A server of its own with no resend cooldown, so one phone signs in twice."""
 
 from __future__ import annotations

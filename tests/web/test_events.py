@@ -9,14 +9,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from reflex.state import BaseState, State
+from reflex.state import BaseState, State, UpdateVarsInternalState
 from reflex_base.utils.format import format_event_handler
 
 import referral_app.referral_app  # noqa: F401  (registers every state, as the server does)
 from referral_app.limits import EVENT_MESSAGE_MAX_BYTES
-from referral_app.web.events import CLIENT_EVENTS, CLIENT_STORAGE_KEYS, BoundedWebSocket, admit
+from referral_app.web.events import CLIENT_EVENTS, CLIENT_STORAGE_KEYS, BoundedWebSocket, admit, type_check
 from referral_app.web.state.app import AppState
 from referral_app.web.state.login import LoginState
+from referral_app.web.state.profile import ProfileState
 
 # What the browser sends: Reflex's connect, navigation, storage sync and error report, and what our pages bind.
 CLIENT_CALLABLE = {
@@ -127,6 +128,55 @@ def _admitted(data: object) -> dict[str, Any]:
 )
 def test_malformed_or_undeclared_events_are_dropped(data: object) -> None:
     assert admit(data) is None
+
+
+FORGED = "1\n2099-01-01 12:00:00 INFO [referral_app.sms] SMS to +79161112233: 4242"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _event(ProfileState.change_page, delta=FORGED),  # Reflex would log the value on failing int()
+        _event(ProfileState.change_page, delta="1"),  # even a convertible one: Reflex never converts
+        _event(ProfileState.change_page, delta=True),  # JSON's true is no int
+        _event(ProfileState.change_page, delta=1.5),
+        _event(ProfileState.change_page, delta=None),
+        _event(LoginState.set_phone, phone=12345),
+        _event(LoginState.set_phone, phone=["+79161234567"]),
+        _event(LoginState.send_code, form_data="phone=+79161234567"),
+        _event(LoginState.verify, form_data={7: "x"}),  # JSON keys are strings; this is no form
+        _event(AppState.set_language, lang=["en", 1]),
+        _event(State.hydrate_and_load, vars={}, hashes=[FORGED, 1]),
+        _event(UpdateVarsInternalState.update_vars_internal, vars=None),
+    ],
+)
+def test_arguments_not_of_the_annotated_type_are_dropped(data: dict[str, Any]) -> None:
+    assert admit(data) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _event(ProfileState.change_page, delta=-1),
+        _event(LoginState.send_code, form_data=None),
+        _event(LoginState.send_code, form_data={"phone": "+7 916", "x": [1, {"y": None}]}),
+        _event(AppState.set_language, lang="en"),
+        _event(AppState.set_language, lang=["en", "ru"]),
+        _event(State.hydrate_and_load, vars={}, hashes=["abc"]),
+    ],
+)
+def test_arguments_of_the_annotated_type_pass(data: dict[str, Any]) -> None:
+    assert _admitted(data)["payload"] == data["payload"]
+
+
+def test_every_client_argument_is_type_checked() -> None:
+    """The checks are built from the annotations at import; an annotation they do not know fails there."""
+    assert {name for arguments in CLIENT_EVENTS.values() for name, _ in arguments.checks} >= {"delta", "phone"}
+    assert all({name for name, _ in arguments.checks} == arguments.names for arguments in CLIENT_EVENTS.values())
+    with pytest.raises(TypeError, match="no type check"):
+        type_check(set[str])
+    assert type_check(dict[str, list[int] | None])({"a": [1, 2], "b": None})
+    assert not type_check(dict[str, list[int] | None])({"a": [1, "2"]})
 
 
 def test_admitted_events_keep_only_what_reflex_needs() -> None:

@@ -5,21 +5,25 @@ token alone reveals after logout, and which number a code goes to."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import json
 import re
 import socket
+from typing import cast
 
 import httpx
 import pytest
 from reflex.state import FrontendEventExceptionState, State, UpdateVarsInternalState
 
-from referral_app.limits import EVENT_MESSAGE_MAX_BYTES, FRONTEND_ERRORS_PER_TAB, NAME_MAX_LENGTH
+from referral_app.limits import EVENT_MESSAGE_MAX_BYTES, EXPORTS_PER_HOUR, FRONTEND_ERRORS_PER_TAB, NAME_MAX_LENGTH
 from referral_app.web.events import CLIENT_STORAGE_KEYS
+from referral_app.web.state.account import AccountState
 from referral_app.web.state.app import AppState
 from referral_app.web.state.login import LoginState
 from referral_app.web.state.profile import ProfileState
 from tests.support.procfs import group_members, rss_bytes
-from tests.support.reflex_socket import event_name, open_page, open_tab, request_code, sign_in
+from tests.support.reflex_socket import ReflexTab, event_name, open_page, open_tab, request_code, sign_in
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.server
@@ -138,6 +142,47 @@ async def test_frontend_exception_reports_are_one_bounded_line_and_rate_limited(
     assert all("frontend error reported by a browser" in line and "\\n2099" in line for line in reports)
     assert all(len(line) < 2300 for line in reports)
     assert not any(line.startswith("2099-01-01") for line in live_server.log().splitlines())
+
+
+async def test_mistyped_arguments_never_reach_a_log_line(live_server: RunningServer) -> None:
+    """A value Reflex would convert to the handler's type (and log verbatim when that fails) is dropped with its
+    message first, so no client value, newline or not, becomes a line of the server's log."""
+    async with open_tab(live_server.base_url) as tab:
+        await tab.hydrate("/")
+        await tab.wait_for_var(LoginState, "step", "phone")
+        marker = f"forged-{tab.token[:8]}"
+        forged = f"1\n2099-01-01 00:00:00,000 INFO [referral_app.sms] SMS to +79990000000: {marker}"
+        await tab.send(event_name(ProfileState.change_page), "/profile", delta=forged)
+        await tab.send(event_name(ProfileState.change_page), "/profile", delta=[forged])
+        await tab.send(event_name(LoginState.send_code), form_data=forged)
+        await tab.send(event_name(AppState.set_language), lang={"x": forged})
+        # Events of one tab are handled in order: once this one is answered, the others were handled.
+        await tab.send(event_name(LoginState.set_region), region="AM")
+        await tab.wait_for_var(LoginState, "region", "AM")
+        assert [e for e in tab.events if e.get("name") == "_call_function"] == []  # no error toast either
+    log = live_server.log()
+    assert marker not in log and not any(line.startswith("2099-01-01") for line in log.splitlines())
+
+
+async def test_data_downloads_are_limited_like_the_api(live_server: RunningServer) -> None:
+    async with open_tab(live_server.base_url) as tab:
+        await sign_in(tab, new_phone())
+        for n in range(EXPORTS_PER_HOUR + 1):
+            await tab.send(event_name(AccountState.download_data), "/profile")
+            await tab.wait_for(
+                lambda n=n: len(downloads(tab)) == n + 1 or bool(tab.var(AccountState, "delete_error")),
+                "the download or its refusal",
+            )
+        assert len(downloads(tab)) == EXPORTS_PER_HOUR
+        assert tab.var(AccountState, "delete_error")["code"] == "rate_limited"
+        last = cast("dict[str, str]", downloads(tab)[-1]["payload"])["url"]
+        exported = json.loads(base64.b64decode(last.split(",", 1)[1]))
+        assert exported["exports"] == EXPORTS_PER_HOUR - 1
+        assert all(e["client_ip"] in (None, "127.0.0.*") for e in exported["audit_events"])
+
+
+def downloads(tab: ReflexTab) -> list[dict[str, object]]:
+    return [e for e in tab.events if "referral_app-my-data.json" in str(e)]
 
 
 async def test_tab_tokens_are_masked_in_reflex_log_lines(live_server: RunningServer) -> None:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Response, status
 
-from referral_app.api.deps import ClientIP, Token, in_session, reading
+from referral_app.api.deps import CheckedToken, ClientIP, Token, in_session, reading
 from referral_app.api.errors import responses
 from referral_app.api.schemas import (
     CodeRequest,
@@ -127,7 +127,7 @@ async def issue_token(
 )
 async def logout(
     client_ip: ClientIP,
-    token: Token,
+    token: CheckedToken,
     body: LogoutRequest | None = Body(
         default=None,
         openapi_examples={
@@ -165,7 +165,7 @@ async def list_sessions(token: Token) -> list[DeviceSession]:
 )
 async def revoke_session(
     client_ip: ClientIP,
-    token: Token,
+    token: CheckedToken,
     session_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX, examples=[17])],
 ) -> Response:
     await in_session(auth.revoke_session, token=token, session_id=session_id, client_ip=client_ip)

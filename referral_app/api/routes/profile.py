@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from referral_app.api.deps import ClientIP, CurrentUserId, Token, as_user, in_session, reading
+from referral_app.api.deps import CheckedToken, ClientIP, CurrentUserId, Token, as_user, in_session, reading
 from referral_app.api.errors import responses
 from referral_app.api.schemas import (
     AccountExport,
@@ -16,7 +16,7 @@ from referral_app.api.schemas import (
     ReferralPage,
 )
 from referral_app.core.config import get_settings
-from referral_app.limits import PROFILE_REFERRALS
+from referral_app.limits import EXPORTS_PER_HOUR, PROFILE_REFERRALS
 from referral_app.services import account, errors, referrals, users
 
 router = APIRouter(prefix="/profile", tags=["profile"])
@@ -101,9 +101,11 @@ async def list_referrals(user_id: CurrentUserId, page: Annotated[PageQuery, Quer
     description=(
         "Everything kept about me, as JSON (a download: `Content-Disposition: attachment`): the profile, the "
         "invite code I activated and everyone who activated mine, my sessions (revoked ones too), and the "
-        "security events about me or my phone. The export is itself audited (`account_exported`)."
+        "security events about me or my phone (addresses masked). The export is itself audited "
+        f"(`account_exported`: counted in `exports`, not listed), at most {EXPORTS_PER_HOUR} an hour "
+        "(`rate_limited` with `Retry-After` beyond)."
     ),
-    responses=responses(errors.NotAuthenticated, errors.UnknownClient),
+    responses=responses(errors.NotAuthenticated, errors.UnknownClient, errors.RateLimited),
 )
 async def export_data(client_ip: ClientIP, token: Token, response: Response) -> AccountExport:
     exported = await as_user(
@@ -122,8 +124,9 @@ async def export_data(client_ip: ClientIP, token: Token, response: Response) -> 
     description=(
         "First request a code for my phone (POST /api/v1/auth/code), then send it here: a stolen token alone "
         "cannot delete an account. The code is checked like a sign-in's, with the same attempt limits and locks "
-        "(`invalid_code`, `too_many_attempts`, `rate_limited`). Then, at once and for ever: every session is "
-        "revoked; the phone is free to register again, as a new user; my invite code is retired (never issued "
+        "(`invalid_code`, `too_many_attempts`, `rate_limited`), on the budget of this session's device (or of the "
+        "`device_token` sent), so a stranger's guesses at my number do not stop me. Then, at once and for ever: every session and "
+        "device token is revoked; the phone is free to register again, as a new user; my invite code is retired (never issued "
         "again; activating it answers `invite_code_not_found`); people who used my code keep their activation, "
         "their `invited_by` becomes null with `inviter_deleted: true`; I leave my inviter's list and count; the "
         "audit trail keeps its events with my phone masked (`+79*****6789`)."
@@ -139,8 +142,10 @@ async def export_data(client_ip: ClientIP, token: Token, response: Response) -> 
 )
 async def delete_account(
     client_ip: ClientIP,
-    user_id: CurrentUserId,
+    token: CheckedToken,
     body: DeleteAccountRequest = Body(openapi_examples={"code": {"value": {"code": "1234"}}}),
 ) -> Response:
-    await in_session(account.delete_account, user_id=user_id, code=body.code, client_ip=client_ip)
+    await in_session(
+        account.delete_account, token=token, code=body.code, device_token=body.device_token, client_ip=client_ip
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

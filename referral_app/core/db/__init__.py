@@ -11,7 +11,7 @@ from referral_app.core.db.migrations import alembic_config, migrate, wait_for_da
 from referral_app.core.db.prepared import PreparedRead
 from referral_app.core.db.statements import InsertUnlessPresent
 from referral_app.core.db.transactions import (
-    WriteOutsideWorkerThread,
+    describe_database_error,
     is_database_outage,
     is_sqlite_busy,
     joined_reads,
@@ -24,9 +24,9 @@ from referral_app.core.db.transactions import (
 __all__ = [
     "InsertUnlessPresent",
     "PreparedRead",
-    "WriteOutsideWorkerThread",
     "alembic_config",
     "create_db_engine",
+    "describe_database_error",
     "dispose_engines",
     "get_engine",
     "get_loop_sqlite_engine",

@@ -39,6 +39,7 @@ def create_db_engine(
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
             pool_size=20,
             max_overflow=20,
+            hide_parameters=True,  # a failed statement's log line never shows a token's hash or a phone
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
@@ -49,6 +50,7 @@ def create_db_engine(
         pool_pre_ping=True,
         pool_timeout=connect_timeout,
         connect_args={"connect_timeout": max(1, int(connect_timeout))},
+        hide_parameters=True,
     )
 
 

@@ -30,7 +30,7 @@ def transaction(session: Session, *lock_keys: str, write: bool = False) -> Itera
         yield from _joined_read(session)
         return
     if (write or lock_keys) and session.info.get(_READS_ONLY):
-        raise WriteOutsideWorkerThread()
+        raise RuntimeError("a write transaction under run_reads: run writes with run_with_session")
     _end_idle_transaction(session)
     if write or lock_keys:
         _begin_write(session, lock_keys)
@@ -48,14 +48,10 @@ _JOINED_READS = "referral_app_joined_reads"
 _READS_ONLY = "referral_app_reads_only"
 
 
-class WriteOutsideWorkerThread(Exception):
-    """A call run as reads only (on the event loop) began a write transaction: nothing of it was written; the
-    caller runs the whole call again where writers may wait (a worker thread)."""
-
-
 @contextlib.contextmanager
 def reads_only(session: Session) -> Iterator[None]:
-    """Within the block a write transaction on `session` raises WriteOutsideWorkerThread before it begins."""
+    """Within the block a write transaction on `session` is refused before it begins (a programming error: the
+    call belongs in a worker thread, where writers may wait)."""
     session.info[_READS_ONLY] = True
     try:
         yield
@@ -96,19 +92,51 @@ def _joined_read(session: Session) -> Iterator[Session]:
 
 
 _SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+
+
+def _sqlite_primary_code(exc: BaseException) -> int | None:
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(exc, sa.exc.OperationalError) and isinstance(code, int) else None
 
 
 def is_sqlite_busy(exc: BaseException) -> bool:
     """SQLite answered SQLITE_BUSY (any of its extended codes): another connection holds what was needed."""
-    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
-    return isinstance(exc, sa.exc.OperationalError) and isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
+    return _sqlite_primary_code(exc) == _SQLITE_BUSY
+
+
+# PostgreSQL's SQLSTATEs of an outage: class 08 (connection exception), 57P01-57P03 (the server shutting down,
+# crashed, starting) and 53300 (too many connections). A psycopg error without one is the client's own: the
+# connection failed or was lost. Everything else (a missing table, a full disk, a bad statement) is a defect.
+_POSTGRES_OUTAGE_STATES = ("08", "57P0", "53300")
+_NO_SQLSTATE = object()
 
 
 def is_database_outage(exc: BaseException) -> bool:
-    """The database is unreachable (or the pool is exhausted): nothing was changed, the call may be retried."""
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.TimeoutError):
+    """The database cannot be reached or is busy: a lost or refused connection, an exhausted pool, SQLite's
+    write lock held too long. Nothing was changed and the call may be retried. Any other database error is
+    not an outage (see describe_database_error)."""
+    if isinstance(exc, sa.exc.TimeoutError):
         return True
-    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated or _sqlite_primary_code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", _NO_SQLSTATE)
+    if sqlstate is _NO_SQLSTATE or not isinstance(exc, sa.exc.OperationalError):
+        return False
+    return sqlstate is None or (isinstance(sqlstate, str) and sqlstate.startswith(_POSTGRES_OUTAGE_STATES))
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """The exception's class and the driver's message, for the log: never SQLAlchemy's rendering of it, which
+    carries the statement's parameters (phone numbers, names)."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return f"{exc.__class__.__name__}: {exc}"
+    diag = getattr(orig, "diag", None)  # psycopg: the primary message only, without DETAIL (it quotes values)
+    message = getattr(diag, "message_primary", None) or str(orig).split("\n", 1)[0]
+    return f"{exc.__class__.__name__} ({orig.__class__.__module__}.{orig.__class__.__qualname__}): {message}"
 
 
 def rowcount(result: sa.Result[Any]) -> int:

@@ -153,10 +153,16 @@ class AccountState(AppState):
         code = bounded_text((form_data or {}).get("code"), LOGIN_CODE_INPUT_MAX_LENGTH)
         if not code:
             return rx.set_focus("delete-code-input")
-        user_id = await self._user_id()
+        await self._user_id()
         self.delete_error = {}
         await self._attempt(
-            "busy", "delete_error", account.delete_account, user_id=user_id, code=code, client_ip=self._client_ip()
+            "busy",
+            "delete_error",
+            account.delete_account,
+            token=self.token,
+            code=code,
+            device_token=self.device_token,
+            client_ip=self._client_ip(),
         )
         if self.delete_error:
             return rx.set_focus("delete-code-input")

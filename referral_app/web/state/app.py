@@ -5,7 +5,7 @@ What a client sends is checked before it is kept: setters take `bounded_text`, a
 which Reflex sets straight from the browser (on connect and when localStorage changes), are checked by
 `AppState.__setattr__` whoever sets them. The session token is sealed with the server key whenever the state
 is pickled (Redis, disk), so the state store never holds a usable token. Logout and an ended session reset every
-var a signed-in page filled (`_forget_user`)."""
+var a signed-in page filled (`_forget_user`); the device cookie stays."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from sqlmodel import Session
 
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from referral_app.limits import INVITE_CODE_MAX_LENGTH, TOKEN_MAX_LENGTH
+from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, INVITE_CODE_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
 from referral_app.services import auth, requesters, server_keys
-from referral_app.services.bridge import run_reads, run_with_session
+from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import NotAuthenticated, ServiceError
 from referral_app.services.referrals import normalize_invite_code
 from referral_app.services.security import seal, unseal
@@ -61,11 +61,16 @@ def _invite_code(value: object) -> str | None:
 
 
 # The client-storage vars and what each may hold; a value that fails is dropped (the var keeps its value).
+# Every client-storage var of every state must be here (web/events.py lets only these through).
 CLIENT_STORAGE_CHECKS: dict[str, Callable[[object], str | None]] = {
     "lang": _language,
     "token": lambda value: bounded_text(value, TOKEN_MAX_LENGTH),
     "pending_invite": _invite_code,
+    "device_token": lambda value: bounded_text(value, DEVICE_TOKEN_MAX_LENGTH),
 }
+DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
+# Secure cookies where the app is served over https (REFLEX_DEPLOY_URL); plain http on localhost needs them off.
+_SECURE_COOKIES = get_settings().reflex_deploy_url.startswith("https://")
 TOKEN_SEAL = "web-state-token"  # noqa: S105  (the purpose the token is sealed for, not a secret)
 
 
@@ -83,6 +88,13 @@ class AppState(rx.State):
     lang: str = rx.LocalStorage(DEFAULT_LANGUAGE, name="referral_lang", sync=True)
     token: str = rx.LocalStorage("", name="referral_token", sync=True)
     pending_invite: str = rx.LocalStorage("", name="referral_pending_invite")
+    # The device token of the last successful sign-in in this browser (OWASP "device cookie"): with it,
+    # strangers' failures for the phone never lock its owner out here. It outlives sign-outs and ended sessions
+    # (`_forget_user` keeps it): it names the browser, not a session. Reflex writes cookies from the page's
+    # script, so it cannot be HttpOnly; it is SameSite=Strict and Secure on https.
+    device_token: str = rx.Cookie(
+        "", name="referral_device", max_age=DEVICE_COOKIE_MAX_AGE, same_site="strict", secure=_SECURE_COOKIES
+    )
     # A message for the login page after a redirect (e.g. the session ended).
     notice_key: rx.Field[str] = rx.field("")
 
@@ -151,7 +163,7 @@ class AppState(rx.State):
         """The signed-in user; NotAuthenticated (shown by show_error: back to sign-in) when there is none."""
         if not self.token:
             raise NotAuthenticated()
-        return await run_reads(auth.authenticate, token=self.token)
+        return await auth.authenticated(self.token)
 
     async def _user_id_or_none(self) -> int | None:
         """The signed-in user, or None: a dead token is forgotten."""

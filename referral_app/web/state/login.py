@@ -45,7 +45,6 @@ if ('OTPCredential' in window && navigator.credentials) {
 # is kept in the state store (Redis), which outlives the process, so nothing else would ever clear it.
 SEND_STALE_AFTER_SECONDS = 15
 REGION_LENGTH = 2  # ISO 3166-1 alpha-2
-DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
 
 
 class LoginState(AppState):
@@ -73,9 +72,6 @@ class LoginState(AppState):
     # The ticker that owns the countdown: a newer one (after a reconnect, maybe to another server
     # process) supersedes it, so a ticker that died with its process never blocks the countdown.
     _ticker: str = ""
-    # The device token of the last successful sign-in here (OWASP "device cookie"): with it, strangers'
-    # failures for the phone never lock its owner out in this browser.
-    device_token: str = rx.Cookie("", name="referral_device", max_age=DEVICE_COOKIE_MAX_AGE, same_site="strict")
 
     @rx.var
     def regions(self) -> list[list[str]]:

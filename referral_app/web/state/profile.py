@@ -16,6 +16,7 @@ from referral_app.services import auth, referrals, users
 from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.errors import NotAuthenticated
 from referral_app.services.phones import format_phone
+from referral_app.services.referrals import normalize_invite_code
 from referral_app.services.users import Profile, Referral
 from referral_app.web.qr import svg_data_uri
 from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event, submitted
@@ -141,13 +142,16 @@ class ProfileState(AppState):
 
     @event
     async def activate_invite(self, form_data: dict[str, Any] | None = None) -> AsyncIterator[Events]:
-        """Activate the code in the field when the form was sent (the service checks it, empty included)."""
+        """Activate the code in the field when the form was sent (the service checks it). An empty field sends
+        nothing: an Enter that carried over from the sign-in's code field lands here on arrival."""
         typed = submitted(form_data, "invite_code", INVITE_CODE_INPUT_MAX_LENGTH)
         if form_data is not None and typed is None:
             return
         if typed is not None:
             self.invite_input = typed.upper()
         invite_code = self.invite_input
+        if not normalize_invite_code(invite_code):
+            return
         user_id = await self._user_id()
         self.activating = True
         yield None

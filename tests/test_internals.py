@@ -1,0 +1,61 @@
+"""The library internals docs/internals.md lists, checked against the installed libraries: an upgrade that moves
+or renames one fails here, by name, before anything subtler breaks."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from engineio.async_server import AsyncServer
+from reflex.app import App, EventNamespace
+from reflex.utils import exec as reflex_exec
+from reflex_base.environment import environment
+
+from referral_app.serve import SERVE_ENV
+
+PINNED = {"reflex": "0.10.1", "python-engineio": "4.15.1", "SQLAlchemy": "2.1.9"}
+INTERNALS_DOC = Path(__file__).resolve().parents[1] / "docs" / "internals.md"
+
+
+@pytest.mark.parametrize(("package", "version"), PINNED.items())
+def test_the_library_is_the_version_the_internals_were_read_from(package: str, version: str) -> None:
+    installed = importlib.metadata.version(package)
+    assert installed == version, (
+        f"{package} is {installed}, docs/internals.md was written against {version}: re-check the internals it "
+        "lists for this library, then update the table and this pin"
+    )
+    assert f"{package} {version}".lower() in INTERNALS_DOC.read_text().lower()
+
+
+def test_reflex_keeps_its_event_namespace_where_we_replace_it() -> None:
+    assert "_event_namespace" in {field.name for field in App.__dataclass_fields__.values()}
+    assert isinstance(inspect.getattr_static(App, "event_namespace"), property)
+    assert "sid_to_token" in inspect.signature(EventNamespace.__init__).parameters or hasattr(
+        EventNamespace, "on_event"
+    )
+
+
+def test_engineio_keeps_its_websocket_driver_in_the_async_table() -> None:
+    server = AsyncServer(async_mode="asgi")
+    drivers = server._async
+    assert isinstance(drivers, dict) and callable(drivers["websocket"])
+
+
+def test_reflex_still_reads_the_serve_environment() -> None:
+    for name in SERVE_ENV:
+        if name.startswith("__"):
+            assert hasattr(environment, name.removeprefix("__")), name
+    assert callable(reflex_exec.run_granian_backend_prod)
+
+
+def test_sqlalchemy_keeps_what_prepared_reads_use() -> None:
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as connection:
+        assert hasattr(connection.dispatch, "before_cursor_execute")
+        assert hasattr(connection.dispatch, "after_cursor_execute")
+    compiled = sa.select(sa.literal_column("1")).where(sa.bindparam("x") == 1).compile(dialect=engine.dialect)
+    assert isinstance(compiled.bind_names, dict) and compiled.positiontup == ["x", "param_1"]
+    assert callable(sa.exc.DBAPIError.instance)
