@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test test-fast test-unit test-unit-sqlite test-unit-postgresql screenshots lint format migrate clean help postman docker-test bench deploy-test
+.PHONY: run test test-fast test-unit test-unit-sqlite test-unit-postgresql screenshots lint format migrate clean help postman docker-test bench bench-tabs deploy-test
 
 help:
 	@echo "make run       - install, migrate and serve the app on http://localhost:$(PORT) (demo mode, this machine only)"
@@ -130,3 +130,8 @@ bench: $(VENV)/.requirements-bench
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
 	  else echo "make bench needs wrk: apt-get install wrk" >&2; exit 1; fi; }
 	$(BIN)/python -m bench.run
+
+# Idle web-app tabs (bench/tabs.py): BENCH_TABS tabs (1000) connected to `make run` on SQLite, one worker;
+# memory per idle tab, connects per second, the sign-in p50 with them online. Prints a Markdown table.
+bench-tabs: $(VENV)/.requirements-bench
+	$(BIN)/python -m bench.tabs
