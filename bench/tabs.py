@@ -4,7 +4,9 @@
 on `/` does: socket.io over a websocket at /_event, then the hydrate event, answered with the sign-in page's
 state. Measured: the server's resident memory (every process of it) before and after, so the memory per idle
 tab; connects per second (BENCH_TABS_AT_ONCE tabs connecting at a time); and the sign-in (POST
-/api/v1/auth/token) p50 with the tabs online. Prints a Markdown table."""
+/api/v1/auth/token) p50 with the tabs online. With BENCH_TABS_REDIS_URL (a Redis database of its own: it is
+flushed) the web app's state lives in that Redis instead (REFLEX_REDIS_URL), and Redis's memory per tab is
+measured too. Prints a Markdown table."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from tests.support.reflex_socket import ReflexTab
 TABS = int(os.environ.get("BENCH_TABS", "1000"))
 AT_ONCE = int(os.environ.get("BENCH_TABS_AT_ONCE", "50"))
 SIGN_INS = int(os.environ.get("BENCH_TABS_SIGN_INS", "30"))
+REDIS_URL = os.environ.get("BENCH_TABS_REDIS_URL", "")
 SETTLE_SECONDS = 3.0  # after the last connect, before reading memory: the server's allocator settles
 
 
@@ -70,12 +73,22 @@ async def sign_in_times(base_url: str) -> list[float]:
     return times
 
 
+def redis_used_bytes() -> int:
+    if not REDIS_URL:
+        return 0
+    from redis import Redis
+
+    # The keys of this database only (MEMORY USAGE), not the whole instance's memory: others may share it.
+    with Redis.from_url(REDIS_URL) as client:
+        return sum(int(client.memory_usage(key, samples=0) or 0) for key in client.scan_iter(count=1000))
+
+
 async def measure(server: AppServer) -> dict[str, float]:
-    idle_before = resident_bytes(server)
+    idle_before, redis_before = resident_bytes(server), redis_used_bytes()
     baseline = statistics.median(await sign_in_times(server.base_url))
     tabs, seconds = await connect_all(server.base_url)
     await asyncio.sleep(SETTLE_SECONDS)
-    with_tabs = resident_bytes(server)
+    with_tabs, redis_with_tabs = resident_bytes(server), redis_used_bytes()
     online = statistics.median(await sign_in_times(server.base_url))
     await asyncio.gather(*(tab.close() for tab in tabs))
     return {
@@ -83,6 +96,7 @@ async def measure(server: AppServer) -> dict[str, float]:
         "rss_before_mib": idle_before / 2**20,
         "rss_with_tabs_mib": with_tabs / 2**20,
         "per_tab_kib": (with_tabs - idle_before) / TABS / 1024,
+        "redis_per_tab_kib": (redis_with_tabs - redis_before) / TABS / 1024,
         "connects_per_s": TABS / seconds,
         "sign_in_p50_ms_no_tabs": baseline * 1000,
         "sign_in_p50_ms_with_tabs": online * 1000,
@@ -93,6 +107,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-tabs-") as scratch:
         work = Path(scratch)
         server = AppServer(f"sqlite:///{work / 'bench.db'}", work)
+        if REDIS_URL:
+            from redis import Redis
+
+            with Redis.from_url(REDIS_URL) as client:
+                client.flushdb()
+            server.settings["REFLEX_REDIS_URL"] = REDIS_URL
         try:
             server.start()
             result = asyncio.run(measure(server))
@@ -104,7 +124,10 @@ def main() -> int:
         f"| server resident memory before / with the tabs | {result['rss_before_mib']:.0f} MiB / "
         f"{result['rss_with_tabs_mib']:.0f} MiB |"
     )
-    print(f"| memory per idle tab | {result['per_tab_kib']:.0f} KiB |")
+    print(f"| web app state | {'Redis' if REDIS_URL else 'the server process'} |")
+    print(f"| server memory per idle tab | {result['per_tab_kib']:.0f} KiB |")
+    if REDIS_URL:
+        print(f"| Redis memory per idle tab | {result['redis_per_tab_kib']:.0f} KiB |")
     print(f"| connects per second | {result['connects_per_s']:.0f} |")
     print(
         f"| sign-in (POST /api/v1/auth/token) p50, no tabs / with the tabs, {SIGN_INS} each | "
