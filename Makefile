@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test test-fast test-unit test-unit-sqlite test-unit-postgresql screenshots lint format migrate clean help postman docker-test bench bench-tabs deploy-test
+.PHONY: run test test-fast test-unit test-unit-sqlite test-unit-postgresql screenshots lint format migrate clean help postman docker-test bench bench-tabs bench-storage deploy-test
 
 help:
 	@echo "make run       - install, migrate and serve the app on http://localhost:$(PORT) (demo mode, this machine only)"
@@ -135,3 +135,7 @@ bench: $(VENV)/.requirements-bench
 # memory per idle tab, connects per second, the sign-in p50 with them online. Prints a Markdown table.
 bench-tabs: $(VENV)/.requirements-bench
 	$(BIN)/python -m bench.tabs
+
+# PostgreSQL's growth per 1,000 sign-ins (bench/storage.py): BENCH_PG_URL's database dropped and recreated.
+bench-storage: $(VENV)/.requirements-bench
+	$(BIN)/python -m bench.storage
