@@ -30,7 +30,8 @@ REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a proxy's id is kept only when it is this tame
 
 _request_id: ContextVar[str | None] = ContextVar("log_request_id", default=None)
-_client: ContextVar[str | None] = ContextVar("log_client", default=None)
+# The request's peer and X-Forwarded-For lines: the client is worked out only when a JSON line is written.
+_client: ContextVar[tuple[str | None, list[str]] | None] = ContextVar("log_client", default=None)
 _phone: ContextVar[str | None] = ContextVar("log_phone", default=None)
 
 
@@ -48,7 +49,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": _request_id.get(),
             "phone": _phone.get(),
-            "client": _client.get(),
+            "client": _client_of(_client.get()),
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -84,12 +85,11 @@ def _header(scope: Scope, name: str) -> str | None:
     return None
 
 
-def _client_of(scope: Scope) -> str | None:
+def _client_of(request: tuple[str | None, list[str]] | None) -> str | None:
     """The client as the limits see it (behind TRUSTED_PROXIES), else the peer."""
-    peer = scope["client"][0] if scope.get("client") else None
-    forwarded = [
-        bytes(v).decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == b"x-forwarded-for"
-    ]
+    if request is None:
+        return None
+    peer, forwarded = request
     return client_ip(peer, forwarded, get_settings().trusted_proxies) or peer
 
 
@@ -103,7 +103,11 @@ def request_context(app: ASGIApp) -> ASGIApp:
             return
         given = _header(scope, REQUEST_ID_HEADER)
         request_id = given if given and _ACCEPTED_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        tokens = (_request_id.set(request_id), _client.set(_client_of(scope)), _phone.set(None))
+        peer = scope["client"][0] if scope.get("client") else None
+        forwarded = [
+            bytes(v).decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == b"x-forwarded-for"
+        ]
+        tokens = (_request_id.set(request_id), _client.set((peer, forwarded)), _phone.set(None))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

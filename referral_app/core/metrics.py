@@ -53,9 +53,9 @@ _SIGN_INS = Counter(PREFIX + "sign_ins", "Successful sign-ins, new users include
 _NEW_USERS = Counter(PREFIX + "new_users", "Users created by their first sign-in.")
 _INVITE_ACTIVATIONS = Counter(PREFIX + "invite_activations", "Invite codes activated.")
 _TABS = Gauge(
-    PREFIX + "websocket_tabs", "Web-app tabs connected now (open websockets).", multiprocess_mode="livesum"
+    PREFIX + "websocket_tabs", "Web-app tabs connected now (websockets open).", multiprocess_mode="livesum"
 )
-_TAB_CONNECTS = Counter(PREFIX + "websocket_connects", "Web-app websockets opened.")
+_TAB_CONNECTS = Counter(PREFIX + "websocket_connects", "Websocket connections to the app (refused ones too).")
 
 # --- HTTP ---------------------------------------------------------------------------------------------------
 _REQUESTS = Counter(
