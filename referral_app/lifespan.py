@@ -16,17 +16,21 @@ from referral_app.core.db import dispose_engines, migrate
 from referral_app.services import audit, retention
 from referral_app.services.bridge import run_with_session
 from referral_app.services.server_keys import ensure_code_hmac_key
+from referral_app.services.sms import http as sms_http
 
 log = logging.getLogger(__name__)
 
 RETENTION_CHECK_SECONDS = 3600  # how often each process asks whether the daily purge is due
 
 
-def refuse_to_start_without_secret_key() -> None:
-    """Exit with the reason, before anything is served, when there is no SECRET_KEY outside demo mode."""
-    if problem := get_settings().missing_secret_key():
-        log.error("not starting: %s", problem)
-        raise SystemExit(2)
+def refuse_unsafe_start() -> None:
+    """Exit with the reason, before anything is served, when there is no SECRET_KEY outside demo mode, or
+    when codes would be written to the log (the log SMS sender) outside demo mode."""
+    settings = get_settings()
+    for problem in (settings.missing_secret_key(), settings.log_sender_outside_demo()):
+        if problem:
+            log.error("not starting: %s", problem)
+            raise SystemExit(2)
 
 
 def is_loopback(host: str) -> bool:
@@ -54,7 +58,7 @@ def warn_if_demo_is_exposed(host: str | None = None) -> None:
 @contextlib.asynccontextmanager
 async def apply_migrations() -> AsyncIterator[None]:
     """Entered before the server accepts connections; every worker runs it, migrate() takes a lock."""
-    refuse_to_start_without_secret_key()
+    refuse_unsafe_start()
     warn_if_demo_is_exposed()
     log.info("applying database migrations")
     await anyio.to_thread.run_sync(migrate)
@@ -66,6 +70,7 @@ async def apply_migrations() -> AsyncIterator[None]:
         try:
             await write_pending_refusals()
         finally:
+            await sms_http.close()
             dispose_engines()
 
 

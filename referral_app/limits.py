@@ -62,3 +62,24 @@ FRONTEND_ERRORS_PER_TAB = 5  # reports logged per tab and window, the rest are d
 FRONTEND_ERRORS_WINDOW_SECONDS = 600
 FRONTEND_ERRORS_TABS_TRACKED = 10_000  # the per-tab counters kept in memory, oldest dropped first
 ORIGIN_MAX_LENGTH = 256
+
+# The SMS ledger (sms_messages).
+SMS_MESSAGE_ID_LENGTH = 32  # our id: 128 random bits, hex
+SMS_PROVIDER_NAME_MAX_LENGTH = 20
+SMS_PROVIDER_MESSAGE_ID_MAX_LENGTH = 100
+SMS_STATUS_MAX_LENGTH = 12
+SMS_ERROR_MAX_LENGTH = 200
+CURRENCY_LENGTH = 3  # ISO 4217
+
+# The operator's console (services/admin.py).
+CONSOLE_PAGE_SIZE = 25  # rows of a console list per page
+ADMIN_PAGE_MAX = 40_000  # the deepest page a list goes to (a million rows); narrow the search beyond
+ADMIN_SEARCH_MAX_LENGTH = 100
+ADMIN_REASON_MAX_LENGTH = 60  # with the target and what was done, it fits the audit row's detail
+ADMIN_CHAIN_MAX = 20  # inviters shown above a user
+ADMIN_CSV_MAX_ROWS = 10_000  # the newest events of a filtered view an export carries
+ADMIN_FLAG_ACTIVATIONS_PER_CLIENT = 5  # this many activations from one client address in a period is a flag
+ADMIN_FLAG_QUICK_ACTIVATION_SECONDS = 30  # an invite activated this soon after sign-up is a flag
+ADMIN_FLAG_ROWS_MAX = 50  # flags of each kind listed
+ADMIN_LEADERBOARD_ROWS = 50
+ADMIN_CHART_DAYS = 30

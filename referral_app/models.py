@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -13,6 +14,7 @@ from referral_app.limits import (
     AUDIT_PURGE_SUMMARY_MAX_LENGTH,
     COUNTER_KEY_MAX_LENGTH,
     COUNTER_NAME_MAX_LENGTH,
+    CURRENCY_LENGTH,
     DEVICE_ID_LENGTH,
     DEVICE_LABEL_MAX_LENGTH,
     E164_MAX_LENGTH,
@@ -21,6 +23,11 @@ from referral_app.limits import (
     INVITE_CODE_MAX_LENGTH,
     IP_MAX_LENGTH,
     NAME_MAX_LENGTH,
+    SMS_ERROR_MAX_LENGTH,
+    SMS_MESSAGE_ID_LENGTH,
+    SMS_PROVIDER_MESSAGE_ID_MAX_LENGTH,
+    SMS_PROVIDER_NAME_MAX_LENGTH,
+    SMS_STATUS_MAX_LENGTH,
 )
 
 # Deterministic constraint names, identical on SQLite and PostgreSQL, so migrations can refer to them.
@@ -42,8 +49,18 @@ class User(SQLModel, table=True):
     kept so it is never issued again (activating it answers `invite_code_not_found`)."""
 
     __tablename__ = "users"
-    # Serves the referral list: WHERE referrer_id = ? ORDER BY invite_activated_at DESC.
-    __table_args__ = (sa.Index("ix_users_referrer_id_activated_at", "referrer_id", "invite_activated_at"),)
+    __table_args__ = (
+        # Serves the referral list: WHERE referrer_id = ? ORDER BY invite_activated_at DESC.
+        sa.Index("ix_users_referrer_id_activated_at", "referrer_id", "invite_activated_at"),
+        # The console's user list sorted by joined / last sign-in, and its activations in a period.
+        sa.Index("ix_users_created_at", "created_at"),
+        sa.Index("ix_users_last_login_at", "last_login_at"),
+        sa.Index("ix_users_invite_activated_at", "invite_activated_at"),
+        sa.Index("ix_users_email_lower", sa.text("lower(email)")),  # the console's search by email, any case
+        # The console's search by the start of a name (LIKE 'prefix%' on lower(name), whatever the collation):
+        # PostgreSQL only, SQLite cannot use an expression index for LIKE.
+        sa.Index("ix_users_name_prefix", sa.text("lower(name) text_pattern_ops")).ddl_if(dialect="postgresql"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     phone: str = Field(max_length=E164_MAX_LENGTH, sa_column_kwargs={"unique": True})
@@ -56,6 +73,8 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = Field(default=None, sa_type=Timestamp)
     deleted_at: datetime | None = Field(default=None, sa_type=Timestamp)
     blocked_at: datetime | None = Field(default=None, sa_type=Timestamp)  # an operator blocked the account
+    # An operator of the console: granted and removed only by `python -m referral_app.cli admins`.
+    is_admin: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class LoginCode(SQLModel, table=True):
@@ -84,6 +103,7 @@ class SignInGuard(SQLModel, table=True):
     `failures` is a leaky bucket: +1 per wrong guess, draining at the 30-day rate since `updated_at`."""
 
     __tablename__ = "sign_in_guards"
+    __table_args__ = (sa.Index("ix_sign_in_guards_locked_until", "locked_until"),)  # the phones locked now
 
     phone: str = Field(primary_key=True, max_length=E164_MAX_LENGTH)
     device: str = Field(default="", primary_key=True, max_length=DEVICE_ID_LENGTH)
@@ -155,6 +175,9 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_audit_events_phone_created_at", "phone", "created_at"),
         sa.Index("ix_audit_events_user_id_created_at", "user_id", "created_at"),
+        # The console's filters: one kind of event, or one client address, newest first.
+        sa.Index("ix_audit_events_event_created_at", "event", "created_at"),
+        sa.Index("ix_audit_events_client_ip_created_at", "client_ip", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -180,3 +203,28 @@ class AuditPurge(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=Timestamp)
     removed: int | None = Field(default=None)
     removed_by_event: str | None = Field(default=None, max_length=AUDIT_PURGE_SUMMARY_MAX_LENGTH)  # JSON counts
+
+
+class SmsMessage(SQLModel, table=True):
+    """The ledger of SMS sent: one row per login-code SMS, written with the code, updated on the provider's
+    answer, its receipts and status queries. Never the text or the code.
+
+    status: queued (written with the code, no provider answered yet), accepted, sent, delivered,
+    undelivered, failed (services/sms/base.py: Status)."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (
+        sa.Index("ix_sms_messages_provider_message", "provider", "provider_message_id"),
+        sa.Index("ix_sms_messages_created_at", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=SMS_MESSAGE_ID_LENGTH)
+    phone: str = Field(max_length=E164_MAX_LENGTH)
+    provider: str = Field(default="", max_length=SMS_PROVIDER_NAME_MAX_LENGTH)
+    provider_message_id: str | None = Field(default=None, max_length=SMS_PROVIDER_MESSAGE_ID_MAX_LENGTH)
+    status: str = Field(max_length=SMS_STATUS_MAX_LENGTH)
+    error: str | None = Field(default=None, max_length=SMS_ERROR_MAX_LENGTH)
+    cost: Decimal | None = Field(default=None, sa_type=sa.Numeric(12, 4))
+    currency: str | None = Field(default=None, max_length=CURRENCY_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=Timestamp)

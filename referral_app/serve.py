@@ -123,9 +123,9 @@ def serve(settings: Settings, metrics_dir: Path | None) -> None:
     from reflex.utils import prerequisites, processes
     from reflex_base.constants import LogLevel
 
-    from referral_app.lifespan import refuse_to_start_without_secret_key
+    from referral_app.lifespan import refuse_unsafe_start
 
-    refuse_to_start_without_secret_key()
+    refuse_unsafe_start()
     index = frontend_index(prerequisites.get_web_dir())
     if not index.is_file():
         log.error("no prebuilt front end at %s: run `reflex export --frontend-only --no-zip` first", index)

@@ -5,8 +5,10 @@
 #   make docker-test            (as root; installs podman, buildah and debootstrap with apt if missing)
 #
 # Steps: a debian:bookworm-slim base made with debootstrap (once; reused while the image exists) ->
-# `podman build` of ./Dockerfile -> run 0: no SECRET_KEY (must refuse to start, saying why) -> run 1: the
-# image's defaults with a SECRET_KEY (SQLite in /data, one worker) -> run 2:
+# `podman build` of ./Dockerfile -> run 0: no SECRET_KEY (must refuse to start, saying why) -> run 0b: a key
+# but no SMS provider (must refuse: the log sender would write codes to the log) -> run 1: the image's defaults
+# with a SECRET_KEY and SMS.ru pointed at a local fake of its API (tests/support/sms_fakes.py, on the host)
+# (SQLite in /data, one worker) -> run 2:
 # PostgreSQL (a fresh database, created only after the server started, so its bounded wait is exercised)
 # + Redis (several workers) in demo mode -> the Postman collection when present, otherwise a curl smoke
 # test -> run 3: a database that never answers (the server must give up and exit non-zero) -> checks:
@@ -33,6 +35,7 @@ HOST_CA=/etc/ssl/certs/ca-certificates.crt
 WORK="$(mktemp -d /tmp/referral_app-docker-test.XXXXXX)"
 CONTAINERS=()
 RUN_PID=""
+FAKE_SMS_PID=""
 
 say() { printf '\n==> %s\n' "$*"; }
 die() {
@@ -86,6 +89,7 @@ cleanup() {
     local status=$?
     set +e
     stop_tree "$RUN_PID"
+    [[ -n "$FAKE_SMS_PID" ]] && kill "$FAKE_SMS_PID" 2>/dev/null && wait "$FAKE_SMS_PID" 2>/dev/null
     for ctr in "${CONTAINERS[@]}"; do buildah rm "$ctr" >/dev/null 2>&1; done
     dropdb --if-exists --force "$DOCKER_TEST_DB" 2>/dev/null
     if ((status != 0)); then
@@ -317,10 +321,27 @@ echo "refused to start without SECRET_KEY (exit status $status)"
 # Every later run has a key of its own, as docker-compose.yml requires.
 SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
 
+# --- run 0b: a key but no SMS provider outside demo mode: the log sender is refused ------------------------
+say "run 0b: SECRET_KEY without an SMS provider"
+start_container nosms "PORT=$(free_port)" "SECRET_KEY=$SECRET_KEY"
+wait_refused "with the log SMS sender outside demo mode"
+check_log "$WORK/nosms.log" "not starting: the SMS sender is the log"
+echo "refused to start with the log SMS sender (exit status $status)"
+
+# A fake SMS.ru on the host (the containers share its network), speaking SMS.ru's documented API; the runs
+# outside demo mode send through it, as a real deployment sends through SMS.ru.
+[[ -x .venv/bin/python ]] || make --no-print-directory .venv/.requirements-dev
+.venv/bin/python -c 'import uvicorn' 2>/dev/null || make --no-print-directory .venv/.requirements-dev
+FAKE_SMS_PORT="$(free_port)"
+FAKE_SMS_API_ID="docker-test-$$"
+.venv/bin/python -m tests.support.sms_fakes smsru "$FAKE_SMS_PORT" "$FAKE_SMS_API_ID" >"$WORK/fake-smsru.log" 2>&1 &
+FAKE_SMS_PID=$!
+SMS_ENV=("SMS_PROVIDERS=smsru" "SMSRU_API_ID=$FAKE_SMS_API_ID" "SMSRU_BASE_URL=http://127.0.0.1:$FAKE_SMS_PORT")
+
 # --- run 1: the image's defaults (SQLite in the /data volume, no Redis) ----------------------------------
 PORT1="$(free_port)"
 say "run 1: image defaults + SECRET_KEY (SQLite in /data, one worker) on port $PORT1"
-start_container sqlite "PORT=$PORT1" "SECRET_KEY=$SECRET_KEY"
+start_container sqlite "PORT=$PORT1" "SECRET_KEY=$SECRET_KEY" "${SMS_ENV[@]}"
 wait_healthy "$PORT1" "$WORK/sqlite.log"
 sqlite_healthy=$((SECONDS - START_TIME))
 check_non_root
@@ -336,6 +357,9 @@ echo "runtime image: no Node.js/pip, read-only code, writable /data"
 body="$(curl -fsS -X POST -H 'Content-Type: application/json' -d '{"phone":"+79123456789"}' \
     "http://127.0.0.1:$PORT1/api/v1/auth/code")" || die "send-code failed on SQLite"
 [[ "$body" != *debug_code* ]] || die "the image's default must not be demo mode: $body"
+check_log "$WORK/fake-smsru.log" '"POST /sms/send HTTP/1.1" 200'
+if grep -q "SMS to " "$WORK/sqlite.log"; then die "an SMS was written to the log outside demo mode"; fi
+echo "the code went out through the (fake) SMS.ru, not into the log"
 buildah run --isolation=chroot "$CTR" -- test -s /data/referral_app.db || die "no SQLite database in /data"
 check_log "$WORK/sqlite.log" "applying database migrations" "database sqlite:////data/referral_app.db is reachable" \
     "database schema is up to date" "with 1 worker"
@@ -405,7 +429,7 @@ echo "run 2 passed"
 # --- run 3: a database that never answers: bounded wait, then a non-zero exit (no restart loop) ----------
 say "run 3: unreachable database, DATABASE_WAIT_ATTEMPTS=3"
 start_container nodb "PORT=$(free_port)" "DATABASE_URL=postgresql+psycopg://app:s3cret@127.0.0.1:1/app" \
-    "DATABASE_WAIT_ATTEMPTS=3" "SECRET_KEY=$SECRET_KEY"
+    "DATABASE_WAIT_ATTEMPTS=3" "SECRET_KEY=$SECRET_KEY" "${SMS_ENV[@]}"
 wait_refused "with an unreachable database"
 check_log "$WORK/nodb.log" "waiting for database postgresql\+psycopg://app:\*\*\*@127.0.0.1:1/app \(attempt 2/3" \
     "unreachable after 3 attempts, giving up"

@@ -19,6 +19,7 @@ from referral_app.core.config import Settings, set_settings
 from referral_app.core.db import create_db_engine, dispose_engines, migrate
 from referral_app.services import audit, health, refusal_cache, server_keys
 from referral_app.services.sms import load_sender
+from referral_app.services.sms.delivery import reset_breakers
 from tests.helpers import FakeClock, make_settings
 from tests.support.guards import NotATestService, check_test_services
 from tests.support.server import RunningServer, start_server, stop_server
@@ -80,11 +81,13 @@ def settings(backend: str, migrated_urls: dict[str, str]) -> Iterator[Settings]:
     audit.forget_refusals()
     health.forget()
     refusal_cache.forget()
+    reset_breakers()
     yield current
     _truncate(migrated_urls[backend])
     set_settings(None)
     server_keys.clear_cache()
     load_sender.cache_clear()
+    reset_breakers()
     audit.forget_refusals()
     refusal_cache.forget()
 

@@ -55,6 +55,27 @@ def test_refuses_to_start_without_a_secret_key_outside_demo_mode(tmp_path: Path)
     assert not (tmp_path / "db.sqlite").exists()  # nothing was started, not even the database
 
 
+def test_refuses_to_start_with_the_log_sender_outside_demo_mode(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMS_", "SECRET_KEY"))}
+    env.update(
+        DEMO_MODE="false",
+        PORT="1",
+        SECRET_KEY="tests-only-secret-key-0123456789abcdef",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "referral_app.serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "not starting: the SMS sender is the log" in result.stderr and "SMS_PROVIDERS" in result.stderr
+    assert not (tmp_path / "db.sqlite").exists()
+
+
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [

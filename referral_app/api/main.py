@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from referral_app.api.errors import BodySizeLimit, install_error_handlers
-from referral_app.api.routes import auth, health, profile
+from referral_app.api.routes import auth, health, profile, sms
 from referral_app.core.config import get_settings
 from referral_app.paths import API_PREFIX, API_V1, DOCS, OPENAPI, REDOC
 
@@ -23,6 +23,7 @@ TAGS = [
     {"name": "auth", "description": "SMS codes, tokens, logout."},
     {"name": "profile", "description": "The signed-in user's profile, invite code and referrals."},
     {"name": "health", "description": "For load balancers and container health checks."},
+    {"name": "sms", "description": "Delivery receipts from SMS providers."},
 ]
 
 
@@ -45,5 +46,6 @@ def create_api() -> FastAPI:
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(profile.router, prefix=API_PREFIX + API_V1)
     app.include_router(auth.router, prefix=API_PREFIX + API_V1)
+    app.include_router(sms.router, prefix=API_PREFIX + API_V1)
 
     return app

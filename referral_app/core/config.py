@@ -6,6 +6,8 @@ Defaults are the documented production defaults; `make run` turns demo mode on.
 from __future__ import annotations
 
 import ipaddress
+import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -25,6 +27,22 @@ from referral_app.limits import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
+
+
+LOG_SMS_SENDER = "referral_app.services.sms:LogSmsSender"
+SMS_PROVIDER_NAMES = ("smsru", "smsc", "smsaero", "twilio", "http", "log", "custom")
+# Secrets that may come from a file instead (`<NAME>_FILE`: a Docker or Kubernetes secret).
+SMS_SECRET_FIELDS = (
+    "sms_callback_secret",
+    "smsru_api_id",
+    "smsc_password",
+    "smsc_api_key",
+    "smsaero_api_key",
+    "twilio_auth_token",
+    "twilio_api_key_secret",
+    "sms_http_password",
+    "sms_http_bearer_token",
+)
 
 
 class Settings(BaseSettings):
@@ -63,8 +81,8 @@ class Settings(BaseSettings):
     demo_mode: bool = Field(default=False, description="Return `debug_code` with send-code (never in production).")
     default_region: str = Field(default="RU", description="Region assumed for phone numbers without +country.")
     sms_sender: str = Field(
-        default="referral_app.services.sms:LogSmsSender",
-        description="Import path of the SMS sender class.",
+        default=LOG_SMS_SENDER,
+        description="Import path of a custom SMS sender class (`custom` in SMS_PROVIDERS, or alone).",
     )
     web_otp_host: str = Field(
         default="",
@@ -74,8 +92,12 @@ class Settings(BaseSettings):
     reflex_deploy_url: str = Field(
         default="", description="The app's public address, as Reflex reads it (http://localhost:PORT when empty)."
     )
-    sms_delay_min: float = Field(default=1.0, ge=0, description="Simulated SMS delivery delay, lower bound (s).")
-    sms_delay_max: float = Field(default=2.0, ge=0, description="Simulated SMS delivery delay, upper bound (s).")
+    sms_delay_min: float = Field(
+        default=1.0, ge=0, description="Simulated SMS delivery delay of the log sender, lower bound (s)."
+    )
+    sms_delay_max: float = Field(
+        default=2.0, ge=0, description="Simulated SMS delivery delay of the log sender, upper bound (s)."
+    )
     test_phone_numbers: Annotated[dict[str, str], NoDecode] = Field(
         default={},
         description="Numbers with a fixed code, for store review, monitoring probes and CI: `+79990000001:1234,"
@@ -90,6 +112,97 @@ class Settings(BaseSettings):
         description="Redis for the web app's state (Reflex reads it as REFLEX_REDIS_URL); the processes also tell"
         " each other through it which phones' cached refusals an operator lifted.",
     )
+
+    # SMS providers (services/sms): an ordered list, the next one tried when one fails.
+    sms_providers: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Built-in providers in failover order, comma-separated: smsru, smsc, smsaero, twilio, http, log"
+        " (demo only), custom (the SMS_SENDER class). Empty: SMS_SENDER alone.",
+    )
+    sms_callback_base_url: str = Field(
+        default="",
+        description="The app's public https address as providers reach it (delivery receipts are posted to"
+        " <this>/api/v1/sms/status/<provider>). Empty: no receipts are asked for.",
+    )
+    sms_callback_secret: str | None = Field(
+        default=None, repr=False, description="The secret in receipt URLs of providers that do not sign them."
+    )
+    sms_callback_secret_file: Path | None = None
+    sms_breaker_failures: int = Field(
+        default=3, gt=0, description="Failures in a row after which a provider is skipped for the cool-off."
+    )
+    sms_breaker_cooldown_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a provider that kept failing is skipped before it is tried again.",
+    )
+    sms_status_poll_seconds: float = Field(
+        default=20.0, gt=0, description="Interval of status queries to providers whose status is pulled."
+    )
+    sms_status_poll_attempts: int = Field(
+        default=15, ge=0, description="Status queries per message at most (0: no polling)."
+    )
+    sms_status_polls_max: int = Field(
+        default=1000, gt=0, description="Messages polled at once per process at most; more are not polled."
+    )
+    sms_max_spend_per_day: Decimal | None = Field(
+        default=None, gt=0, description="Daily cap on what providers reported SMS cost, in SMS_SPEND_CURRENCY."
+    )
+    sms_spend_currency: str = Field(default="RUB", description="The currency SMS_MAX_SPEND_PER_DAY is in.")
+
+    smsru_api_id: str | None = Field(default=None, repr=False)
+    smsru_api_id_file: Path | None = None
+    smsru_from: str = Field(
+        default="", description="SMS.ru sender name (approved in the account); empty: default."
+    )
+    smsru_test: bool = Field(
+        default=False, description="SMS.ru test=1: checked and answered, never sent or billed."
+    )
+    smsru_base_url: str = "https://sms.ru"
+
+    smsc_login: str = ""
+    smsc_password: str | None = Field(default=None, repr=False)
+    smsc_password_file: Path | None = None
+    smsc_api_key: str | None = Field(default=None, repr=False)
+    smsc_api_key_file: Path | None = None
+    smsc_sender: str = ""
+    smsc_base_url: str = "https://smsc.ru"
+
+    smsaero_email: str = ""
+    smsaero_api_key: str | None = Field(default=None, repr=False)
+    smsaero_api_key_file: Path | None = None
+    smsaero_sign: str = Field(default="SMS Aero", description="SMS Aero sender name (sign).")
+    smsaero_test: bool = Field(
+        default=False, description="Use SMS Aero's sms/testsend: nothing is sent or billed."
+    )
+    smsaero_base_url: str = "https://gate.smsaero.ru/v2"
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: str | None = Field(default=None, repr=False)
+    twilio_auth_token_file: Path | None = None
+    twilio_api_key_sid: str = ""
+    twilio_api_key_secret: str | None = Field(default=None, repr=False)
+    twilio_api_key_secret_file: Path | None = None
+    twilio_messaging_service_sid: str = ""
+    twilio_from: str = ""
+    twilio_base_url: str = "https://api.twilio.com"
+
+    sms_http_url: str = Field(default="", description="Generic HTTP provider: the URL to call.")
+    sms_http_method: str = "POST"
+    sms_http_headers: Annotated[dict[str, str], NoDecode] = Field(
+        default={}, description='Extra request headers as JSON: {"X-Api-Key": "..."}.'
+    )
+    sms_http_body: str = Field(
+        default='{"to": "{phone}", "text": "{text}"}',
+        description="Body template; {phone} (E.164) and {text} are filled in (JSON-escaped for json).",
+    )
+    sms_http_format: str = Field(default="json", pattern="^(json|form)$")
+    sms_http_username: str = ""
+    sms_http_password: str | None = Field(default=None, repr=False)
+    sms_http_password_file: Path | None = None
+    sms_http_bearer_token: str | None = Field(default=None, repr=False)
+    sms_http_bearer_token_file: Path | None = None
+    sms_http_id_field: str = Field(default="", description="Dotted path of the message id in a JSON answer.")
 
     # Login codes
     code_length: int = Field(default=4, ge=4, le=8)
@@ -143,6 +256,13 @@ class Settings(BaseSettings):
         description="Live device tokens per phone; a sign-in past it revokes the least recently used.",
     )
 
+    # The operator's console
+    admin_reauth_minutes: int = Field(
+        default=15,
+        gt=0,
+        description="An operator's action needs a sign-in at most this old; else the console asks for a fresh code.",
+    )
+
     # HTTP
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default=["127.0.0.1", "::1"],
@@ -183,6 +303,7 @@ class Settings(BaseSettings):
         "sms_number_types",
         "allowed_regions",
         "secret_key_fallbacks",
+        "sms_providers",
         mode="before",
     )
     @classmethod
@@ -309,6 +430,67 @@ class Settings(BaseSettings):
             "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )
 
+    @field_validator("sms_providers")
+    @classmethod
+    def _check_sms_providers(cls, value: list[str]) -> list[str]:
+        names = [entry.lower() for entry in value]
+        unknown = [name for name in names if name not in SMS_PROVIDER_NAMES]
+        if unknown:
+            raise ValueError(f"unknown SMS providers {unknown}; known: {', '.join(SMS_PROVIDER_NAMES)}")
+        if len(set(names)) != len(names):
+            raise ValueError("an SMS provider is listed twice")
+        return names
+
+    @field_validator("sms_http_headers", mode="before")
+    @classmethod
+    def _parse_headers(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) and value.strip() else ({} if value == "" else value)
+
+    @model_validator(mode="after")
+    def _read_sms_secret_files(self) -> Settings:
+        for name in SMS_SECRET_FIELDS:
+            path: Path | None = getattr(self, f"{name}_file")
+            if path is None:
+                continue
+            if getattr(self, name):
+                raise ValueError(f"set {name.upper()} or {name.upper()}_FILE, not both")
+            try:
+                setattr(self, name, path.read_text(encoding="utf-8").strip() or None)
+            except (OSError, UnicodeError) as exc:
+                raise ValueError(f"{name.upper()}_FILE {path} cannot be read: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _check_sms_provider_settings(self) -> Settings:
+        missing = [
+            f"{provider}: {needs}"
+            for provider in self.sms_providers
+            if (needs := _missing_provider_settings(self, provider))
+        ]
+        if missing:
+            raise ValueError("SMS providers lack settings: " + "; ".join(missing))
+        return self
+
+    @property
+    def simulates_sms(self) -> bool:
+        """Only the log sender delivers: SMS_DELAY_* is waited, as a real gateway would take. Real providers
+        take the time they take."""
+        return self.sms_providers == ["log"] or (not self.sms_providers and self.sms_sender == LOG_SMS_SENDER)
+
+    def log_sender_outside_demo(self) -> str | None:
+        """Why the server must not start (the log sender, which writes every code to the log, outside demo
+        mode), or None."""
+        if self.demo_mode:
+            return None
+        logs = "log" in self.sms_providers or (not self.sms_providers and self.sms_sender == LOG_SMS_SENDER)
+        if not logs:
+            return None
+        return (
+            "the SMS sender is the log, which writes every login code to the server log. Outside demo mode"
+            " configure a real provider with SMS_PROVIDERS (without `log`; see README, Going live) or a custom"
+            " SMS_SENDER, or set DEMO_MODE=true on a machine of your own."
+        )
+
     @field_validator("default_region")
     @classmethod
     def _upper_region(cls, value: str) -> str:
@@ -338,6 +520,28 @@ class Settings(BaseSettings):
             }
             origins.update(f"http://{host}:{p}" for host in ("localhost", "127.0.0.1", "[::1]") for p in ports)
         return tuple(sorted(origins))
+
+
+def _missing_provider_settings(s: Settings, provider: str) -> str | None:
+    """What a listed provider still needs, as the variables to set; None when it has everything."""
+    if provider == "smsru" and not s.smsru_api_id:
+        return "SMSRU_API_ID"
+    if provider == "smsc" and not (s.smsc_api_key or (s.smsc_login and s.smsc_password)):
+        return "SMSC_API_KEY, or SMSC_LOGIN and SMSC_PASSWORD"
+    if provider == "smsaero" and not (s.smsaero_email and s.smsaero_api_key):
+        return "SMSAERO_EMAIL and SMSAERO_API_KEY"
+    if provider == "twilio":
+        needs = []
+        if not s.twilio_account_sid:
+            needs.append("TWILIO_ACCOUNT_SID")
+        if not (s.twilio_auth_token or (s.twilio_api_key_sid and s.twilio_api_key_secret)):
+            needs.append("TWILIO_AUTH_TOKEN, or TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET")
+        if not (s.twilio_messaging_service_sid or s.twilio_from):
+            needs.append("TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM")
+        return ", ".join(needs) or None
+    if provider == "http" and not s.sms_http_url:
+        return "SMS_HTTP_URL"
+    return None
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")

@@ -95,6 +95,14 @@ MESSAGES: Catalog = {
         "en": "This account is blocked. Contact support.",
         "ru": "Этот аккаунт заблокирован. Обратитесь в поддержку.",
     },
+    "error.reauth_required": {
+        "en": "For this action, confirm it is you: we will send a code to your phone.",
+        "ru": "Для этого действия подтвердите, что это вы: пришлём код на ваш телефон.",
+    },
+    "error.reason_required": {
+        "en": "Type the reason for this action (at most {limit} characters): it is kept in the audit trail.",
+        "ru": "Укажите причину действия (не длиннее {limit} символов): она сохранится в журнале аудита.",
+    },
     "error.session_not_found": {
         "en": "You have no such session (it may have ended already).",
         "ru": "Такого сеанса у вас нет (возможно, он уже завершён).",

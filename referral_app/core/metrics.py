@@ -52,6 +52,12 @@ _PHONES_LOCKED = Counter(PREFIX + "phones_locked", "Phones (or a phone's device)
 _SIGN_INS = Counter(PREFIX + "sign_ins", "Successful sign-ins, new users included.")
 _NEW_USERS = Counter(PREFIX + "new_users", "Users created by their first sign-in.")
 _INVITE_ACTIVATIONS = Counter(PREFIX + "invite_activations", "Invite codes activated.")
+_SMS = Counter(
+    PREFIX + "sms",
+    "SMS by provider and status: each provider's answer to a send (its status, or `error` when it failed and the"
+    " next one was tried), then each later status its receipts or status queries reported.",
+    ["provider", "status"],
+)
 _TABS = Gauge(
     PREFIX + "websocket_tabs", "Web-app tabs connected now (websockets open).", multiprocess_mode="livesum"
 )
@@ -98,6 +104,13 @@ VERIFIED = "success"
 
 def verification(result: str | None) -> None:
     _VERIFICATIONS.labels(_label(result)).inc()
+
+
+def sms_status(provider: str, status: str) -> None:
+    _SMS.labels(_label(provider), _label(status)).inc()
+
+
+SMS_ERROR = "error"
 
 
 def phone_locked() -> None:

@@ -220,38 +220,41 @@ def delete_account(
         # Again, under the locks: a concurrent deletion or sign-out got there first.
         me = active_token(session, token)
         user_id = me.user_id
-        user = _live_user(session, user_id)
+        _live_user(session, user_id)
         device = _owner_device(session, token_id=me.id, phone=phone, device_token=device_token, s=s)
         failure = consume_code(session, phone=phone, code=code, device=device, client_ip=client_ip, settings=s)
         if failure is None:
-            now = utcnow()
-            revoke_tokens(
-                session, col(AuthToken.user_id) == user_id, reason="account_deleted", client_ip=client_ip
-            )
-            devices.revoke(
-                session, devices.of_user(user_id), reason="account_deleted", client_ip=client_ip, now=now
-            )
-            masked = audit.mask_phone_events(session, phone=phone)
-            session.execute(
-                sa.update(User)
-                .where(col(User.id) == user_id)
-                .values(
-                    phone=f"{DELETED_PHONE_PREFIX}{user_id}",
-                    name=None,
-                    email=None,
-                    referrer_id=None,
-                    invite_activated_at=None,
-                    deleted_at=now,
-                )
-            )
-            audit.record(
-                session,
-                Event.ACCOUNT_DELETED,
-                user_id=user.id,
-                phone=mask_phone(phone),
-                client_ip=client_ip,
-                detail=f"masked {masked} events",
-            )
+            erase_account(session, user_id=user_id, phone=phone, client_ip=client_ip)
     if failure is not None:
         raise failure
     log.info("account %s deleted (%s)", user_id, mask_phone(phone))
+
+
+def erase_account(session: Session, *, user_id: int, phone: str, client_ip: str | None) -> None:
+    """A deletion's effects, in the caller's write transaction (which holds the phone's and the referral
+    graph's locks): every token and device revoked, the audit trail's events of the phone masked, the user's
+    inviter link dropped, and the row made a tombstone. Self-deletion and an operator's both end here."""
+    now = utcnow()
+    revoke_tokens(session, col(AuthToken.user_id) == user_id, reason="account_deleted", client_ip=client_ip)
+    devices.revoke(session, devices.of_user(user_id), reason="account_deleted", client_ip=client_ip, now=now)
+    masked = audit.mask_phone_events(session, phone=phone)
+    session.execute(
+        sa.update(User)
+        .where(col(User.id) == user_id)
+        .values(
+            phone=f"{DELETED_PHONE_PREFIX}{user_id}",
+            name=None,
+            email=None,
+            referrer_id=None,
+            invite_activated_at=None,
+            deleted_at=now,
+        )
+    )
+    audit.record(
+        session,
+        Event.ACCOUNT_DELETED,
+        user_id=user_id,
+        phone=mask_phone(phone),
+        client_ip=client_ip,
+        detail=f"masked {masked} events",
+    )

@@ -41,7 +41,8 @@ class Event(StrEnum):
     CODE_REQUESTED = "code_requested"
     CODE_REFUSED = "code_refused"  # detail: the limit that refused it
     CODE_SENT = "code_sent"
-    SMS_FAILED = "sms_failed"  # detail: what failed (the exception's class); the code was withdrawn
+    SMS_FAILED = "sms_failed"  # detail: what each provider did; the code was withdrawn
+    SMS_UNDELIVERED = "sms_undelivered"  # a receipt or status query: undelivered or failed (detail: why)
     WRONG_CODE = "wrong_code"  # detail: the error answered (invalid_code, too_many_attempts, rate_limited)
     VERIFY_REFUSED = "verify_refused"  # detail: the limit (phone_locked, verify_ip_limit); not evaluated
     CODE_BURNED = "code_burned"
@@ -55,6 +56,16 @@ class Event(StrEnum):
     ACCOUNT_EXPORTED = "account_exported"
     ACCOUNT_DELETED = "account_deleted"  # phone: masked, like every earlier event of the number
     DATA_PURGED = "data_purged"  # detail: the rows the retention purge removed, per kind (services/retention.py)
+    # The console: user_id is the operator; phone the target's; detail `#<target id> <what>: <reason>`.
+    ADMIN_GRANTED = "admin_granted"  # user_id: the new operator; detail: who ran the command
+    ADMIN_REMOVED = "admin_removed"
+    ADMIN_SIGNED_OUT = "admin_signed_out"
+    ADMIN_DEVICES_REVOKED = "admin_devices_revoked"
+    ADMIN_LOCK_ENDED = "admin_lock_ended"
+    ADMIN_BLOCKED = "admin_blocked"
+    ADMIN_UNBLOCKED = "admin_unblocked"
+    ADMIN_DELETED = "admin_deleted"
+    ADMIN_EXPORTED = "admin_exported"  # an audit trail export; detail: how many rows
 
 
 class EventFields(TypedDict, total=False):
@@ -126,9 +137,18 @@ def record_alone(session: Session, event: Event, **fields: Unpack[EventFields]) 
         record(session, event, **fields)
 
 
-def _insert_all(session: Session, rows: list[dict[str, object]]) -> None:
+# A statement (and its parameters) committed together with a grouped event: what the event records, written in
+# the same transaction (the SMS ledger's row of a sent code).
+Companion = tuple[sa.Executable, dict[str, object]]
+
+
+def _insert_all(
+    session: Session, rows: list[dict[str, object]], companions: list[Companion] | None = None
+) -> None:
     with transaction(session, write=True):
         session.execute(_INSERT_EVENT, rows)
+        for statement, parameters in companions or ():
+            session.execute(statement, parameters)
 
 
 class _GroupCommit:
@@ -136,12 +156,12 @@ class _GroupCommit:
     written (in a worker thread), the next one queues."""
 
     def __init__(self) -> None:
-        self.queued: list[tuple[dict[str, object], asyncio.Future[None]]] = []
+        self.queued: list[tuple[dict[str, object], Companion | None, asyncio.Future[None]]] = []
         self.writer: asyncio.Task[None] | None = None
 
-    async def write(self, row: dict[str, object]) -> None:
+    async def write(self, row: dict[str, object], companion: Companion | None) -> None:
         done = asyncio.get_running_loop().create_future()
-        self.queued.append((row, done))
+        self.queued.append((row, companion, done))
         if self.writer is None:
             self.writer = asyncio.create_task(self._write_batches())
         await done
@@ -151,17 +171,18 @@ class _GroupCommit:
             while self.queued:
                 batch, self.queued = self.queued, []
                 try:
-                    await run_with_session(_insert_all, [row for row, _ in batch])
+                    companions = [companion for _, companion, _ in batch if companion is not None]
+                    await run_with_session(_insert_all, [row for row, _, _ in batch], companions)
                 except Exception as exc:
-                    for _, done in batch:
+                    for _, _, done in batch:
                         if not done.done():
                             done.set_exception(exc)
                 except BaseException:  # cancelled (the loop is closing): the batch's callers are too
-                    for _, done in batch:
+                    for _, _, done in batch:
                         done.cancel()
                     raise
                 else:
-                    for _, done in batch:
+                    for _, _, done in batch:
                         if not done.done():
                             done.set_result(None)
         finally:
@@ -171,16 +192,19 @@ class _GroupCommit:
 _group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = weakref.WeakKeyDictionary()
 
 
-async def record_grouped(event: Event, **fields: Unpack[EventFields]) -> None:
+async def record_grouped(
+    event: Event, *, companion: Companion | None = None, **fields: Unpack[EventFields]
+) -> None:
     """Record an event in a transaction of its own, like `record_alone`, from async code, returning once it is
-    committed. The events of concurrent callers are group-committed: those queued while a batch is being
-    written go together in the next one (all or none), so a burst of them costs a few write transactions,
-    not one each. Each row keeps the moment it was recorded. A failed batch fails every caller in it."""
+    committed (with `companion`, a statement of the caller's, in the same transaction). The events of concurrent
+    callers are group-committed: those queued while a batch is being written go together in the next one (all
+    or none), so a burst of them costs a few write transactions, not one each. Each row keeps the moment it was
+    recorded. A failed batch fails every caller in it."""
     loop = asyncio.get_running_loop()
     group = _group_commits.get(loop)
     if group is None:
         group = _group_commits[loop] = _GroupCommit()
-    await group.write(_row(event, fields))
+    await group.write(_row(event, fields), companion)
     _count(event, fields.get("detail"))
 
 

@@ -159,6 +159,28 @@ class SessionNotFound(ServiceError):
     code, status_code = "session_not_found", 404
 
 
+class NotFound(ServiceError):
+    """What is not there, or not for this caller: the console answers it to everyone who is not an operator."""
+
+    code, status_code = "not_found", 404
+
+
+class ReauthRequired(ServiceError):
+    """An operator's action needs a recent sign-in (ADMIN_REAUTH_MINUTES): confirm with a fresh code first."""
+
+    code, status_code = "reauth_required", 403
+
+
+class ReasonRequired(ServiceError):
+    """Every operator action is kept in the audit trail with the reason the operator typed."""
+
+    code, status_code = "reason_required", 422
+    param_names = ("limit",)
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(limit=limit)
+
+
 class InviteCodeNotFound(ServiceError):
     code, status_code = "invite_code_not_found", 404
 

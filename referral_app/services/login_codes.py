@@ -35,7 +35,7 @@ from referral_app.core.db import PreparedRead, rowcount, transaction
 from referral_app.core.i18n import DEFAULT_LANGUAGE, translate
 from referral_app.core.log_setup import log_phone
 from referral_app.core.net import requester_key
-from referral_app.limits import FAILURE_WINDOW_DAYS, LOCK_MAX_SECONDS
+from referral_app.limits import AUDIT_DETAIL_MAX_LENGTH, FAILURE_WINDOW_DAYS, LOCK_MAX_SECONDS
 from referral_app.models import LoginCode, SignInGuard, Timestamp
 from referral_app.services import audit, counters, refusal_cache, security
 from referral_app.services.audit import Event
@@ -52,7 +52,8 @@ from referral_app.services.errors import (
 from referral_app.services.phones import mask_phone, normalize_phone, sms_country
 from referral_app.services.refusal_cache import seconds_until as _seconds_until
 from referral_app.services.server_keys import code_hmac_key
-from referral_app.services.sms import load_sender
+from referral_app.services.sms import delivery, ledger, polling
+from referral_app.services.sms.base import Accepted
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ def _check_send_limits(
         raise RateLimited(retry_after=_seconds_until(nth_latest + HOUR, now), reason="ip_hourly_limit")
     if country is not None:
         counters.check(session, *_sms_budgets(country, s), now=now)
+        ledger.check_spend(session, now, s)
 
 
 def _sms_budgets(country: str, s: Settings) -> tuple[counters.Limit, ...]:
@@ -169,8 +171,16 @@ def _spend_sms_budget(session: Session, country: str, now: datetime, s: Settings
             )
 
 
-def issue_code(session: Session, *, phone: str, client_ip: str | None, settings: Settings | None = None) -> str:
-    """Create a new code for an E.164 phone (replacing any earlier one) after checking every send limit.
+def issue_code(
+    session: Session,
+    *,
+    phone: str,
+    client_ip: str | None,
+    settings: Settings | None = None,
+    sms_message_id: str | None = None,
+) -> str:
+    """Create a new code for an E.164 phone (replacing any earlier one) after checking every send limit;
+    with `sms_message_id`, the ledger row of the SMS that will carry it, in the same transaction.
 
     Returns the code in clear text: it must go only into the SMS (and, in demo mode, to the requester)."""
     s = settings or get_settings()
@@ -207,6 +217,8 @@ def issue_code(session: Session, *, phone: str, client_ip: str | None, settings:
             audit.record(
                 session, Event.CODE_REQUESTED, phone=phone, client_ip=client_ip, detail=test_mark(phone, s)
             )
+            if sms_message_id is not None:
+                ledger.record_queued(session, message_id=sms_message_id, phone=phone, now=now)
             # Last: the budgets' rows are shared by every send, so their row locks are held only for the commit.
             _spend_sms_budget(session, country, now, s)
     return code
@@ -220,10 +232,13 @@ def withdraw_code(
     reason: str,
     client_ip: str | None = None,
     settings: Settings | None = None,
+    sms_message_id: str | None = None,
 ) -> None:
     """A code whose SMS never left: delete it, so it spends neither the cooldown, the hourly limits nor the
-    SMS budgets, and audit the failure. Only within refusal_cache.withdraw_window of its issue: later, the
-    code stands (processes may have cached refusals resting on it)."""
+    SMS budgets, and audit the failure (and mark its ledger row failed). Only within
+    refusal_cache.withdraw_window of its issue: later, the code stands (processes may have cached refusals
+    resting on it). The phone's previous code, if still live, is then the latest again: a send that failed
+    replaced nothing."""
     s = settings or get_settings()
     with transaction(session, f"phone:{phone}", f"ip:{requester_key(client_ip, s.ipv6_prefix_length)}"):
         row = session.exec(
@@ -247,6 +262,8 @@ def withdraw_code(
             counters.add(session, SMS_TOTAL, SMS_TOTAL_KEY, now=row.created_at, by=-1)
             counters.add(session, SMS_COUNTRY, country, now=row.created_at, by=-1)
         audit.record(session, Event.SMS_FAILED, phone=phone, client_ip=client_ip, detail=reason)
+        if sms_message_id is not None:
+            ledger.record_failed(session, message_id=sms_message_id, error=reason, now=now)
 
 
 def sms_text(code: str, s: Settings) -> str:
@@ -271,12 +288,14 @@ async def refuse_from_memory(
 async def send_login_code(
     *, phone: str, region: str | None, client_ip: str | None, settings: Settings | None = None
 ) -> IssuedCode:
-    """The whole send-code flow: normalise, issue (rate-limited), wait for the simulated SMS gateway, send.
+    """The whole send-code flow: normalise, issue (rate-limited) with its ledger row, wait SMS_DELAY_* (the log
+    sender's simulated gateway only), send through the providers (failover, services/sms/delivery.py), record
+    the provider's answer.
 
     A test number (TEST_PHONE_NUMBERS) gets its fixed code and no SMS, under the same limits.
     The wait is an asyncio sleep and the database work runs in a worker thread, so hundreds of
-    concurrent requests neither block the event loop nor hold threads while they wait. A sender that
-    raises or takes longer than SMS_TIMEOUT_SECONDS gives `sms_failed`, and the code is withdrawn.
+    concurrent requests neither block the event loop nor hold threads while they wait. When no provider
+    took the SMS within SMS_TIMEOUT_SECONDS the answer is `sms_failed`, and the code is withdrawn.
     """
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
@@ -284,24 +303,45 @@ async def send_login_code(
     await refuse_from_memory(
         lambda: refusal_cache.check_send(e164, utcnow()), Event.CODE_REFUSED, phone=e164, client_ip=client_ip
     )
-    code = await run_with_session(issue_code, phone=e164, client_ip=client_ip, settings=s)
-    low, high = sorted((s.sms_delay_min, s.sms_delay_max))
-    await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
-    text = sms_text(code, s)
-    try:
-        if test_mark(e164, s) is None:  # a test number's code is known: no SMS goes out
-            await asyncio.wait_for(load_sender(s.sms_sender).send(e164, text), timeout=s.sms_timeout_seconds)
-    except Exception as failure:
-        reason = "timeout" if isinstance(failure, TimeoutError) else type(failure).__name__
-        log.error("SMS to %s failed (%s); the code was withdrawn", mask_phone(e164), reason)
-        await run_with_session(
-            withdraw_code, phone=e164, code=code, reason=reason[:50], client_ip=client_ip, settings=s
-        )
-        raise SmsFailed() from None
-    # Its own transaction, committed before the answer, shared with concurrent sends' rows (group commit). A
-    # crash after the SMS and before that commit loses the row, as it would with a transaction per row; it
-    # never records an SMS that did not go out.
-    await audit.record_grouped(Event.CODE_SENT, phone=e164, client_ip=client_ip, detail=test_mark(e164, s))
+    # A test number's code is known: no SMS goes out, and the ledger has no row for it.
+    message_id = secrets.token_hex(16) if test_mark(e164, s) is None else None
+    code = await run_with_session(
+        issue_code, phone=e164, client_ip=client_ip, settings=s, sms_message_id=message_id
+    )
+    if s.simulates_sms:
+        low, high = sorted((s.sms_delay_min, s.sms_delay_max))
+        await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
+    accepted: Accepted | None = None
+    if message_id is not None:
+        try:
+            accepted = await delivery.deliver(e164, sms_text(code, s), s)
+        except delivery.AllProvidersFailed as failure:
+            reason = failure.reason[:AUDIT_DETAIL_MAX_LENGTH]
+            log.error("SMS to %s failed (%s); the code was withdrawn", mask_phone(e164), reason)
+            await run_with_session(
+                withdraw_code,
+                phone=e164,
+                code=code,
+                reason=reason,
+                client_ip=client_ip,
+                settings=s,
+                sms_message_id=message_id,
+            )
+            raise SmsFailed() from None
+    # Its own transaction, committed before the answer, shared with concurrent sends' rows (group commit), with
+    # the provider's answer in the ledger. A crash after the SMS and before that commit loses the row (the ledger
+    # row stays `queued`), as it would with a transaction per row; it never records an SMS that did not go out.
+    await audit.record_grouped(
+        Event.CODE_SENT,
+        companion=ledger.accepted_update(message_id, accepted, utcnow()) if message_id and accepted else None,
+        phone=e164,
+        client_ip=client_ip,
+        detail=test_mark(e164, s),
+    )
+    if accepted is not None:
+        polling.follow(accepted, s)
+        if accepted.cost is not None and s.sms_max_spend_per_day is not None:
+            await run_with_session(ledger.alert_on_reported_cost, accepted=accepted, settings=s)
     log.info("login code sent to %s", mask_phone(e164))
     return IssuedCode(
         phone=e164,

@@ -51,6 +51,7 @@ from referral_app.limits import (
     ROUTE_QUERY_MAX_KEYS,
 )
 from referral_app.web.state.account import AccountState
+from referral_app.web.state.admin import AdminState
 from referral_app.web.state.app import AppState
 from referral_app.web.state.login import LoginState
 from referral_app.web.state.profile import ProfileState
@@ -91,6 +92,20 @@ CLIENT_HANDLERS: tuple[EventHandler, ...] = (
     AccountState.cancel_delete,
     AccountState.send_delete_code,
     AccountState.confirm_delete,
+    # The console: each checks the operator on the server first (web/state/admin.py).
+    AdminState.search,
+    AdminState.set_sort,
+    AdminState.change_users_page,
+    AdminState.change_referrals_page,
+    AdminState.change_events_page,
+    AdminState.filter_events,
+    AdminState.export_events,
+    AdminState.set_period,
+    AdminState.start_action,
+    AdminState.cancel_action,
+    AdminState.confirm_action,
+    AdminState.send_reauth_code,
+    AdminState.confirm_reauth,
 )
 
 FRONTEND_EXCEPTION = format_event_handler(FrontendEventExceptionState.handle_frontend_exception)

@@ -187,7 +187,7 @@ async def test_a_code_past_the_withdraw_window_stands_in_the_cache_and_the_datab
     assert await codes(session) == 1  # too late to withdraw: the code and its cooldown stand
     session.rollback()
     failures = session.exec(select(AuditEvent.detail).where(AuditEvent.event == "sms_failed")).all()
-    assert failures == ["ConnectionError"]
+    assert failures == ["custom: ConnectionError"]
     assert answer(await client.post(CODE, json={"phone": PHONE})) == answer(cached)
     refusal_cache.forget()
     assert answer(await client.post(CODE, json={"phone": PHONE})) == answer(cached)  # the database agrees

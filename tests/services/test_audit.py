@@ -76,9 +76,11 @@ async def test_concurrent_events_are_group_committed(session: Session, monkeypat
     batches: list[int] = []
     insert_all = audit._insert_all
 
-    def counted(session: Session, rows: list[dict[str, object]]) -> None:
+    def counted(
+        session: Session, rows: list[dict[str, object]], companions: list[audit.Companion] | None = None
+    ) -> None:
         batches.append(len(rows))
-        insert_all(session, rows)
+        insert_all(session, rows, companions)
 
     monkeypatch.setattr(audit, "_insert_all", counted)
     before = utcnow()
@@ -95,7 +97,7 @@ async def test_concurrent_events_are_group_committed(session: Session, monkeypat
 async def test_a_failed_group_commit_fails_every_caller_in_it(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(session: Session, rows: list[dict[str, object]]) -> None:
+    def broken(session: Session, rows: list[dict[str, object]], *companions: object) -> None:
         raise sa.exc.OperationalError("INSERT", {}, Exception("database is gone"), connection_invalidated=True)
 
     monkeypatch.setattr(audit, "_insert_all", broken)

@@ -47,6 +47,19 @@ CLIENT_CALLABLE = {
     "AccountState.cancel_delete",
     "AccountState.send_delete_code",
     "AccountState.confirm_delete",
+    "AdminState.search",
+    "AdminState.set_sort",
+    "AdminState.change_users_page",
+    "AdminState.change_referrals_page",
+    "AdminState.change_events_page",
+    "AdminState.filter_events",
+    "AdminState.export_events",
+    "AdminState.set_period",
+    "AdminState.start_action",
+    "AdminState.cancel_action",
+    "AdminState.confirm_action",
+    "AdminState.send_reauth_code",
+    "AdminState.confirm_reauth",
 }
 # Registered, but only the server chains them (or nobody should call them): refused from a client.
 STATES = {
@@ -55,6 +68,7 @@ STATES = {
     "LoginState",
     "ProfileState",
     "AccountState",
+    "AdminState",
     "FrontendEventExceptionState",
     "OnLoadInternalState",
     "UpdateVarsInternalState",
@@ -69,6 +83,14 @@ SERVER_ONLY = {f"{state}.setvar" for state in STATES} | {
     "ProfileState.on_load",
     "AccountState.on_load",  # chained by the profile page's on_load
     "LoginState.run_countdown",  # chained by send_code and on_load
+    # The console's page loads, the profile page's Admin link check, the overview's live ticker.
+    "AdminState.check_operator",
+    "AdminState.load_overview",
+    "AdminState.load_users",
+    "AdminState.load_user",
+    "AdminState.load_security",
+    "AdminState.load_referrals",
+    "AdminState.run_overview",
 }
 
 

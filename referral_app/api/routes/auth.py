@@ -32,8 +32,9 @@ _s = get_settings()
     response_model_exclude_none=True,
     summary="Send a login code by SMS",
     description=(
-        f"Sends a {_s.code_length}-digit code to the phone (delivery takes {_s.sms_delay_min:g}–"
-        f"{_s.sms_delay_max:g} s). The answer is the same whether or not the phone is registered. Limits: one "
+        f"Sends a {_s.code_length}-digit code to the phone"
+        + (f" (simulated delivery takes {_s.sms_delay_min:g}–{_s.sms_delay_max:g} s)" if _s.simulates_sms else "")
+        + ". The answer is the same whether or not the phone is registered. Limits: one "
         f"code per {humanize_seconds(_s.code_resend_cooldown_seconds)} and {_s.code_max_per_phone_per_hour} "
         f"per hour per phone, {_s.code_max_per_ip_per_hour} per hour per client IP (IPv6: per "
         f"/{_s.ipv6_prefix_length}), {_s.sms_max_per_hour} SMS per hour in all and "

@@ -21,7 +21,8 @@ def language_switch() -> rx.Component:
     )
 
 
-def page(*children: rx.Component) -> rx.Component:
+def page(*children: rx.Component, width: str = CONTENT_WIDTH) -> rx.Component:
+    """The frame; the console's pages are wider (`width`), everything else is the mobile-first column."""
     return rx.box(
         rx.flex(
             rx.hstack(
@@ -34,14 +35,14 @@ def page(*children: rx.Component) -> rx.Component:
             justify="between",
             align="center",
             width="100%",
-            max_width=CONTENT_WIDTH,
+            max_width=width,
             margin_x="auto",
             padding="16px",
         ),
         rx.box(
             *children,
             width="100%",
-            max_width=CONTENT_WIDTH,
+            max_width=width,
             margin_x="auto",
             padding_x="16px",
             padding_bottom="40px",

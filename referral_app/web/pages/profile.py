@@ -5,9 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from referral_app.limits import EMAIL_MAX_LENGTH, INVITE_CODE_INPUT_MAX_LENGTH, NAME_MAX_LENGTH
+from referral_app.paths import ADMIN_PAGE
 from referral_app.web.components.account import account_card
 from referral_app.web.components.devices import devices_card
 from referral_app.web.components.layout import busy_label, card, field_error, labelled, page
+from referral_app.web.state.admin import AdminState
 from referral_app.web.state.profile import ProfileState
 
 T = ProfileState.t
@@ -47,13 +49,17 @@ def _header() -> rx.Component:
                 rx.text(ProfileState.member_since_text, size="2", color_scheme="gray"),
                 spacing="1",
             ),
-            rx.button(
-                rx.icon("log-out", size=16),
-                T["profile.logout"],
-                variant="soft",
-                color_scheme="gray",
-                on_click=ProfileState.logout,
-                id="logout",
+            rx.vstack(
+                rx.button(
+                    rx.icon("log-out", size=16),
+                    T["profile.logout"],
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=ProfileState.logout,
+                    id="logout",
+                ),
+                rx.cond(AdminState.is_operator, rx.link(T["admin.link"], href=ADMIN_PAGE, id="admin-link")),
+                align="end",
             ),
             justify="between",
             align="start",
