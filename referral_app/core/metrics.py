@@ -40,7 +40,7 @@ _CODES_REFUSED = Counter(
     PREFIX + "codes_refused", "Send-code requests refused, by the limit or rule that refused them.", ["reason"]
 )
 _SMS_FAILURES = Counter(
-    PREFIX + "sms_failures", "SMS the sender failed to send (the code was withdrawn), by failure.", ["reason"]
+    PREFIX + "sms_failures", "Codes whose SMS no provider took (the code was withdrawn); per provider: _sms_total."
 )
 _VERIFICATIONS = Counter(
     PREFIX + "verifications",
@@ -95,8 +95,8 @@ def code_refused(reason: str | None) -> None:
     _CODES_REFUSED.labels(_label(reason)).inc()
 
 
-def sms_failed(reason: str | None) -> None:
-    _SMS_FAILURES.labels(_label(reason)).inc()
+def sms_failed() -> None:
+    _SMS_FAILURES.inc()
 
 
 VERIFIED = "success"

@@ -96,7 +96,7 @@ def _signed_in(_: str | None) -> None:
 _METRICS: dict[Event, Callable[[str | None], None]] = {
     Event.CODE_SENT: lambda _: metrics.code_sent(),
     Event.CODE_REFUSED: metrics.code_refused,  # detail: the limit
-    Event.SMS_FAILED: metrics.sms_failed,  # detail: what failed
+    Event.SMS_FAILED: lambda _: metrics.sms_failed(),
     Event.WRONG_CODE: metrics.verification,  # detail: the error answered
     Event.VERIFY_REFUSED: metrics.verification,  # detail: the limit
     Event.PHONE_LOCKED: lambda _: metrics.phone_locked(),
