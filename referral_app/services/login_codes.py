@@ -16,7 +16,6 @@ phone in any 30 days, whoever makes them, and strangers' failures never lock the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
@@ -288,12 +287,12 @@ async def refuse_from_memory(
 async def send_login_code(
     *, phone: str, region: str | None, client_ip: str | None, settings: Settings | None = None
 ) -> IssuedCode:
-    """The whole send-code flow: normalise, issue (rate-limited) with its ledger row, wait SMS_DELAY_* (the log
-    sender's simulated gateway only), send through the providers (failover, services/sms/delivery.py), record
-    the provider's answer.
+    """The whole send-code flow: normalise, issue (rate-limited) with its ledger row, send through the providers
+    (failover, services/sms/delivery.py; the log sender simulates a gateway's SMS_DELAY_*), record the
+    provider's answer.
 
     A test number (TEST_PHONE_NUMBERS) gets its fixed code and no SMS, under the same limits.
-    The wait is an asyncio sleep and the database work runs in a worker thread, so hundreds of
+    Waiting for the provider is asynchronous and the database work runs in a worker thread, so hundreds of
     concurrent requests neither block the event loop nor hold threads while they wait. When no provider
     took the SMS within SMS_TIMEOUT_SECONDS the answer is `sms_failed`, and the code is withdrawn.
     """
@@ -308,9 +307,6 @@ async def send_login_code(
     code = await run_with_session(
         issue_code, phone=e164, client_ip=client_ip, settings=s, sms_message_id=message_id
     )
-    if s.simulates_sms:
-        low, high = sorted((s.sms_delay_min, s.sms_delay_max))
-        await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
     accepted: Accepted | None = None
     if message_id is not None:
         try:

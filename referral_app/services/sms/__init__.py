@@ -6,12 +6,14 @@ it otherwise (Settings.log_sender_outside_demo)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
+import secrets
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-from referral_app.core.config import LOG_SMS_SENDER, Settings
+from referral_app.core.config import LOG_SMS_SENDER, Settings, get_settings
 from referral_app.services.sms.base import Accepted, Provider
 
 log = logging.getLogger("referral_app.sms")
@@ -25,9 +27,13 @@ class SmsSender(Protocol):
 
 
 class LogSmsSender:
-    """Simulated delivery (demo mode): the only place a code ever reaches a log."""
+    """Simulated delivery (demo mode): it takes SMS_DELAY_MIN..SMS_DELAY_MAX seconds, as a gateway would, and is
+    the only place a code ever reaches a log."""
 
     async def send(self, phone: str, text: str) -> None:
+        s = get_settings()
+        low, high = sorted((s.sms_delay_min, s.sms_delay_max))
+        await asyncio.sleep(low + (high - low) * secrets.SystemRandom().random())
         # One log line per SMS (its line breaks written as \n), so the code stays on the "SMS to" line.
         log.info("SMS to %s: %s", phone, text.replace("\n", "\\n"))
 
