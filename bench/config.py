@@ -25,8 +25,17 @@ BACKENDS = [
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 MULTI_WORKERS = "2"
 OUT = os.environ.get("BENCH_OUT", str(ROOT / "docs" / "benchmarks.md"))
-# "flood": only the refusal flood (bench/flood.py) on each backend, printed, docs/benchmarks.md left alone.
+# "flood": only the refusal flood (bench/flood.py) on each backend, printed, docs/benchmarks.md left alone;
+# "console": only the console's pages on a big seeded database (bench/console_queries.py), printed.
 ONLY = os.environ.get("BENCH_ONLY", "").strip()
+# The console's pages on a big seeded PostgreSQL database (bench/console_queries.py): opt-in, seeding the
+# default sizes takes many minutes. BENCH_CONSOLE_PG_URL is dropped and created afresh.
+CONSOLE = os.environ.get("BENCH_CONSOLE", "") == "1" or ONLY == "console"
+CONSOLE_PG_URL = os.environ.get(
+    "BENCH_CONSOLE_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/console_bench"
+)
+CONSOLE_USERS = int(os.environ.get("BENCH_CONSOLE_USERS", "1000000"))
+CONSOLE_EVENTS = int(os.environ.get("BENCH_CONSOLE_EVENTS", "10000000"))
 
 # Settings for the benchmark server: `make run`'s demo mode, one worker process, and the per-IP send limit
 # and SMS budgets raised so that the benchmark itself is not rate-limited (1000 codes from one IP in a

@@ -1,10 +1,13 @@
 """The console's reads on a big PostgreSQL database: seeds USERS users (a third of them invited by the first
-thousand, every one activated seconds or hours after signing up) and EVENTS audit events over 60 days, then times
-each console read through services/admin.py, as an operator's tab calls it, and prints the p50 of RUNS runs.
+thousand, every one activated seconds or hours after signing up), EVENTS audit events over 60 days, one SMS in
+the ledger per user over 30 days (a twentieth failed or undelivered, two providers) and a thousand phones locked
+now, then times each console page's reads through services/admin.py, as an operator's tab calls them, and prints
+the p50 of RUNS runs.
 
     python -m bench.console_queries postgresql+psycopg://postgres@127.0.0.1:5432/console_bench [USERS] [EVENTS]
 
-The database is dropped and created again. Not part of `make bench` (seeding takes minutes)."""
+The database is dropped and created again. `make bench` runs it with BENCH_CONSOLE=1 (bench/run.py): seeding
+the default 1,000,000 users and 10,000,000 audit events takes many minutes."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, set_settings
 from referral_app.core.db import create_db_engine, dispose_engines, get_engine, migrate
 from referral_app.services import admin, auth, login_codes
-from referral_app.services.admin import AuditFilter, UserSort
+from referral_app.services.admin import AuditFilter, SmsFilter, UserSort
 
 RUNS = 7
 OPERATOR = "+79990001122"
@@ -48,6 +51,25 @@ SELECT now() - make_interval(secs => (i * 5184000.0 / :events)),
 FROM generate_series(1, :events) AS i
 """
 
+SEED_SMS = """
+INSERT INTO sms_messages (id, phone, provider, provider_message_id, status, error, cost, currency,
+                          created_at, updated_at)
+SELECT 'sms' || i, '+7916' || lpad(i::text, 7, '0'),
+       CASE WHEN i % 97 = 0 THEN '' WHEN i % 3 = 0 THEN 'smsc' ELSE 'smsru' END,
+       CASE WHEN i % 97 = 0 THEN NULL ELSE 'p' || i END,
+       CASE WHEN i % 97 = 0 THEN 'failed' WHEN i % 20 = 0 THEN 'undelivered' WHEN i % 50 = 1 THEN 'sent'
+            ELSE 'delivered' END,
+       NULL, CASE WHEN i % 97 = 0 THEN NULL ELSE 2.5 END, CASE WHEN i % 97 = 0 THEN NULL ELSE 'RUB' END,
+       now() - make_interval(secs => i * 2592000.0 / :users), now() - make_interval(secs => i * 2592000.0 / :users)
+FROM generate_series(1, :users) AS i
+"""
+SEED_LOCKS = """
+INSERT INTO sign_in_guards (phone, device, failures, locked_until, updated_at)
+SELECT '+7916' || lpad((i * 997 % :users + 1)::text, 7, '0'), '', 10, now() + make_interval(secs => i * 3), now()
+FROM generate_series(1, 1000) AS i
+ON CONFLICT DO NOTHING
+"""
+
 
 def recreate(url: str) -> None:
     name = sa.engine.make_url(url).database
@@ -63,6 +85,8 @@ def seed(session: Session, users: int, events: int) -> None:
         ("users", SEED_USERS, {"users": users}),
         ("invitations", INVITE, {}),
         ("audit events", SEED_EVENTS, {"events": events, "users": users}),
+        ("SMS ledger", SEED_SMS, {"users": users}),
+        ("locks", SEED_LOCKS, {"users": users}),
     ):
         started = time.perf_counter()
         session.execute(sa.text(statement), params)
@@ -86,7 +110,8 @@ def p50(call: Callable[[], Any]) -> float:
     return statistics.median(times) * 1000
 
 
-def main(url: str, users: int, events: int) -> None:
+def measure(url: str, users: int, events: int) -> dict[str, float]:
+    """Seed the database at `url` afresh and time each read: {read: p50 in ms}."""
     recreate(url)
     settings = Settings(_env_file=None, database_url=url, demo_mode=True, sms_delay_min=0, sms_delay_max=0)
     set_settings(settings)
@@ -121,17 +146,33 @@ def main(url: str, users: int, events: int) -> None:
             "leaderboard, 7 days": lambda: admin.leaderboard(
                 session, token=token, limit=50, since=week_ago, until=now
             ),
-            "flags, 7 days": lambda: admin.flags(session, token=token, since=week_ago, until=now),
+            "flags, 7 days (with chains)": lambda: admin.flags(session, token=token, since=week_ago, until=now),
+            "a user's referral tree": lambda: admin.referral_tree(session, token=token, user_id=5),
+            "locked phones": lambda: admin.locked_phones(session, token=token),
+            "SMS today (figures, providers)": lambda: admin.sms_today(session, token=token),
+            "SMS messages, newest": lambda: admin.sms_messages(session, token=token, wanted=SmsFilter()),
+            "SMS messages, failed": lambda: admin.sms_messages(
+                session, token=token, wanted=SmsFilter(status="failed")
+            ),
+            "SMS messages, one provider": lambda: admin.sms_messages(
+                session, token=token, wanted=SmsFilter(provider="smsc")
+            ),
         }
-        print(f"\n{users} users, {events} audit events; p50 of {RUNS} runs")
-        for name, read in reads.items():
-            print(f"{name:28} {p50(read):8.1f} ms", flush=True)
+        measured = {name: p50(read) for name, read in reads.items()}
     dispose_engines()
+    return measured
+
+
+def main(url: str, users: int, events: int) -> None:
+    measured = measure(url, users, events)
+    print(f"\n{users} users, {events} audit events, {users} SMS; p50 of {RUNS} runs")
+    for name, ms in measured.items():
+        print(f"{name:32} {ms:8.1f} ms", flush=True)
 
 
 if __name__ == "__main__":
     main(
         sys.argv[1],
         int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000,
-        int(sys.argv[3]) if len(sys.argv) > 3 else 2_000_000,
+        int(sys.argv[3]) if len(sys.argv) > 3 else 10_000_000,
     )

@@ -359,3 +359,24 @@ def write_report(path: Path, generated: str) -> None:
     else:
         text = (text.rstrip() + "\n\n" if text else "# Benchmarks\n\n") + generated + "\n"
     path.write_text(text)
+
+
+def console_report(printed: str, users: int, events: int) -> str:
+    """bench/console_queries.py's printed lines ("read   12.3 ms") as a Markdown table."""
+    rows = []
+    for line in printed.splitlines():
+        name, _, rest = line.rpartition("  ")
+        if line.endswith(" ms") and name.strip():
+            rows.append(f"| {name.strip()} | {rest.strip()} |")
+    return "\n".join(
+        [
+            f"### The operator's console: {users:,} users, {events:,} audit events, {users:,} SMS (PostgreSQL)",
+            "",
+            "Each page's reads through services/admin.py, operator check included; p50 of 7 runs.",
+            "",
+            "| Read | p50 |",
+            "|---|---|",
+            *rows,
+            "",
+        ]
+    )

@@ -39,12 +39,17 @@ Environment:
   BENCH_ONLY              "flood": only step 4 on each backend (no calibration, bursts, wrk or memory), on a
                           fresh server; its figures and the load are printed and docs/benchmarks.md is not
                           written. E.g. `BENCH_ONLY=flood BENCH_BACKENDS=sqlite make bench` (about a minute
-                          and a half once the front end is built)
+                          and a half once the front end is built). "console": only step 6, printed
+  BENCH_CONSOLE           1: also step 6, the console's pages (bench/console_queries.py): BENCH_CONSOLE_USERS
+                          users (default 1,000,000) and BENCH_CONSOLE_EVENTS audit events (default 10,000,000)
+                          seeded into BENCH_CONSOLE_PG_URL (default .../console_bench, dropped and created
+                          afresh), then the p50 of each page's reads; off by default, seeding takes many minutes
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
@@ -57,6 +62,10 @@ from typing import Any
 from bench.commands import PLACEHOLDERS, run_python
 from bench.config import (
     BACKENDS,
+    CONSOLE,
+    CONSOLE_EVENTS,
+    CONSOLE_PG_URL,
+    CONSOLE_USERS,
     MULTI_WORKERS,
     ONLY,
     OUT,
@@ -73,7 +82,7 @@ from bench.flood import run_flood
 from bench.floor_app import FASTAPI_FLOOR_PATH, FLOOR_PATH
 from bench.machine import loadavg, machine, postgres_version
 from bench.measure import BackendResult, login, memory, run_burst, run_wrk
-from bench.report import fmt_flood, report, write_report
+from bench.report import END_MARK, console_report, fmt_flood, report, write_report
 from bench.server import AppServer, FloorServer, fresh_postgres
 
 
@@ -213,13 +222,32 @@ def bench_backend(
     return result
 
 
+def run_console() -> str:
+    """Step 6: the console's reads on a big seeded database, as a Markdown section for the report."""
+    log(f"=== console: seeding {CONSOLE_USERS} users and {CONSOLE_EVENTS} audit events ===")
+    PLACEHOLDERS[CONSOLE_PG_URL] = "$CONSOLE_PG_URL"
+    out = run_python(
+        "bench.console_queries",
+        CONSOLE_PG_URL,
+        str(CONSOLE_USERS),
+        str(CONSOLE_EVENTS),
+        env=dict(os.environ),
+        shown_env={},
+    )
+    log(out)
+    return console_report(out, CONSOLE_USERS, CONSOLE_EVENTS)
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _sigterm)
+    if ONLY == "console":
+        print(run_console())
+        return 0
     if shutil.which("wrk") is None:
         log("wrk is missing: apt-get install wrk (make bench installs it when run as root with apt)")
         return 1
-    if ONLY not in ("", "flood"):
-        log(f"unknown BENCH_ONLY {ONLY!r} (flood, or unset for everything)")
+    if ONLY not in ("", "flood", "console"):
+        log(f"unknown BENCH_ONLY {ONLY!r} (flood, console, or unset for everything)")
         return 2
     info = machine()
     results: list[BackendResult] = []
@@ -261,6 +289,12 @@ def main() -> int:
             print(json.dumps(result.flood))
         return 1 if any(r.error for r in results) else 0
     generated = report(info, results)
+    if CONSOLE:
+        try:
+            generated = generated.replace(END_MARK, run_console() + "\n" + END_MARK)
+        except Exception as exc:
+            log(f"console step failed: {exc}")
+            results.append(BackendResult(name="console", database_url=CONSOLE_PG_URL, error=str(exc)))
     print(generated)
     if OUT:
         write_report(Path(OUT), generated)

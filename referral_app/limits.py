@@ -81,5 +81,11 @@ ADMIN_CSV_MAX_ROWS = 10_000  # the newest events of a filtered view an export ca
 ADMIN_FLAG_ACTIVATIONS_PER_CLIENT = 5  # this many activations from one client address in a period is a flag
 ADMIN_FLAG_QUICK_ACTIVATION_SECONDS = 30  # an invite activated this soon after sign-up is a flag
 ADMIN_FLAG_ROWS_MAX = 50  # flags of each kind listed
+# A chain of new accounts: each link an account that activated the previous one's code within this many seconds
+# of its own sign-up; this many links in a row (accounts after the first) make a flag.
+ADMIN_FLAG_CHAIN_LINK_SECONDS = 600
+ADMIN_FLAG_CHAIN_MIN_LINKS = 3
+ADMIN_TREE_DEPTH = 6  # levels of a user's referral tree shown below them
+ADMIN_TREE_NODES_MAX = 300  # accounts of a referral tree shown (the earliest activations of each level first)
 ADMIN_LEADERBOARD_ROWS = 50
 ADMIN_CHART_DAYS = 30

@@ -216,6 +216,9 @@ class SmsMessage(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_sms_messages_provider_message", "provider", "provider_message_id"),
         sa.Index("ix_sms_messages_created_at", "created_at"),
+        # The console's SMS page: one status's or one provider's messages, the newest first.
+        sa.Index("ix_sms_messages_status_created_at", "status", "created_at"),
+        sa.Index("ix_sms_messages_provider_created_at", "provider", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=SMS_MESSAGE_ID_LENGTH)

@@ -9,6 +9,7 @@ ADMIN_USERS_PAGE = "/admin/users"
 ADMIN_USER_PAGE = "/admin/user"  # ?id=<user id>
 ADMIN_SECURITY_PAGE = "/admin/security"
 ADMIN_REFERRALS_PAGE = "/admin/referrals"
+ADMIN_SMS_PAGE = "/admin/sms"
 
 # The JSON API and its documentation (FastAPI), served on the same port.
 API_PREFIX = "/api"

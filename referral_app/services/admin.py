@@ -18,6 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
@@ -31,15 +32,20 @@ from referral_app.limits import (
     ADMIN_CHAIN_MAX,
     ADMIN_CSV_MAX_ROWS,
     ADMIN_FLAG_ACTIVATIONS_PER_CLIENT,
+    ADMIN_FLAG_CHAIN_LINK_SECONDS,
+    ADMIN_FLAG_CHAIN_MIN_LINKS,
     ADMIN_FLAG_QUICK_ACTIVATION_SECONDS,
     ADMIN_FLAG_ROWS_MAX,
     ADMIN_PAGE_MAX,
     ADMIN_REASON_MAX_LENGTH,
     ADMIN_SEARCH_MAX_LENGTH,
+    ADMIN_TREE_DEPTH,
+    ADMIN_TREE_NODES_MAX,
     AUDIT_DETAIL_MAX_LENGTH,
     CONSOLE_PAGE_SIZE,
+    E164_MAX_LENGTH,
 )
-from referral_app.models import AuditEvent, AuthToken, Device, SignInGuard, User
+from referral_app.models import AuditEvent, AuthToken, Device, SignInGuard, SmsMessage, User
 from referral_app.services import audit, devices, refusal_cache
 from referral_app.services.account import erase_account
 from referral_app.services.audit import Event
@@ -54,6 +60,7 @@ from referral_app.services.errors import (
 )
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.referrals import REFERRAL_GRAPH_LOCK, normalize_invite_code
+from referral_app.services.sms.base import Status as SmsStatus
 from referral_app.services.users import get_or_create_user
 
 log = logging.getLogger(__name__)
@@ -631,32 +638,55 @@ def end_locks(
     session: Session,
     *,
     token: str | None,
-    user_id: int,
     reason: str,
+    user_id: int | None = None,
+    phone: str | None = None,
     client_ip: str | None = None,
     settings: Settings | None = None,
 ) -> int:
-    """End every lock on the user's phone now (strangers', all devices', each device's): the guard rows'
-    `locked_until` and failures are cleared, then the phone's cached refusals lifted in every process.
-    Returns the locks ended; nothing is written or audited when there were none."""
+    """End every lock on the user's phone now (strangers', all devices', each device's), or on `phone` (E.164),
+    which a stranger may have locked before anyone signed up with it: the guard rows' `locked_until` and
+    failures are cleared, then the phone's cached refusals lifted in every process. Returns the locks ended;
+    nothing is written or audited when there were none."""
     s = settings or get_settings()
     why = _reason(reason)
     with transaction(session):
         _operator(session, token, fresh=True, s=s)
-        target_phone = _live_target(session, user_id).phone
+        if user_id is not None:
+            target_phone = _live_target(session, user_id).phone
+        elif isinstance(phone, str) and phone.startswith("+") and len(phone) <= E164_MAX_LENGTH:
+            target_phone = phone
+        else:
+            raise NotFound()
     now = utcnow()
     with transaction(session, f"phone:{target_phone}"):
         operator = _operator(session, token, fresh=True, s=s)  # again, under the phone's lock
-        target = _live_target(session, user_id)
+        target = (
+            _live_target(session, user_id)
+            if user_id is not None
+            else session.exec(
+                select(User).where(User.phone == target_phone, col(User.deleted_at).is_(None))
+            ).first()
+        )
         ended = session.execute(
             sa.update(SignInGuard)
-            .where(col(SignInGuard.phone) == target.phone, col(SignInGuard.locked_until) > now)
+            .where(col(SignInGuard.phone) == target_phone, col(SignInGuard.locked_until) > now)
             .values(locked_until=None, failures=0.0, updated_at=now)
             .returning(col(SignInGuard.device))
         ).all()
         if ended:
             what = f"{len(ended)} locks"
-            _record_action(session, Event.ADMIN_LOCK_ENDED, operator, target, what, why, client_ip)
+            if target is not None:
+                _record_action(session, Event.ADMIN_LOCK_ENDED, operator, target, what, why, client_ip)
+            else:  # a number no account has
+                audit.record(
+                    session,
+                    Event.ADMIN_LOCK_ENDED,
+                    user_id=operator.user_id,
+                    phone=target_phone,
+                    client_ip=client_ip,
+                    detail=_detail(f"{what}: {why}"),
+                )
     refusal_cache.lift(target_phone)
     if ended:
         log.info("operator %s ended %d locks of %s", operator.user_id, len(ended), mask_phone(target_phone))
@@ -732,6 +762,9 @@ class Figures:
     codes_sent_today: int
     phones_locked: int  # phones with a lock of any of their guards now
     activations_today: int
+    sms_delivered_today: int
+    sms_failed_today: int  # undelivered, or failed (no provider took it, or one rejected it)
+    sms_spend_today: dict[str, Decimal]  # currency -> what providers reported for today's messages
 
 
 def _midnight(now: datetime) -> datetime:
@@ -761,6 +794,7 @@ def figures(session: Session, *, token: str | None, settings: Settings | None = 
         locked = session.execute(
             sa.select(func.count(func.distinct(col(SignInGuard.phone)))).where(col(SignInGuard.locked_until) > now)
         ).scalar_one()
+        sms = _sms_since(session, today)
         return Figures(
             users_total=int(users_total),
             users_today=int(users_today),
@@ -769,6 +803,9 @@ def figures(session: Session, *, token: str | None, settings: Settings | None = 
             codes_sent_today=_events_since(session, Event.CODE_SENT, today),
             phones_locked=int(locked),
             activations_today=_events_since(session, Event.INVITE_ACTIVATED, today),
+            sms_delivered_today=sms.delivered,
+            sms_failed_today=sms.failed,
+            sms_spend_today=sms.spend,
         )
 
 
@@ -777,25 +814,35 @@ class DayCount:
     day: str  # YYYY-MM-DD (UTC)
     sign_ups: int
     activations: int
+    sms_sent: int  # messages a provider took
+    sms_delivered: int
 
 
-def _per_day(session: Session, column: Any, since: datetime) -> dict[str, int]:
+def _per_day(session: Session, column: Any, since: datetime, *where: Any) -> dict[str, int]:
     day = func.date(column)  # `date(timestamp)` on both SQLite (text) and PostgreSQL (a date)
-    rows = session.execute(sa.select(day, func.count()).where(column >= since).group_by(day)).all()
+    rows = session.execute(sa.select(day, func.count()).where(column >= since, *where).group_by(day)).all()
     return {str(d): int(n) for d, n in rows}
 
 
 def daily(session: Session, *, token: str | None, days: int, settings: Settings | None = None) -> list[DayCount]:
-    """Sign-ups and invite activations per day over the last `days` days (today included), the oldest first;
-    read by the indexes on users.created_at and users.invite_activated_at."""
+    """Sign-ups, invite activations, SMS sent and SMS delivered per day over the last `days` days (today
+    included), the oldest first; read by the indexes on users.created_at, users.invite_activated_at and
+    sms_messages.created_at (an SMS counts on the day it was sent, whenever its receipt came)."""
     today = _midnight(utcnow())
     since = today - timedelta(days=days - 1)
     with transaction(session):
         _operator(session, token, fresh=False, s=settings or get_settings())
         sign_ups = _per_day(session, col(User.created_at), since)
         activations = _per_day(session, col(User.invite_activated_at), since)
+        sent = _per_day(session, col(SmsMessage.created_at), since, col(SmsMessage.provider) != "")
+        delivered = _per_day(
+            session, col(SmsMessage.created_at), since, col(SmsMessage.status) == SmsStatus.DELIVERED.value
+        )
     labels = [(since + timedelta(days=n)).date().isoformat() for n in range(days)]
-    return [DayCount(day, sign_ups.get(day, 0), activations.get(day, 0)) for day in labels]
+    return [
+        DayCount(day, sign_ups.get(day, 0), activations.get(day, 0), sent.get(day, 0), delivered.get(day, 0))
+        for day in labels
+    ]
 
 
 # --- referrals ----------------------------------------------------------------------------------------------
@@ -852,16 +899,57 @@ class QuickActivation:
 
 
 @dataclass(frozen=True)
+class AccountChain:
+    """Accounts each invited by the one before, from the inviter at the top down to the last new account."""
+
+    user_ids: list[int]
+    phones: list[str]
+
+
+@dataclass(frozen=True)
 class Flags:
     shared_clients: list[SharedClient]  # ADMIN_FLAG_ACTIVATIONS_PER_CLIENT or more activations from one address
     quick: list[QuickActivation]  # activated within ADMIN_FLAG_QUICK_ACTIVATION_SECONDS of signing up
+    chains: list[AccountChain] = field(default_factory=list)  # chains of new accounts, the longest first
+
+
+def _new_account_chains(session: Session, activated: Sequence[Any]) -> list[AccountChain]:
+    """Chains of new accounts among `activated` (id, phone, referrer_id, created_at, invite_activated_at rows):
+    a link is an account that activated its inviter's code at most ADMIN_FLAG_CHAIN_LINK_SECONDS after its own
+    sign-up; ADMIN_FLAG_CHAIN_MIN_LINKS or more links in a row (A invited B, B invited C, ...) make a chain,
+    which starts at the inviter of its first link (that one need not be new). Each chain ends at an account no
+    link starts from; branches give a chain each."""
+    links = {
+        row.id: row
+        for row in activated
+        if row.referrer_id is not None
+        and 0 <= (row.invite_activated_at - row.created_at).total_seconds() <= ADMIN_FLAG_CHAIN_LINK_SECONDS
+    }
+    starts = {row.referrer_id for row in links.values()}
+    paths = []
+    for end in sorted(set(links) - starts):
+        path = [end]
+        while path[0] in links and links[path[0]].referrer_id not in path:
+            path.insert(0, links[path[0]].referrer_id)
+        if len(path) - 1 >= ADMIN_FLAG_CHAIN_MIN_LINKS:
+            paths.append(path)
+    paths.sort(key=lambda p: (-len(p), p[-1]))
+    paths = paths[:ADMIN_FLAG_ROWS_MAX]
+    tops = {p[0] for p in paths} - set(links)
+    phones = {row.id: row.phone for row in links.values()}
+    if tops:
+        phones.update(
+            session.execute(sa.select(col(User.id), col(User.phone)).where(col(User.id).in_(tops))).all()
+        )
+    return [AccountChain(p, [phones.get(i, "") for i in p]) for p in paths]
 
 
 def flags(
     session: Session, *, token: str | None, since: datetime, until: datetime, settings: Settings | None = None
 ) -> Flags:
     """Activations worth a look in [since, until): many from one client address (the audit trail's
-    invite_activated events), and activations seconds after the account was created."""
+    invite_activated events), activations seconds after the account was created, and chains of new accounts
+    (_new_account_chains)."""
     with transaction(session):
         _operator(session, token, fresh=False, s=settings or get_settings())
         in_period = sa.and_(
@@ -901,9 +989,223 @@ def flags(
             .order_by(col(User.invite_activated_at).desc())
             .limit(ADMIN_CSV_MAX_ROWS)
         ).all()
+        chains = _new_account_chains(session, activated)
     quick: list[QuickActivation] = []
     for row in activated:
         seconds = (row.invite_activated_at - row.created_at).total_seconds()
         if seconds <= ADMIN_FLAG_QUICK_ACTIVATION_SECONDS and len(quick) < ADMIN_FLAG_ROWS_MAX:
             quick.append(QuickActivation(row.id, row.phone, row.referrer_id, max(0, int(seconds))))
-    return Flags(shared_clients=shared, quick=quick)
+    return Flags(shared_clients=shared, quick=quick, chains=chains)
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    id: int
+    phone: str
+    depth: int  # 1: invited by the user, 2: by one of those, ...
+    inviter_id: int
+    activated_at: datetime | None
+    referrals: int  # everyone they invited, shown or not
+
+
+@dataclass(frozen=True)
+class ReferralTree:
+    nodes: list[TreeNode]  # depth first: each account followed by the accounts it invited
+    complete: bool  # False when ADMIN_TREE_DEPTH or ADMIN_TREE_NODES_MAX left accounts out
+
+
+def referral_tree(
+    session: Session, *, token: str | None, user_id: int, settings: Settings | None = None
+) -> ReferralTree:
+    """Everyone under the user, level by level (one indexed read of referrer_id a level), at most
+    ADMIN_TREE_DEPTH levels and ADMIN_TREE_NODES_MAX accounts: the earliest activations of a level first."""
+    with transaction(session):
+        _operator(session, token, fresh=False, s=settings or get_settings())
+        _target(session, user_id)
+        below: dict[int, list[Any]] = {}
+        depth_of: dict[int, int] = {}
+        level, complete = [user_id], True
+        for depth in range(1, ADMIN_TREE_DEPTH + 1):
+            room = ADMIN_TREE_NODES_MAX - len(depth_of)
+            if not level or room <= 0:
+                break
+            rows = session.execute(
+                sa.select(col(User.id), col(User.phone), col(User.referrer_id), col(User.invite_activated_at))
+                .where(col(User.referrer_id).in_(level))
+                .order_by(col(User.invite_activated_at), col(User.id))
+                .limit(room + 1)
+            ).all()
+            if len(rows) > room:
+                complete, rows = False, rows[:room]
+            level = [r.id for r in rows if r.id not in depth_of and r.id != user_id]
+            for r in rows:
+                if r.id in level:
+                    below.setdefault(r.referrer_id, []).append(r)
+                    depth_of[r.id] = depth
+        counts = _referral_counts(session, list(depth_of))
+    nodes: list[TreeNode] = []
+
+    def walk(inviter: int) -> None:
+        for r in below.get(inviter, []):
+            nodes.append(
+                TreeNode(r.id, r.phone, depth_of[r.id], inviter, r.invite_activated_at, counts.get(r.id, 0))
+            )
+            walk(r.id)
+
+    walk(user_id)
+    # Someone invited by a shown account and not shown themselves: the tree is cut there.
+    shown_below = {inviter: len(rows) for inviter, rows in below.items()}
+    if any(counts.get(n.id, 0) > shown_below.get(n.id, 0) for n in nodes):
+        complete = False
+    return ReferralTree(nodes=nodes, complete=complete)
+
+
+# --- security: the phones locked now --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockedPhone:
+    phone: str
+    user_id: int | None  # the number's live account; a stranger may lock a number no one signed up with
+    scope: LockScope
+    locked_until: datetime
+    failures: float
+
+
+def locked_phones(
+    session: Session, *, token: str | None, page: int = 0, settings: Settings | None = None
+) -> Page[LockedPhone]:
+    """Every lock in force now (one row per guard: strangers', all devices', one device's), the soonest to
+    end first, by the index on locked_until; `end_locks(phone=...)` ends a phone's."""
+    page = _page_number(page)
+    now = utcnow()
+    with transaction(session):
+        _operator(session, token, fresh=False, s=settings or get_settings())
+        rows = session.execute(
+            sa.select(
+                col(SignInGuard.phone),
+                col(SignInGuard.device),
+                col(SignInGuard.locked_until),
+                col(SignInGuard.failures),
+                col(User.id).label("user_id"),
+            )
+            .outerjoin(User, sa.and_(col(User.phone) == col(SignInGuard.phone), col(User.deleted_at).is_(None)))
+            .where(col(SignInGuard.locked_until) > now)
+            .order_by(col(SignInGuard.locked_until), col(SignInGuard.phone), col(SignInGuard.device))
+            .offset(page * CONSOLE_PAGE_SIZE)
+            .limit(CONSOLE_PAGE_SIZE + 1)
+        ).all()
+        return _paged(
+            [LockedPhone(r.phone, r.user_id, _lock_scope(r.device), r.locked_until, r.failures) for r in rows],
+            page,
+        )
+
+
+# --- SMS: the ledger ------------------------------------------------------------------------------------------
+
+SMS_FAILED = (SmsStatus.UNDELIVERED.value, SmsStatus.FAILED.value)
+
+
+@dataclass(frozen=True)
+class SmsRow:
+    id: str
+    created_at: datetime
+    phone: str
+    provider: str  # "" when no provider took it
+    status: str  # services/sms/base.py: Status
+    cost: Decimal | None
+    currency: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class SmsFilter:
+    status: str = ""  # one status, or every one
+    provider: str = ""  # one provider's name, or every one
+
+
+def sms_messages(
+    session: Session, *, token: str | None, wanted: SmsFilter, page: int = 0, settings: Settings | None = None
+) -> Page[SmsRow]:
+    """The ledger's messages `wanted` selects, the newest first, one page (by the index on created_at, or on
+    (status, created_at) / (provider, created_at) when filtered)."""
+    page = _page_number(page)
+    with transaction(session):
+        _operator(session, token, fresh=False, s=settings or get_settings())
+        statement = select(SmsMessage)
+        if wanted.status:
+            statement = statement.where(col(SmsMessage.status) == wanted.status)
+        if wanted.provider:
+            statement = statement.where(col(SmsMessage.provider) == wanted.provider)
+        rows = session.exec(
+            statement.order_by(col(SmsMessage.created_at).desc(), col(SmsMessage.id).desc())
+            .offset(page * CONSOLE_PAGE_SIZE)
+            .limit(CONSOLE_PAGE_SIZE + 1)
+        ).all()
+        return _paged(
+            [SmsRow(m.id, m.created_at, m.phone, m.provider, m.status, m.cost, m.currency, m.error) for m in rows],
+            page,
+        )
+
+
+@dataclass(frozen=True)
+class ProviderDay:
+    provider: str  # "" for the messages no provider took
+    sent: int  # taken by the provider
+    delivered: int
+    failed: int  # undelivered or failed
+
+
+@dataclass(frozen=True)
+class SmsDay:
+    messages: int  # every SMS the service tried to send
+    sent: int  # taken by a provider
+    delivered: int
+    failed: int  # undelivered or failed, no provider's included
+    spend: dict[str, Decimal]  # currency -> the cost providers reported
+    providers: list[ProviderDay]  # by name; "" (no provider took it) first
+
+    @property
+    def delivery_rate(self) -> float | None:
+        """Delivered of those a provider took (messages still on their way count as not delivered yet)."""
+        return self.delivered / self.sent if self.sent else None
+
+
+def _sms_since(session: Session, since: datetime) -> SmsDay:
+    """Two grouped reads of the messages since `since`, by the index on created_at."""
+    since_then = col(SmsMessage.created_at) >= since
+    counted = session.execute(
+        sa.select(col(SmsMessage.provider), col(SmsMessage.status), func.count())
+        .where(since_then)
+        .group_by(col(SmsMessage.provider), col(SmsMessage.status))
+    ).all()
+    spent = session.execute(
+        sa.select(col(SmsMessage.currency), func.sum(col(SmsMessage.cost)))
+        .where(since_then, col(SmsMessage.cost).is_not(None), col(SmsMessage.currency).is_not(None))
+        .group_by(col(SmsMessage.currency))
+        .order_by(col(SmsMessage.currency))
+    ).all()
+    per_provider: dict[str, list[int]] = {}
+    for provider, status, count in counted:
+        sent, delivered, failed = per_provider.setdefault(provider, [0, 0, 0])
+        per_provider[provider] = [
+            sent + (count if provider else 0),
+            delivered + (count if status == SmsStatus.DELIVERED.value else 0),
+            failed + (count if status in SMS_FAILED else 0),
+        ]
+    providers = [ProviderDay(name, *per_provider[name]) for name in sorted(per_provider)]
+    return SmsDay(
+        messages=sum(int(count) for _, _, count in counted),
+        sent=sum(p.sent for p in providers),
+        delivered=sum(p.delivered for p in providers),
+        failed=sum(p.failed for p in providers),
+        spend={str(currency): Decimal(str(total)) for currency, total in spent},
+        providers=providers,
+    )
+
+
+def sms_today(session: Session, *, token: str | None, settings: Settings | None = None) -> SmsDay:
+    """Today's SMS (since midnight UTC): sent, delivered, failed, spend, and each provider's."""
+    with transaction(session):
+        _operator(session, token, fresh=False, s=settings or get_settings())
+        return _sms_since(session, _midnight(utcnow()))

@@ -9,7 +9,8 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, col, select
@@ -17,9 +18,9 @@ from sqlmodel import Session, col, select
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.limits import ADMIN_REASON_MAX_LENGTH, CONSOLE_PAGE_SIZE
-from referral_app.models import AuditEvent, AuthToken, Device, LoginCode, SignInGuard, User
+from referral_app.models import AuditEvent, AuthToken, Device, LoginCode, SignInGuard, SmsMessage, User
 from referral_app.services import admin, auth, login_codes, referrals, refusal_cache, users
-from referral_app.services.admin import AuditFilter, LockScope, UserSort
+from referral_app.services.admin import AuditFilter, LockScope, SmsFilter, UserSort
 from referral_app.services.audit import Event
 from referral_app.services.devices import ALL_DEVICES, STRANGERS
 from referral_app.services.errors import (
@@ -357,6 +358,9 @@ def test_overview_figures_and_daily_series(session: Session) -> None:
         codes_sent_today=0,  # the codes here were issued without sending an SMS
         phones_locked=1,
         activations_today=1,
+        sms_delivered_today=0,
+        sms_failed_today=0,
+        sms_spend_today={},
     )
     series = admin.daily(session, token=token, days=30)
     assert len(series) == 30 and series[-1].day == utcnow().date().isoformat()
@@ -405,3 +409,198 @@ def test_the_admins_command_adds_lists_and_removes_operators(session: Session, s
     assert unknown.returncode == 2 and "not_found" in unknown.stderr
     bad = run("add", "12")
     assert bad.returncode == 2 and "invalid_phone" in bad.stderr
+
+
+def add_user(session: Session, n: int, created_at: datetime, inviter: int | None = None, after: float = 0) -> int:
+    """An account created at `created_at`; with `inviter`, it activated their code `after` seconds later."""
+    user = User(
+        phone=f"+7917000{n:04d}",
+        invite_code=f"T{n}",
+        created_at=created_at,
+        referrer_id=inviter,
+        invite_activated_at=created_at + timedelta(seconds=after) if inviter else None,
+    )
+    session.add(user)
+    session.commit()
+    assert user.id is not None
+    return user.id
+
+
+def test_referral_tree_is_depth_first_and_bounded(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = operator(session)
+    start = utcnow() - timedelta(days=2)
+    root = add_user(session, 0, start)
+    a = add_user(session, 1, start + timedelta(minutes=1), root, after=60)
+    b = add_user(session, 2, start + timedelta(minutes=2), root, after=60)
+    a1 = add_user(session, 3, start + timedelta(minutes=3), a, after=60)
+    a11 = add_user(session, 4, start + timedelta(minutes=4), a1, after=60)
+    add_user(session, 5, start)  # not in the tree
+
+    tree = admin.referral_tree(session, token=token, user_id=root)
+    assert [(n.id, n.depth, n.inviter_id, n.referrals) for n in tree.nodes] == [
+        (a, 1, root, 1),
+        (a1, 2, a, 1),
+        (a11, 3, a1, 0),
+        (b, 1, root, 0),
+    ]
+    assert tree.complete
+    assert admin.referral_tree(session, token=token, user_id=a11) == admin.ReferralTree(nodes=[], complete=True)
+
+    monkeypatch.setattr(admin, "ADMIN_TREE_DEPTH", 2)
+    cut = admin.referral_tree(session, token=token, user_id=root)
+    assert [n.id for n in cut.nodes] == [a, a1, b] and not cut.complete  # a1's referral left out
+    monkeypatch.setattr(admin, "ADMIN_TREE_DEPTH", 6)
+    monkeypatch.setattr(admin, "ADMIN_TREE_NODES_MAX", 3)
+    few = admin.referral_tree(session, token=token, user_id=root)
+    assert [n.id for n in few.nodes] == [a, a1, b] and not few.complete  # the earliest activations first
+
+    with pytest.raises(NotFound):
+        admin.referral_tree(session, token=token, user_id=10_000)
+    with pytest.raises(NotFound):
+        admin.referral_tree(session, token=login(session, VERA).access_token, user_id=root)
+
+
+def test_chains_of_new_accounts_are_flagged(session: Session) -> None:
+    token = operator(session)
+    t = utcnow() - timedelta(hours=6)
+    root = add_user(session, 0, t - timedelta(days=30))  # an old account at the top
+    # root -> a1 -> a2 -> a3, each new account activating the previous one's code minutes after signing up;
+    # a2 also invited a3b the same way: two chains.
+    a1 = add_user(session, 1, t, root, after=60)
+    a2 = add_user(session, 2, t + timedelta(minutes=5), a1, after=120)
+    a3 = add_user(session, 3, t + timedelta(minutes=10), a2, after=600)  # the longest gap that still links
+    a3b = add_user(session, 4, t + timedelta(minutes=11), a2, after=30)
+    # Two links only: no flag.
+    b1 = add_user(session, 5, t, root, after=10)
+    add_user(session, 6, t + timedelta(minutes=1), b1, after=10)
+    # c1 activated an hour after signing up: the chain below it has two links, no flag.
+    c1 = add_user(session, 7, t, root, after=3600)
+    c2 = add_user(session, 8, t + timedelta(hours=2), c1, after=5)
+    c3 = add_user(session, 9, t + timedelta(hours=3), c2, after=5)
+    # A gap of 601 s breaks a chain.
+    d1 = add_user(session, 10, t, root, after=5)
+    d2 = add_user(session, 11, t + timedelta(minutes=1), d1, after=601)
+    add_user(session, 12, t + timedelta(minutes=2), d2, after=5)
+
+    found = admin.flags(session, token=token, since=t - timedelta(hours=1), until=utcnow())
+    assert sorted(chain.user_ids for chain in found.chains) == [[root, a1, a2, a3], [root, a1, a2, a3b]]
+    assert found.chains[0].phones[0] == "+79170000000"
+    assert c3 not in {i for chain in found.chains for i in chain.user_ids}
+    # Links activated before the period are not looked at.
+    later = admin.flags(session, token=token, since=t + timedelta(minutes=3), until=utcnow())
+    assert later.chains == []
+
+
+def test_locked_phones_with_when_each_lock_ends(session: Session) -> None:
+    token = operator(session)
+    boris = login(session, BORIS)
+    now = utcnow()
+    session.add(SignInGuard(phone=BORIS, device=STRANGERS, failures=9, locked_until=now + timedelta(minutes=10)))
+    session.add(SignInGuard(phone=BORIS, device=ALL_DEVICES, failures=4, locked_until=now + timedelta(minutes=5)))
+    session.add(
+        SignInGuard(phone="+79007778899", device="ab12", failures=5, locked_until=now + timedelta(hours=1))
+    )
+    session.add(SignInGuard(phone=VERA, device=STRANGERS, failures=2, locked_until=now - timedelta(seconds=1)))
+    session.commit()
+
+    page = admin.locked_phones(session, token=token)
+    assert [(p.phone, p.user_id, p.scope) for p in page.items] == [
+        (BORIS, boris.user_id, LockScope.ALL_DEVICES),  # the soonest to end first
+        (BORIS, boris.user_id, LockScope.STRANGERS),
+        ("+79007778899", None, LockScope.DEVICE),  # no account has the number
+    ]
+    assert page.items[0].locked_until == now + timedelta(minutes=5) and not page.has_more
+    assert admin.locked_phones(session, token=token, page=1).items == []
+
+    assert admin.end_locks(session, token=token, user_id=boris.user_id, reason=REASON) == 2
+    assert [p.phone for p in admin.locked_phones(session, token=token).items] == ["+79007778899"]
+    # A number no account has: its locks end by the phone, audited with it.
+    assert admin.end_locks(session, token=token, phone="+79007778899", reason=REASON) == 1
+    assert admin.locked_phones(session, token=token).items == []
+    assert [(e.phone, e.detail) for e in events(session, Event.ADMIN_LOCK_ENDED)] == [
+        (BORIS, f"#{boris.user_id} 2 locks: {REASON}"),
+        ("+79007778899", f"1 locks: {REASON}"),
+    ]
+    assert admin.end_locks(session, token=token, phone="+79007778899", reason=REASON) == 0
+    for bad in (None, "", "79007778899", "+7" + "9" * 20):
+        with pytest.raises(NotFound):
+            admin.end_locks(session, token=token, phone=bad, reason=REASON)
+    with pytest.raises(NotFound):
+        admin.locked_phones(session, token=boris.access_token)
+
+
+def add_sms(
+    session: Session,
+    n: int,
+    at: datetime,
+    provider: str,
+    status: str,
+    cost: str | None = None,
+    currency: str | None = None,
+) -> None:
+    session.add(
+        SmsMessage(
+            id=f"m{n:04d}",
+            phone=f"+7917000{n:04d}",
+            provider=provider,
+            status=status,
+            cost=Decimal(cost) if cost else None,
+            currency=currency,
+            created_at=at,
+            updated_at=at,
+        )
+    )
+
+
+def test_sms_page_lists_filters_and_counts_today(session: Session, clock: FakeClock) -> None:
+    token = operator(session)
+    now = utcnow()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = today - timedelta(hours=1)
+    add_sms(session, 1, today + timedelta(seconds=1), "smsru", "delivered", "2.5", "RUB")
+    add_sms(session, 2, today + timedelta(seconds=2), "smsru", "undelivered", "2.5", "RUB")
+    add_sms(session, 3, today + timedelta(seconds=3), "smsru", "sent", "2.5", "RUB")
+    add_sms(session, 4, today + timedelta(seconds=4), "twilio", "delivered", "0.05", "USD")
+    add_sms(session, 5, today + timedelta(seconds=5), "", "failed")  # no provider took it
+    add_sms(session, 6, today + timedelta(seconds=6), "twilio", "failed")
+    add_sms(session, 7, today + timedelta(seconds=7), "", "queued")
+    for n in range(30):  # yesterday's: not today's figures, but listed and charted
+        add_sms(session, 100 + n, yesterday - timedelta(seconds=n), "smsru", "delivered", "3", "RUB")
+    session.commit()
+
+    day = admin.sms_today(session, token=token)
+    assert (day.messages, day.sent, day.delivered, day.failed) == (7, 5, 2, 3)
+    assert day.spend == {"RUB": Decimal("7.5"), "USD": Decimal("0.05")}
+    assert day.delivery_rate == 2 / 5
+    assert day.providers == [
+        admin.ProviderDay("", sent=0, delivered=0, failed=1),
+        admin.ProviderDay("smsru", sent=3, delivered=1, failed=1),
+        admin.ProviderDay("twilio", sent=2, delivered=1, failed=1),
+    ]
+    shown = admin.figures(session, token=token)
+    assert (shown.sms_delivered_today, shown.sms_failed_today, shown.sms_spend_today) == (2, 3, day.spend)
+    series = admin.daily(session, token=token, days=30)
+    assert (series[-1].sms_sent, series[-1].sms_delivered) == (5, 2)
+    assert (series[-2].sms_sent, series[-2].sms_delivered) == (30, 30)
+
+    everything = admin.sms_messages(session, token=token, wanted=SmsFilter())
+    assert len(everything.items) == CONSOLE_PAGE_SIZE and everything.has_more
+    assert [m.id for m in everything.items[:3]] == ["m0007", "m0006", "m0005"]  # the newest first
+    assert len(admin.sms_messages(session, token=token, wanted=SmsFilter(), page=1).items) == 37 - 25
+    failed = admin.sms_messages(session, token=token, wanted=SmsFilter(status="failed"))
+    assert [(m.id, m.provider) for m in failed.items] == [("m0006", "twilio"), ("m0005", "")]
+    twilio = admin.sms_messages(session, token=token, wanted=SmsFilter(provider="twilio", status="delivered"))
+    assert [(m.id, m.cost, m.currency) for m in twilio.items] == [("m0004", Decimal("0.05"), "USD")]
+    assert admin.sms_messages(session, token=token, wanted=SmsFilter(provider="nobody")).items == []
+
+    clock.advance(24 * 3600)  # tomorrow: today's figures start again
+    assert admin.sms_today(session, token=token) == admin.SmsDay(0, 0, 0, 0, {}, [])
+    assert admin.sms_today(session, token=token).delivery_rate is None
+    outsider = login(session, VERA).access_token
+    for refused in (
+        lambda: admin.sms_today(session, token=outsider),
+        lambda: admin.sms_messages(session, token=outsider, wanted=SmsFilter()),
+        lambda: admin.sms_messages(session, token=None, wanted=SmsFilter()),
+    ):
+        with pytest.raises(NotFound):
+            refused()

@@ -116,11 +116,22 @@ async def test_operator_console_walkthrough_and_screenshots(  # type: ignore[no-
     for _ in range(3):
         assert await stranger_guesses(console_server, TARGET) in (400, 429)
     assert await stranger_guesses(console_server, TARGET, "right") == 429
+    # The security page lists the lock with when it ends.
+    await operator.click("#admin-nav-security")
+    await expect(operator.locator(".locked-row")).to_have_count(1)
+    await expect(operator.locator(".locked-row")).to_contain_text("+7 912 345-67-89")
+    await operator.screenshot(path=screenshot_dir / "admin-locks-desktop-ru.png", full_page=True)
+    # Every code went through the SMS ledger (the log sender in demo mode).
+    await operator.click("#admin-nav-sms")
+    await expect(operator.locator(".sms-row").first).to_be_visible()
+    await expect(operator.locator("#sms-sent")).not_to_have_text("0")
+    await operator.screenshot(path=screenshot_dir / "admin-sms-desktop-ru.png", full_page=True)
 
     await operator.click("#admin-nav-users")
     await operator.fill("#admin-search", TYPED)
     await operator.keyboard.press("Enter")
     await expect(operator.locator(".users-row")).to_have_count(1)
+    await operator.screenshot(path=screenshot_dir / "admin-users-desktop-ru.png", full_page=True)
     await operator.locator(".users-row a").click()
     await expect(operator.locator("#user-phone")).to_have_text("+7 912 345-67-89")
     await expect(operator.locator(".locks-row")).to_have_count(1)
@@ -140,6 +151,8 @@ async def test_operator_console_walkthrough_and_screenshots(  # type: ignore[no-
     await login(target, TARGET)
     await operator.reload()
     await expect(operator.locator(".session-row")).to_have_count(1)
+    await operator.click("#tree-show")
+    await expect(operator.locator("#tree-empty")).to_be_visible()  # no one used their code
     await operator.screenshot(path=screenshot_dir / "admin-user-desktop-ru.png", full_page=True)
     await act(operator, "sign_out_session", "lost phone", button=".action-sign_out_session")
     await expect(operator.locator("#sessions-empty")).to_be_visible()
@@ -160,6 +173,9 @@ async def test_operator_console_walkthrough_and_screenshots(  # type: ignore[no-
         await expect(rows.first).to_contain_text(reason)
         await expect(rows.first).to_contain_text(event)
     await operator.screenshot(path=screenshot_dir / "admin-security-desktop-ru.png", full_page=True)
+    await operator.click("#admin-nav-referrals")
+    await expect(operator.locator("#leaders-card")).to_be_visible()
+    await operator.screenshot(path=screenshot_dir / "admin-referrals-desktop-ru.png", full_page=True)
 
     # The same console on a phone, and nothing of it for the signed-in target.
     await target.goto("/admin/users")

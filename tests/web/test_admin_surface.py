@@ -28,6 +28,11 @@ DEFAULTS: dict[str, Any] = {
     "sessions": [],
     "figures": {},
     "leaders": [],
+    "tree": [],
+    "locked": [],
+    "sms": [],
+    "sms_day": {},
+    "chains": [],
     "pending_action": "",
     "reauth_sent": False,
 }
@@ -59,6 +64,10 @@ def console_events(victim_phone: str) -> dict[str, dict[str, Any]]:
         AdminState.filter_events: {"form_data": {"event": "login", "phone": victim_phone}},
         AdminState.export_events: {},
         AdminState.set_period: {"days": "30"},
+        AdminState.show_tree: {},
+        AdminState.change_locked_page: {"delta": 1},
+        AdminState.filter_sms: {"form_data": {"status": "failed", "provider": ""}},
+        AdminState.change_sms_page: {"delta": 1},
         AdminState.start_action: {"action": "block"},
         AdminState.confirm_action: {"form_data": {"reason": "takeover"}},
         AdminState.cancel_action: {},
@@ -92,6 +101,8 @@ async def try_everything(tab: ReflexTab, victim_id: int) -> None:
     """Send every console event, from the pages and by hand, then a declared event as a marker: the tab's
     events are handled in order, so once the marker's answer is in, so are theirs."""
     await open_page(tab, "/admin/users")
+    await open_page(tab, "/admin/sms")
+    await open_page(tab, "/admin/security")
     await open_page(tab, f"/admin/user?id={victim_id}")
     for name, payload in console_events(VICTIM).items():
         await tab.send(name, f"/admin/user?id={victim_id}", **payload)

@@ -55,6 +55,10 @@ CLIENT_CALLABLE = {
     "AdminState.filter_events",
     "AdminState.export_events",
     "AdminState.set_period",
+    "AdminState.show_tree",
+    "AdminState.change_locked_page",
+    "AdminState.filter_sms",
+    "AdminState.change_sms_page",
     "AdminState.start_action",
     "AdminState.cancel_action",
     "AdminState.confirm_action",
@@ -90,6 +94,7 @@ SERVER_ONLY = {f"{state}.setvar" for state in STATES} | {
     "AdminState.load_user",
     "AdminState.load_security",
     "AdminState.load_referrals",
+    "AdminState.load_sms",
     "AdminState.run_overview",
 }
 

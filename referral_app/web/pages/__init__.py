@@ -8,6 +8,7 @@ from referral_app.paths import (
     ADMIN_PAGE,
     ADMIN_REFERRALS_PAGE,
     ADMIN_SECURITY_PAGE,
+    ADMIN_SMS_PAGE,
     ADMIN_USER_PAGE,
     ADMIN_USERS_PAGE,
     LOGIN_PAGE,
@@ -39,5 +40,6 @@ def register_pages(app: rx.App) -> None:
         (admin.user_page, ADMIN_USER_PAGE, AdminState.load_user),
         (admin.security_page, ADMIN_SECURITY_PAGE, AdminState.load_security),
         (admin.referrals_page, ADMIN_REFERRALS_PAGE, AdminState.load_referrals),
+        (admin.sms_page, ADMIN_SMS_PAGE, AdminState.load_sms),
     ):
         app.add_page(component, route=route, title=CONSOLE_TITLE, on_load=load)

@@ -1,5 +1,5 @@
 """The operator's console: `/admin` (overview), `/admin/users`, `/admin/user?id=N`, `/admin/security`,
-`/admin/referrals`. Anyone but an operator sees the not-found text and receives no console data (the state
+`/admin/referrals`, `/admin/sms`. Anyone but an operator sees the not-found text and receives no console data (the state
 forgets it all, web/state/admin.py). Wide tables scroll sideways on a phone."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from referral_app.paths import (
     ADMIN_PAGE,
     ADMIN_REFERRALS_PAGE,
     ADMIN_SECURITY_PAGE,
+    ADMIN_SMS_PAGE,
     ADMIN_USERS_PAGE,
     PROFILE_PAGE,
 )
@@ -31,6 +32,9 @@ FIGURES = (
     "codes_sent_today",
     "phones_locked",
     "activations_today",
+    "sms_delivered_today",
+    "sms_failed_today",
+    "sms_spend_today",
 )
 
 
@@ -44,6 +48,7 @@ def _nav() -> rx.Component:
         link("users", ADMIN_USERS_PAGE),
         link("security", ADMIN_SECURITY_PAGE),
         link("referrals", ADMIN_REFERRALS_PAGE),
+        link("sms", ADMIN_SMS_PAGE),
         link("profile", PROFILE_PAGE),
         wrap="wrap",
         align="center",
@@ -123,10 +128,11 @@ def _figure(key: str) -> rx.Component:
     )
 
 
-def overview_page() -> rx.Component:
-    chart = rx.recharts.line_chart(
-        rx.recharts.line(data_key="sign_ups", name=T["admin.chart.sign_ups"], stroke=rx.color("accent", 9)),
-        rx.recharts.line(data_key="activations", name=T["admin.chart.activations"], stroke=rx.color("green", 9)),
+def _chart(first: tuple[str, str], second: tuple[str, str]) -> rx.Component:
+    """Two of the 30-day series (key, text key) as lines."""
+    return rx.recharts.line_chart(
+        rx.recharts.line(data_key=first[0], name=T[first[1]], stroke=rx.color("accent", 9)),
+        rx.recharts.line(data_key=second[0], name=T[second[1]], stroke=rx.color("green", 9)),
         rx.recharts.x_axis(data_key="day"),
         rx.recharts.y_axis(allow_decimals=False),
         rx.recharts.graphing_tooltip(),
@@ -135,10 +141,16 @@ def overview_page() -> rx.Component:
         width="100%",
         height=280,
     )
+
+
+def overview_page() -> rx.Component:
+    users = _chart(("sign_ups", "admin.chart.sign_ups"), ("activations", "admin.chart.activations"))
+    sms = _chart(("sms_sent", "admin.chart.sms_sent"), ("sms_delivered", "admin.chart.sms_delivered"))
     return console(
         rx.flex(*[_figure(key) for key in FIGURES], gap="3", wrap="wrap", width="100%", id="figures"),
         rx.text(T["admin.live"], " ", AdminState.updated_at, size="1", color_scheme="gray", id="figures-updated"),
-        card(rx.heading(T["admin.chart.title"], size="4", as_="h2"), chart, id="chart"),
+        card(rx.heading(T["admin.chart.title"], size="4", as_="h2"), users, id="chart"),
+        card(rx.heading(T["admin.chart.sms_title"], size="4", as_="h2"), sms, id="sms-chart"),
     )
 
 
@@ -393,6 +405,34 @@ def _locks() -> rx.Component:
     )
 
 
+def _tree() -> rx.Component:
+    def row(item: ObjectVar[Row]) -> rx.Component:
+        return rx.hstack(
+            rx.link(item["phone"], href=item["href"]),
+            rx.text(
+                item["at"], " · ", T["admin.col.referrals"], ": ", item["referrals"], size="1", color_scheme="gray"
+            ),
+            padding_left=item["indent"],
+            align="center",
+            wrap="wrap",
+            class_name="tree-row",
+        )
+
+    return rx.cond(
+        AdminState.tree_shown,
+        rx.vstack(
+            rx.cond(
+                AdminState.tree.length() > 0,
+                rx.vstack(rx.foreach(AdminState.tree, row), spacing="1", width="100%", id="tree"),
+                rx.text(T["admin.empty"], color_scheme="gray", size="2", id="tree-empty"),
+            ),
+            rx.cond(~AdminState.tree_complete, rx.text(AdminState.tree_cut_text, size="1", id="tree-cut")),
+            width="100%",
+        ),
+        rx.button(T["admin.user.tree_show"], on_click=AdminState.show_tree, variant="soft", id="tree-show"),
+    )
+
+
 EVENT_HEADERS, EVENT_CELLS = (
     [
         "admin.col.at",
@@ -444,6 +484,7 @@ def user_page() -> rx.Component:
                     ),
                     id="referrals-card",
                 ),
+                _section("admin.user.tree", _tree(), id="tree-card"),
                 _section(
                     "admin.user.events",
                     _table(EVENT_HEADERS, AdminState.events, EVENT_CELLS, "events", "user"),
@@ -461,6 +502,43 @@ def user_page() -> rx.Component:
 
 
 # --- security -----------------------------------------------------------------------------------------------
+
+
+def _locked() -> rx.Component:
+    def row(item: ObjectVar[Row]) -> rx.Component:
+        return rx.table.row(
+            rx.table.cell(rx.cond(item["href"] != "", rx.link(item["phone"], href=item["href"]), item["phone"])),
+            rx.table.cell(item["scope"]),
+            rx.table.cell(item["until"]),
+            rx.table.cell(item["failures"]),
+            rx.table.cell(_action("end_locks", "green", target=item["e164"])),
+            class_name="locked-row",
+        )
+
+    headers = ["admin.col.phone", "admin.col.scope", "admin.col.until", "admin.col.failures"]
+    return rx.vstack(
+        rx.cond(
+            AdminState.locked.length() > 0,
+            rx.box(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[rx.table.column_header_cell(T[h]) for h in headers], rx.table.column_header_cell("")
+                        )
+                    ),
+                    rx.table.body(rx.foreach(AdminState.locked, row)),
+                    size="1",
+                    width="100%",
+                ),
+                overflow_x="auto",
+                width="100%",
+                id="locked",
+            ),
+            rx.text(T["admin.empty"], color_scheme="gray", size="2", id="locked-empty"),
+        ),
+        _pager(AdminState.locked_page, AdminState.locked_more, AdminState.change_locked_page, "locked"),
+        width="100%",
+    )
 
 
 def security_page() -> rx.Component:
@@ -496,6 +574,8 @@ def security_page() -> rx.Component:
         width="100%",
     )
     return console(
+        _confirmation(),
+        _section("admin.security.locks", _locked(), id="locked-card"),
         card(
             filters,
             rx.button(
@@ -555,5 +635,90 @@ def referrals_page() -> rx.Component:
                 ["admin.col.phone", "admin.col.seconds"], AdminState.quick, ["phone", "seconds"], "quick", "phone"
             ),
             id="quick-card",
+        ),
+        _section(
+            "admin.referrals.chains",
+            _table(
+                ["admin.col.chain", "admin.col.accounts"], AdminState.chains, ["chain", "count"], "chains", "chain"
+            ),
+            id="chains-card",
+        ),
+    )
+
+
+# --- SMS ----------------------------------------------------------------------------------------------------
+
+
+def sms_page() -> rx.Component:
+    day = cast("ObjectVar[Row]", AdminState.sms_day)
+
+    def figure(key: str) -> rx.Component:
+        return rx.card(
+            rx.vstack(
+                rx.text(T[f"admin.sms.{key}"], size="2", color_scheme="gray"),
+                rx.text(day[key], size="6", weight="bold", id=f"sms-{key}"),
+                spacing="1",
+            ),
+            min_width="130px",
+            flex="1",
+        )
+
+    def choice(name: str, options: Any) -> rx.Component:
+        return rx.vstack(
+            rx.text(T[f"admin.sms.{name}"], size="1"),
+            rx.el.select(
+                rx.foreach(
+                    options,
+                    lambda value: rx.el.option(rx.cond(value == "", T["admin.sms.every"], value), value=value),
+                ),
+                name=name,
+                id=f"sms-filter-{name}",
+                style={"padding": "6px", "border_radius": "6px"},
+            ),
+            spacing="1",
+            min_width="150px",
+        )
+
+    return console(
+        _section(
+            "admin.sms.today",
+            rx.flex(*[figure(k) for k in ("sent", "delivered", "failed", "rate", "spend")], gap="3", wrap="wrap"),
+            _table(
+                ["admin.col.provider", "admin.col.sent", "admin.col.delivered", "admin.col.failed"],
+                AdminState.sms_providers,
+                ["provider", "sent", "delivered", "failed"],
+                "sms-providers",
+            ),
+            id="sms-today-card",
+        ),
+        _section(
+            "admin.sms.messages",
+            rx.form(
+                rx.flex(
+                    choice("status", AdminState.sms_statuses),
+                    choice("provider", AdminState.provider_names),
+                    rx.button(T["admin.security.apply"], type="submit", id="sms-filter-apply"),
+                    gap="3",
+                    wrap="wrap",
+                    align="end",
+                ),
+                on_submit=AdminState.filter_sms,
+                width="100%",
+            ),
+            _table(
+                [
+                    "admin.col.at",
+                    "admin.col.phone",
+                    "admin.col.provider",
+                    "admin.col.status",
+                    "admin.col.cost",
+                    "admin.col.error",
+                ],
+                AdminState.sms,
+                ["at", "phone", "provider", "status", "cost", "error"],
+                "sms",
+            ),
+            _pager(AdminState.sms_page, AdminState.sms_more, AdminState.change_sms_page, "sms"),
+            id="sms-card",
         ),
     )

@@ -12,16 +12,20 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import reflex as rx
 
 from referral_app.core.clock import utcnow
+from referral_app.core.config import get_settings
 from referral_app.limits import (
     ADMIN_CHART_DAYS,
     ADMIN_LEADERBOARD_ROWS,
     ADMIN_REASON_MAX_LENGTH,
     ADMIN_SEARCH_MAX_LENGTH,
+    ADMIN_TREE_DEPTH,
+    ADMIN_TREE_NODES_MAX,
     IP_MAX_LENGTH,
     LOGIN_CODE_INPUT_MAX_LENGTH,
     PHONE_INPUT_MAX_LENGTH,
@@ -29,12 +33,13 @@ from referral_app.limits import (
 )
 from referral_app.paths import ADMIN_USER_PAGE
 from referral_app.services import admin, auth, login_codes
-from referral_app.services.admin import AuditFilter, Operator, Page
+from referral_app.services.admin import AuditFilter, Operator, Page, SmsFilter
 from referral_app.services.audit import Event
 from referral_app.services.auth import LogoutScope
 from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.errors import NotFound, ReauthRequired, ServiceError
 from referral_app.services.phones import format_phone
+from referral_app.services.sms.base import Status as SmsStatus
 from referral_app.web.state.app import AppState, Events, StoredError, event, submitted
 
 Row = dict[str, str]
@@ -68,6 +73,15 @@ def _int(value: object, default: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not -ROW_ID_MAX <= value <= ROW_ID_MAX:
         return default
     return value
+
+
+def _spend(spend: dict[str, Decimal]) -> str:
+    """Amounts per currency, as "7.50 RUB, 0.05 USD"; "0" when nothing was reported."""
+    return ", ".join(f"{amount:.2f} {currency}" for currency, amount in spend.items()) or "0"
+
+
+def _cost(cost: Decimal | None, currency: str | None) -> str:
+    return f"{cost:.4f} {currency or ''}".strip() if cost is not None else "—"
 
 
 def _day(text: str | None, *, end: bool = False) -> datetime | None:
@@ -114,6 +128,24 @@ class AdminState(AppState):
     leaders: rx.Field[list[Row]] = rx.field(default_factory=list)
     shared_clients: rx.Field[list[Row]] = rx.field(default_factory=list)
     quick: rx.Field[list[Row]] = rx.field(default_factory=list)
+    chains: rx.Field[list[Row]] = rx.field(default_factory=list)
+    # A user's referral tree, read when asked for.
+    tree: rx.Field[list[Row]] = rx.field(default_factory=list)
+    tree_shown: rx.Field[bool] = rx.field(False)
+    tree_complete: rx.Field[bool] = rx.field(True)
+    # Security: the locks in force.
+    locked: rx.Field[list[Row]] = rx.field(default_factory=list)
+    locked_page: rx.Field[int] = rx.field(0)
+    locked_more: rx.Field[bool] = rx.field(False)
+    lock_phone: rx.Field[str] = rx.field("")  # the listed phone whose locks an action on this page ends
+    # SMS.
+    sms: rx.Field[list[Row]] = rx.field(default_factory=list)
+    sms_page: rx.Field[int] = rx.field(0)
+    sms_more: rx.Field[bool] = rx.field(False)
+    sms_filter: rx.Field[Row] = rx.field(default_factory=dict)
+    sms_day: rx.Field[Row] = rx.field(default_factory=dict)
+    sms_providers: rx.Field[list[Row]] = rx.field(default_factory=list)
+    provider_names: rx.Field[list[str]] = rx.field(default_factory=list)
     # An action being confirmed, and a fresh sign-in it may need first.
     pending_action: rx.Field[str] = rx.field("")
     pending_target: rx.Field[str] = rx.field("")
@@ -149,7 +181,17 @@ class AdminState(AppState):
     def pending_text(self) -> str:
         if not self.pending_action:
             return ""
+        if self.section == "security":  # ending the locks of a phone listed there
+            return self._text("admin.confirm.end_locks_of", target=self.pending_target)
         return self._text(f"admin.confirm.{self.pending_action}", target=self.pending_target)
+
+    @rx.var
+    def tree_cut_text(self) -> str:
+        return self._text("admin.user.tree_cut", nodes=ADMIN_TREE_NODES_MAX, depth=ADMIN_TREE_DEPTH)
+
+    @rx.var
+    def sms_statuses(self) -> list[str]:
+        return ["", *(status.value for status in SmsStatus)]
 
     @rx.var
     def event_kinds(self) -> list[str]:
@@ -199,12 +241,24 @@ class AdminState(AppState):
         await self._show_figures()
         series = await self._read(admin.daily, days=ADMIN_CHART_DAYS)
         if series is not None:
-            self.chart = [{"day": d.day[5:], "sign_ups": d.sign_ups, "activations": d.activations} for d in series]
+            self.chart = [
+                {
+                    "day": d.day[5:],
+                    "sign_ups": d.sign_ups,
+                    "activations": d.activations,
+                    "sms_sent": d.sms_sent,
+                    "sms_delivered": d.sms_delivered,
+                }
+                for d in series
+            ]
 
     async def _show_figures(self) -> None:
         shown = await self._read(admin.figures)
         if shown is not None:
-            self.figures = {name: str(value) for name, value in vars(shown).items()}
+            self.figures = {
+                name: _spend(value) if isinstance(value, dict) else str(value)
+                for name, value in vars(shown).items()
+            }
             self.updated_at = utcnow().strftime("%H:%M:%S")
 
     @event(background=True)
@@ -255,6 +309,7 @@ class AdminState(AppState):
     async def load_user(self) -> None:
         self.user_id = _int(self.router.url.query_parameters.get("id"))
         self.referrals_page = self.events_page = 0
+        self.tree, self.tree_shown, self.tree_complete = [], False, True
         self.pending_action, self.action_error = "", {}
         if await self._operator("user") is not None:
             await self._show_user()
@@ -345,9 +400,75 @@ class AdminState(AppState):
 
     @event
     async def load_security(self) -> None:
-        self.events_page = 0
+        self.events_page = self.locked_page = 0
+        self.pending_action, self.action_error = "", {}
         if await self._operator("security") is not None:
+            await self._show_locked()
             await self._show_events(self._audit_filter())
+
+    async def _show_locked(self) -> None:
+        page = await self._read(admin.locked_phones, page=self.locked_page)
+        if page is not None:
+            self.locked = [
+                {
+                    "phone": format_phone(lock.phone),
+                    "e164": lock.phone,
+                    "href": f"{ADMIN_USER_PAGE}?id={lock.user_id}" if lock.user_id else "",
+                    "scope": self._text(f"admin.lock.{lock.scope.value}"),
+                    "until": _when(lock.locked_until),
+                    "failures": f"{lock.failures:.1f}",
+                }
+                for lock in page.items
+            ]
+            self.locked_more = page.has_more
+
+    @event
+    async def load_sms(self) -> None:
+        self.sms_page = 0
+        if await self._operator("sms") is not None:
+            await self._show_sms_day()
+            await self._show_sms()
+
+    async def _show_sms_day(self) -> None:
+        day = await self._read(admin.sms_today)
+        if day is None:
+            return
+        rate = day.delivery_rate
+        self.sms_day = {
+            "sent": str(day.sent),
+            "delivered": str(day.delivered),
+            "failed": str(day.failed),
+            "rate": f"{rate:.0%}" if rate is not None else "—",
+            "spend": _spend(day.spend),
+        }
+        self.sms_providers = [
+            {
+                "provider": p.provider or self._text("admin.sms.no_provider"),
+                "sent": str(p.sent),
+                "delivered": str(p.delivered),
+                "failed": str(p.failed),
+            }
+            for p in day.providers
+        ]
+        named = {p.provider for p in day.providers if p.provider}
+        self.provider_names = ["", *sorted(named | set(get_settings().sms_providers))]
+
+    async def _show_sms(self) -> None:
+        wanted = SmsFilter(status=self.sms_filter.get("status", ""), provider=self.sms_filter.get("provider", ""))
+        page = await self._read(admin.sms_messages, wanted=wanted, page=self.sms_page)
+        if page is not None:
+            self.sms = [
+                {
+                    "at": m.created_at.strftime("%d.%m.%Y %H:%M:%S"),
+                    "phone": format_phone(m.phone),
+                    "provider": m.provider or "—",
+                    "status": m.status,
+                    "cost": _cost(m.cost, m.currency),
+                    "error": m.error or "",
+                }
+                for m in page.items
+            ]
+            self.sms_more = page.has_more
 
     def _audit_filter(self) -> AuditFilter:
         wanted = self.event_filter
@@ -397,6 +518,14 @@ class AdminState(AppState):
                 "inviter": f"{ADMIN_USER_PAGE}?id={q.inviter_id}" if q.inviter_id else "",
             }
             for q in found.quick
+        ]
+        self.chains = [
+            {
+                "href": f"{ADMIN_USER_PAGE}?id={c.user_ids[0]}",
+                "chain": " → ".join(format_phone(phone) for phone in c.phones),
+                "count": str(len(c.user_ids) - 1),
+            }
+            for c in found.chains
         ]
 
     # --- what the pages send ---------------------------------------------------------------------------
@@ -468,6 +597,53 @@ class AdminState(AppState):
         return rx.download(data=text, filename=EXPORT_FILENAME, mime_type="text/csv")
 
     @event
+    async def show_tree(self) -> None:
+        """The open user's referral tree (bounded: services/admin.referral_tree)."""
+        if await self._operator() is None or not self.profile:
+            return
+        found = await self._read(admin.referral_tree, user_id=self.user_id)
+        if found is None:
+            return
+        self.tree = [
+            {
+                "href": f"{ADMIN_USER_PAGE}?id={node.id}",
+                "phone": format_phone(node.phone),
+                "indent": f"{(node.depth - 1) * 20}px",
+                "at": _when(node.activated_at),
+                "referrals": str(node.referrals),
+            }
+            for node in found.nodes
+        ]
+        self.tree_shown, self.tree_complete = True, found.complete
+
+    @event
+    async def change_locked_page(self, delta: int) -> None:
+        if await self._operator() is None:
+            return
+        self.locked_page = max(0, self.locked_page + (1 if _int(delta, -1) > 0 else -1))
+        await self._show_locked()
+
+    @event
+    async def filter_sms(self, form_data: dict[str, Any] | None = None) -> None:
+        if await self._operator() is None:
+            return
+        status = submitted(form_data, "status", 20) or ""
+        provider = submitted(form_data, "provider", 40) or ""
+        self.sms_filter = {
+            "status": status if status in self.sms_statuses else "",
+            "provider": provider if provider in self.provider_names else "",
+        }
+        self.sms_page = 0
+        await self._show_sms()
+
+    @event
+    async def change_sms_page(self, delta: int) -> None:
+        if await self._operator() is None:
+            return
+        self.sms_page = max(0, self.sms_page + (1 if _int(delta, -1) > 0 else -1))
+        await self._show_sms()
+
+    @event
     async def set_period(self, days: str | list[str]) -> None:
         if await self._operator() is None:
             return
@@ -478,10 +654,18 @@ class AdminState(AppState):
 
     @event
     async def start_action(self, action: str, target: str = "") -> None:
-        """Open the confirmation of an action on the open user (a session or device id for the targeted)."""
-        if await self._operator() is None or action not in ACTIONS or not self.profile:
+        """Open the confirmation of an action on the open user (a session or device id for the targeted); on
+        the security page, of ending the locks of a listed phone (`target` the phone in E.164)."""
+        if await self._operator() is None or action not in ACTIONS:
             return
-        if action in TARGETED and _int(target) <= 0:
+        if self.section == "security":
+            listed = [r["phone"] for r in self.locked if r["e164"] == target]
+            if action != "end_locks" or not listed:
+                return
+            self.lock_phone, self.pending_action, self.pending_target = target, action, listed[0]
+            self.action_error = {}
+            return
+        if not self.profile or (action in TARGETED and _int(target) <= 0):
             return
         self.pending_action = action
         self.pending_target = str(_int(target)) if action in TARGETED else ""
@@ -504,9 +688,9 @@ class AdminState(AppState):
         action, target = self.pending_action, _int(self.pending_target)
         common: dict[str, Any] = {
             "token": self.token,
-            "user_id": self.user_id,
             "reason": reason,
             "client_ip": self._client_ip(),
+            **({"phone": self.lock_phone} if self.section == "security" else {"user_id": self.user_id}),
         }
         calls: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
             "sign_out_session": (admin.sign_out, {"session_id": target}),
@@ -536,7 +720,10 @@ class AdminState(AppState):
         finally:
             self.busy = False
         self.pending_action, self.pending_target = "", ""
-        await self._show_user()
+        if self.section == "security":
+            await self._show_locked()
+        else:
+            await self._show_user()
         return rx.toast.success(self._text(f"admin.done.{action}"))
 
     @event
