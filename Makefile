@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test test-fast test-unit test-unit-sqlite test-unit-postgresql screenshots lint format migrate clean help postman docker-test bench
+.PHONY: run test test-fast test-unit test-unit-sqlite test-unit-postgresql screenshots lint format migrate clean help postman docker-test bench bench-tabs bench-storage deploy-test
 
 help:
 	@echo "make run       - install, migrate and serve the app on http://localhost:$(PORT) (demo mode, this machine only)"
@@ -23,6 +23,9 @@ help:
 	@echo "                 when TEST_DATABASE_URL is set): no server, browser, fuzzing or brute force"
 	@echo "make test-fast - everything but the real server and the browser"
 	@echo "make lint      - ruff checks and mypy (strict) on referral_app/"
+	@echo "make deploy-test - the production server (serve.py) tests: deploy/Caddyfile over HTTPS in front of two app"
+	@echo "                 servers with Chromium, metrics across workers, JSON logs (PostgreSQL and Redis from"
+	@echo "                 TEST_DATABASE_URL and TEST_REDIS_URL; part of make test too)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +70,14 @@ test-unit-sqlite: $(VENV)/.requirements-dev
 
 test-unit-postgresql: $(VENV)/.requirements-dev
 	$(UNIT_PYTEST) -k postgresql $(PYTEST_ARGS)
+
+# The tests of the production setup alone (tests/ops): python -m referral_app.serve from a project copy with its
+# front end built, Caddy (Debian's caddy package) with deploy/Caddyfile and `tls internal` in front of two of them,
+# and Chromium trusting Caddy's local CA. Needs TEST_DATABASE_URL and TEST_REDIS_URL (skipped without them).
+deploy-test: $(VENV)/.requirements-dev
+	scripts/ensure-browser.sh $(BIN)/python
+	@command -v caddy >/dev/null || { echo "make deploy-test needs caddy: apt-get install caddy" >&2; exit 1; }
+	$(BIN)/python -m pytest tests/ops $(PYTEST_ARGS)
 
 # Refresh the README's pictures: the browser tests write them into docs/screenshots.
 screenshots: $(VENV)/.requirements-dev
@@ -119,3 +130,12 @@ bench: $(VENV)/.requirements-bench
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
 	  else echo "make bench needs wrk: apt-get install wrk" >&2; exit 1; fi; }
 	$(BIN)/python -m bench.run
+
+# Idle web-app tabs (bench/tabs.py): BENCH_TABS tabs (1000) connected to `make run` on SQLite, one worker;
+# memory per idle tab, connects per second, the sign-in p50 with them online. Prints a Markdown table.
+bench-tabs: $(VENV)/.requirements-bench
+	$(BIN)/python -m bench.tabs
+
+# PostgreSQL's growth per 1,000 sign-ins (bench/storage.py): BENCH_PG_URL's database dropped and recreated.
+bench-storage: $(VENV)/.requirements-bench
+	$(BIN)/python -m bench.storage

@@ -14,6 +14,15 @@ webhook-replay ID --reason TEXT
 webhook-enable URL --reason TEXT
     Deliver again to an endpoint that answered 410 Gone (audited: who and why).
 
+migrate
+    Bring the database schema to the newest revision and exit (a deploy runs it once, before the app servers
+    start; they would each do it on start otherwise). Waits for the database like the server does.
+
+purge-stale
+    Run the retention purge now (the server runs it once a day): tokens expired or revoked over 30 days ago,
+    sign-in guards that hold nothing, codes spent or expired over a day ago. Audited as `data_purged`; prints
+    the counts as JSON.
+
 admins add PHONE | admins remove PHONE | admins list
     Grant or remove the operator role (the console at /admin), the only way to; the account is created when the
     number has none. Audited with the system user who ran it. `list` prints the operators as JSON lines.
@@ -29,10 +38,10 @@ import logging
 import sys
 from datetime import datetime
 
-from referral_app.core.db import session_scope
+from referral_app.core.db import migrate, session_scope
 from referral_app.core.log_setup import configure_logging
 from referral_app.limits import AUDIT_DETAIL_MAX_LENGTH
-from referral_app.services import admin, audit, webhooks
+from referral_app.services import admin, audit, retention, webhooks
 from referral_app.services.errors import ServiceError
 
 log = logging.getLogger("referral_app.cli")
@@ -53,6 +62,19 @@ def purge_audit(args: argparse.Namespace) -> int:
         "removed_by_event": run.removed_by_event,
     }
     print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def migrate_database(args: argparse.Namespace) -> int:
+    migrate()
+    log.info("database schema is up to date")
+    return 0
+
+
+def purge_stale(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        purged = retention.purge(session)
+    print(json.dumps(dataclasses.asdict(purged), sort_keys=True))
     return 0
 
 
@@ -139,6 +161,11 @@ def parser() -> argparse.ArgumentParser:
     enable.add_argument("url")
     enable.add_argument("--reason", required=True, help="kept in the audit trail with who asked")
     enable.set_defaults(run=webhook_enable)
+    commands.add_parser("migrate", help="apply the database migrations and exit").set_defaults(
+        run=migrate_database, reason=""
+    )
+    stale = commands.add_parser("purge-stale", help="remove stale tokens, sign-in guards and codes now")
+    stale.set_defaults(run=purge_stale, reason="")
     operators = commands.add_parser("admins", help="grant, remove or list the console's operators")
     actions = operators.add_subparsers(dest="action", required=True)
     for action, text in (("add", "make the number's account an operator"), ("remove", "take the role away")):

@@ -13,15 +13,14 @@ import anyio.to_thread
 
 from referral_app.core.config import get_settings
 from referral_app.core.db import dispose_engines, migrate
-from referral_app.services import audit
+from referral_app.services import audit, retention
 from referral_app.services.bridge import run_with_session
-from referral_app.services.login_codes import purge_expired
 from referral_app.services.server_keys import ensure_code_hmac_key
 from referral_app.services.sms import http as sms_http
 
 log = logging.getLogger(__name__)
 
-PURGE_INTERVAL_SECONDS = 3600
+RETENTION_CHECK_SECONDS = 3600  # how often each process asks whether the daily purge is due
 
 
 def refuse_unsafe_start() -> None:
@@ -85,11 +84,11 @@ async def write_pending_refusals() -> None:
         log.exception("writing the pending refusal counts at shutdown failed")
 
 
-async def purge_stale_codes() -> None:
+async def purge_daily() -> None:
+    """The retention purge (services/retention.py) once a day: every process checks hourly, one runs it."""
     while True:
-        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        await asyncio.sleep(RETENTION_CHECK_SECONDS)
         try:
-            removed = await run_with_session(purge_expired)
-            log.info("purged %d stale login codes", removed)
+            await run_with_session(retention.purge_if_due)
         except Exception:
-            log.exception("purging stale login codes failed")
+            log.exception("the retention purge failed")

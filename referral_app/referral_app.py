@@ -12,8 +12,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from referral_app.api.main import create_api
-from referral_app.core.log_setup import configure_logging
-from referral_app.lifespan import apply_migrations, purge_stale_codes
+from referral_app.core.log_setup import configure_logging, request_context
+from referral_app.core.metrics import count_requests
+from referral_app.lifespan import apply_migrations, purge_daily
 from referral_app.paths import API_PATHS
 from referral_app.services import refusal_cache
 from referral_app.services.webhooks import deliver_forever as deliver_webhooks
@@ -53,10 +54,12 @@ def serve_api_outermost(reflex_app: ASGIApp) -> ASGIApp:
 
 
 class App(rx.App):
-    """rx.App whose ASGI app (what granian serves) has the API in front of everything Reflex adds."""
+    """rx.App whose ASGI app (what granian serves) has the API in front of everything Reflex adds, all of it
+    counted in the metrics (requests per route, open websockets), each request's id and client in its log
+    lines."""
 
     def __call__(self) -> ASGIApp:
-        return serve_api_outermost(super().__call__())
+        return request_context(count_requests(serve_api_outermost(super().__call__())))
 
 
 app = App(
@@ -68,7 +71,7 @@ guard_events(app)
 mask_tab_tokens_in_reflex_logs()
 quiet_news_token_warnings()
 app.register_lifespan_task(apply_migrations)
-app.register_lifespan_task(purge_stale_codes)
+app.register_lifespan_task(purge_daily)
 app.register_lifespan_task(refusal_cache.listen_for_lifts)
 app.register_lifespan_task(deliver_webhooks)
 register_pages(app)

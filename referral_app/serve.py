@@ -9,19 +9,27 @@ Workers follow Reflex's rule: one without Redis; with REFLEX_REDIS_URL (state sh
 2 x CPUs + 1 capped at 8; GRANIAN_WORKERS overrides. Every worker applies migrations in its lifespan
 (under a lock) before it accepts connections; see referral_app/lifespan.py.
 
-Settings: PORT (3000), HOST (0.0.0.0), LOG_LEVEL (info), GRANIAN_WORKERS, REFLEX_REDIS_URL,
-REDIS_WAIT_ATTEMPTS (30, one second apart), and everything in referral_app/core/config.py.
+Metrics: with METRICS_PORT, this (granian's supervising) process serves every worker's metrics on
+METRICS_HOST:METRICS_PORT (loopback by default), read from PROMETHEUS_MULTIPROC_DIR: the directory given, emptied
+on start, or a temporary one removed on exit (see referral_app/core/metrics.py).
+
+Settings: PORT (3000), HOST (0.0.0.0), LOG_LEVEL (info), LOG_FORMAT (text, or json), GRANIAN_WORKERS, REFLEX_REDIS_URL,
+REDIS_WAIT_ATTEMPTS (30, one second apart), PROMETHEUS_MULTIPROC_DIR, and everything in
+referral_app/core/config.py (METRICS_PORT, METRICS_HOST among them).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from referral_app.core.log_setup import configure_logging
+from referral_app.core.config import Settings, get_settings
+from referral_app.core.log_setup import configure_logging, log_format
 
 log = logging.getLogger("referral_app.serve")
 
@@ -73,13 +81,44 @@ def wait_for_redis(url: str, *, attempts: int, delay: float = 1.0) -> None:
         client.close()
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_metrics_dir() -> tuple[Path, bool]:
+    """The directory the workers write their metrics into, exported for them: PROMETHEUS_MULTIPROC_DIR emptied
+    (an earlier run's files would add to this one's counts), or a new temporary one. Must run before anything
+    imports prometheus_client: it picks multiprocess mode when first imported. Returns it and whether it is
+    ours to remove."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if not given:
+        path = Path(tempfile.mkdtemp(prefix="referral_app-metrics-"))
+        os.environ[MULTIPROC_ENV] = str(path)
+        return path, True
+    path = Path(given)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return path, False
+
+
 def main() -> None:
     configure_logging()
     configure_allocator()
     for name, value in SERVE_ENV.items():
         os.environ[name] = value
     os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    if log_format() == "json":  # Reflex's and granian's lines too: one JSON object per line throughout
+        os.environ.setdefault("REFLEX_LOG_JSON", "true")
+    settings = get_settings()
+    metrics_dir, own_dir = prepare_metrics_dir() if settings.metrics_port is not None else (None, False)
+    try:
+        serve(settings, metrics_dir)
+    finally:
+        if metrics_dir is not None and own_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
+
+def serve(settings: Settings, metrics_dir: Path | None) -> None:
     from reflex.utils import exec as reflex_exec
     from reflex.utils import prerequisites, processes
     from reflex_base.constants import LogLevel
@@ -110,6 +149,10 @@ def main() -> None:
         workers,
         "redis" if redis_url else "this process",
     )
+    if metrics_dir is not None:
+        from referral_app.core.metrics import start_metrics_server
+
+        start_metrics_server(settings.metrics_host, settings.metrics_port or 0, metrics_dir)
     sys.stdout.flush()
     reflex_exec.run_granian_backend_prod(host, port, level)
 

@@ -299,6 +299,18 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=60, description="A request to an endpoint not answered by then has failed."
     )
 
+    # Operations
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve Prometheus metrics (/metrics) on this port, apart from the app's (python -m"
+        " referral_app.serve only). Unset: no metrics listener.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="The address the metrics listener binds: loopback unless told otherwise."
+    )
+
     # Invite codes
     invite_code_length: int = Field(default=6, ge=4, le=INVITE_CODE_MAX_LENGTH)
     invite_code_alphabet: str = Field(
@@ -399,7 +411,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("secret_key", "secret_key_file", mode="before")
+    @field_validator("secret_key", "secret_key_file", "metrics_port", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # docker-compose passes `SECRET_KEY: ${SECRET_KEY:-}`: an empty variable means "not set".

@@ -1,9 +1,66 @@
-"""Log format for the service's own loggers (Reflex and the ASGI server configure theirs)."""
+"""Log format for the service's own loggers (Reflex and the ASGI server configure theirs).
+
+LOG_FORMAT=text (the default) writes human-readable lines. LOG_FORMAT=json writes one JSON object per line,
+for log shippers: time (UTC, ISO 8601), level, logger, message, request_id, phone (masked), client, and
+`exception` when there is one. The request id and the client come from the request being served
+(`request_context`, around the whole ASGI app: a websocket's events share its connection's); the phone from
+the service handling it (`log_phone`, already masked). serve.py also turns on Reflex's JSON logs
+(REFLEX_LOG_JSON) for its and granian's lines.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from referral_app.core.config import get_settings
+from referral_app.core.net import client_ip
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LOG_FORMATS = ("text", "json")
+REQUEST_ID_HEADER = "x-request-id"
+_ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a proxy's id is kept only when it is this tame
+
+_request_id: ContextVar[str | None] = ContextVar("log_request_id", default=None)
+# The request's peer and X-Forwarded-For lines: the client is worked out only when a JSON line is written.
+_client: ContextVar[tuple[str | None, list[str]] | None] = ContextVar("log_client", default=None)
+_phone: ContextVar[str | None] = ContextVar("log_phone", default=None)
+
+
+def log_phone(masked: str) -> None:
+    """Name the (masked) phone the current request is about in its JSON log lines from here on."""
+    _phone.set(masked)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": _request_id.get(),
+            "phone": _phone.get(),
+            "client": _client_of(_client.get()),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def log_format() -> str:
+    chosen = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if chosen not in LOG_FORMATS:
+        raise SystemExit(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {chosen!r})")
+    return chosen
 
 
 def configure_logging() -> None:
@@ -11,7 +68,58 @@ def configure_logging() -> None:
     if logger.handlers:
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+    if log_format() == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
     logger.propagate = False
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    wanted = name.encode()
+    for key, value in scope.get("headers", ()):
+        if key.lower() == wanted:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _client_of(request: tuple[str | None, list[str]] | None) -> str | None:
+    """The client as the limits see it (behind TRUSTED_PROXIES), else the peer."""
+    if request is None:
+        return None
+    peer, forwarded = request
+    return client_ip(peer, forwarded, get_settings().trusted_proxies) or peer
+
+
+def request_context(app: ASGIApp) -> ASGIApp:
+    """`app` with each request's (and websocket's) id and client in its log lines. The id is the one a proxy
+    sent in X-Request-ID when it is tame, else a new one; the answer carries it back in X-Request-ID."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await app(scope, receive, send)
+            return
+        given = _header(scope, REQUEST_ID_HEADER)
+        request_id = given if given and _ACCEPTED_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        peer = scope["client"][0] if scope.get("client") else None
+        forwarded = [
+            bytes(v).decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == b"x-forwarded-for"
+        ]
+        tokens = (_request_id.set(request_id), _client.set((peer, forwarded)), _phone.set(None))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", request_id.encode())]}
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id if scope["type"] == "http" else send)
+        finally:
+            _phone.reset(tokens[2])
+            _client.reset(tokens[1])
+            _request_id.reset(tokens[0])
+
+    return asgi

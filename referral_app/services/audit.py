@@ -17,6 +17,7 @@ from typing import TypedDict, TypeVar, Unpack, cast
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, func, select, update
 
+from referral_app.core import metrics
 from referral_app.core.clock import utcnow
 from referral_app.core.db import rowcount, transaction
 from referral_app.limits import (
@@ -56,6 +57,7 @@ class Event(StrEnum):
     ACCOUNT_DELETED = "account_deleted"  # phone: masked, like every earlier event of the number
     WEBHOOK_REPLAYED = "webhook_replayed"  # detail: the delivery, who asked and why (an operator, by the CLI)
     WEBHOOK_ENABLED = "webhook_enabled"  # detail: who asked and why; the endpoint is in the log line
+    DATA_PURGED = "data_purged"  # detail: the rows the retention purge removed, per kind (services/retention.py)
     # The console: user_id is the operator; phone the target's; detail `#<target id> <what>: <reason>`.
     ADMIN_GRANTED = "admin_granted"  # user_id: the new operator; detail: who ran the command
     ADMIN_REMOVED = "admin_removed"
@@ -86,9 +88,49 @@ def _row(event: Event, fields: EventFields) -> dict[str, object]:
     return {"created_at": utcnow(), "event": event.value, **_EMPTY_FIELDS, **fields}
 
 
+def _signed_in(_: str | None) -> None:
+    metrics.verification(metrics.VERIFIED)
+    metrics.signed_in()
+
+
+# What an audited event counts in the metrics (core/metrics.py), given its detail: the metrics and the audit
+# trail count the same things, once each.
+_METRICS: dict[Event, Callable[[str | None], None]] = {
+    Event.CODE_SENT: lambda _: metrics.code_sent(),
+    Event.CODE_REFUSED: metrics.code_refused,  # detail: the limit
+    Event.SMS_FAILED: lambda _: metrics.sms_failed(),
+    Event.WRONG_CODE: metrics.verification,  # detail: the error answered
+    Event.VERIFY_REFUSED: metrics.verification,  # detail: the limit
+    Event.PHONE_LOCKED: lambda _: metrics.phone_locked(),
+    Event.LOGIN: _signed_in,
+    Event.NEW_USER: lambda _: metrics.new_user(),
+    Event.INVITE_ACTIVATED: lambda _: metrics.invite_activated(),  # never the code (the detail)
+}
+_UNCOUNTED = "audit_events_uncounted"  # session.info: events recorded in the open transaction
+
+
+def _count(event: Event, detail: str | None) -> None:
+    if (count := _METRICS.get(event)) is not None:
+        count(detail)
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _count_committed(session: Session) -> None:
+    for event, detail in session.info.pop(_UNCOUNTED, ()):
+        _count(event, detail)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_UNCOUNTED, None)
+
+
 def record(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
-    """Add the event to the caller's transaction: it is kept exactly when the action is."""
+    """Add the event to the caller's transaction: it is kept exactly when the action is, and counted in the
+    metrics when that transaction commits."""
     session.execute(_INSERT_EVENT, _row(event, fields))
+    if event in _METRICS:
+        session.info.setdefault(_UNCOUNTED, []).append((event, fields.get("detail")))
 
 
 def record_alone(session: Session, event: Event, **fields: Unpack[EventFields]) -> None:
@@ -165,6 +207,7 @@ async def record_grouped(
     if group is None:
         group = _group_commits[loop] = _GroupCommit()
     await group.write(_row(event, fields), companion)
+    _count(event, fields.get("detail"))
 
 
 # Who a refusal was for: phone, user id and client address.
@@ -268,7 +311,9 @@ async def record_refusal_soon(event: Event, **fields: Unpack[EventFields]) -> No
 
 
 def _refusals_due(event: Event, fields: EventFields) -> list[dict[str, object]] | None:
-    """Count the refusal; the rows to write now, or None while its kind's batch fills."""
+    """Count the refusal (in the metrics, every one); the rows to write now, or None while its kind's batch
+    fills."""
+    _count(event, fields.get("detail"))
     key = (event, fields.get("detail"))
     source = (fields.get("phone"), fields.get("user_id"), fields.get("client_ip"))
     now = utcnow()

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
 from referral_app.core.db import PreparedRead, transaction
+from referral_app.core.log_setup import log_phone
 from referral_app.core.net import requester_key
 from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, TOKEN_MAX_LENGTH
 from referral_app.models import AuthToken
@@ -133,6 +134,7 @@ async def sign_in(
     reaches a worker thread; everything else is login_with_code, in one."""
     s = get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
+    log_phone(mask_phone(e164))
     try:
         keys = loaded_verification_keys(s)
     except KeyError:  # the demo key is not loaded yet (before the first start): the database path decides

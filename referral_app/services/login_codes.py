@@ -32,6 +32,7 @@ from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
 from referral_app.core.db import PreparedRead, rowcount, transaction
 from referral_app.core.i18n import DEFAULT_LANGUAGE, translate
+from referral_app.core.log_setup import log_phone
 from referral_app.core.net import requester_key
 from referral_app.limits import AUDIT_DETAIL_MAX_LENGTH, FAILURE_WINDOW_DAYS, LOCK_MAX_SECONDS
 from referral_app.models import LoginCode, SignInGuard, Timestamp
@@ -297,6 +298,7 @@ async def send_login_code(
     """
     s = settings or get_settings()
     e164 = normalize_phone(phone, region, default_region=s.default_region)
+    log_phone(mask_phone(e164))
     await refuse_from_memory(
         lambda: refusal_cache.check_send(e164, utcnow()), Event.CODE_REFUSED, phone=e164, client_ip=client_ip
     )
@@ -536,6 +538,11 @@ def _drain_per_second(s: Settings) -> float:
     return (s.phone_max_failures_per_30_days - s.phone_max_failures) / (FAILURE_WINDOW_DAYS * 86400)
 
 
+def guard_drain_time(s: Settings) -> timedelta:
+    """How long a full guard (PHONE_MAX_FAILURES) takes to drain empty: one untouched for longer holds nothing."""
+    return timedelta(seconds=math.ceil(s.phone_max_failures / _drain_per_second(s)))
+
+
 def _failures_now(guard: SignInGuard, now: datetime, s: Settings) -> float:
     elapsed = max(0.0, (now - guard.updated_at).total_seconds())
     return max(0.0, guard.failures - elapsed * _drain_per_second(s))
@@ -546,12 +553,3 @@ def _lock_seconds(level: float, s: Settings) -> int:
     settings keep the refill of one guess within a day)."""
     refill = math.ceil((level + 1 - s.phone_max_failures) / _drain_per_second(s))
     return min(LOCK_MAX_SECONDS, max(s.phone_lock_seconds, refill))
-
-
-def purge_expired(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int:
-    """Delete codes and counters no rule looks at any more (they look back at most an hour)."""
-    with transaction(session, write=True):
-        cutoff = utcnow() - older_than
-        result = session.execute(sa.delete(LoginCode).where(col(LoginCode.created_at) < cutoff))
-        counters.purge(session, older_than=cutoff)
-    return rowcount(result)

@@ -534,3 +534,27 @@ async def test_the_daily_spend_cap_refuses_with_an_alert(
     assert 0 < int(refused.headers["Retry-After"]) <= 86400
     assert len(fakes.smsc.sends()) == 2
     assert "sms_spend_cap" in audit(session, "code_refused")
+
+
+# --- metrics ---------------------------------------------------------------------------------------------------------
+
+
+def sms_metric(provider: str, status: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("referral_app_sms_total", {"provider": provider, "status": status}) or 0.0
+
+
+async def test_sms_metrics_by_provider_and_status(
+    client: httpx.AsyncClient, settings: Settings, session: Session, fakes: Fakes
+) -> None:
+    providers(settings, fakes, "smsru", "twilio")
+    watched = [("smsru", "error"), ("twilio", "accepted"), ("twilio", "sent"), ("twilio", "delivered")]
+    before = {key: sms_metric(*key) for key in watched}
+    fakes.smsru.mode = "refused"
+    assert (await send(client)).status_code == 200
+    sid = ledger(session)[0].provider_message_id or ""
+    base = {"MessageSid": sid, "AccountSid": TWILIO_SID, "To": PHONE}
+    for status in ("sent", "delivered", "delivered"):  # the replay changes nothing, so counts nothing
+        assert (await twilio_receipt(client, {**base, "MessageStatus": status})).text == "OK"
+    assert {key: sms_metric(*key) - before[key] for key in watched} == dict.fromkeys(watched, 1.0)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from referral_app.core import metrics
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.services.sms import configured_providers
@@ -106,7 +107,9 @@ async def deliver(phone: str, text: str, s: Settings) -> Accepted:
             failures.append(reason if reason.startswith(provider.name) else f"{provider.name}: {reason}")
             _record(provider.name, False, utcnow(), s)
             log.warning("SMS provider %s failed: %s", provider.name, reason)
+            metrics.sms_status(provider.name, metrics.SMS_ERROR)
             continue
         _record(provider.name, True, utcnow(), s)
+        metrics.sms_status(accepted.provider, accepted.status.value)
         return accepted
     raise AllProvidersFailed(failures)

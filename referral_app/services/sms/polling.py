@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from referral_app.core import metrics
 from referral_app.core.config import Settings
 from referral_app.services.bridge import run_with_session
 from referral_app.services.sms import provider_named
@@ -48,6 +49,8 @@ async def _poll(provider: Provider, message_id: str, s: Settings) -> None:
             if report is None:
                 continue
             status = await run_with_session(apply_report, provider=provider.name, report=report, settings=s)
+            if status is not None:
+                metrics.sms_status(provider.name, status.value)
         except Exception as failure:  # a failed query is tried again at the next interval
             log.warning("SMS status query to %s failed: %s", provider.name, describe(failure))
             continue

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from referral_app.core import metrics
 from referral_app.core.config import Settings
 from referral_app.paths import SMS_STATUS_PATH
 from referral_app.services.bridge import run_with_session
@@ -91,6 +92,9 @@ async def handle(provider: str, receipt: Receipt, s: Settings) -> int:
         return 0
     moved = 0
     for report in reports(provider, receipt):
-        if await run_with_session(apply_report, provider=provider, report=report, settings=s) is not None:
+        if (
+            status := await run_with_session(apply_report, provider=provider, report=report, settings=s)
+        ) is not None:
+            metrics.sms_status(provider, status.value)
             moved += 1
     return moved
