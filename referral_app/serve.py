@@ -150,9 +150,13 @@ def serve(settings: Settings, metrics_dir: Path | None) -> None:
         "redis" if redis_url else "this process",
     )
     if metrics_dir is not None:
-        from referral_app.core.metrics import start_metrics_server
+        from referral_app.core.metrics import ReadOnScrape, start_metrics_server
+        from referral_app.services import webhooks
 
-        start_metrics_server(settings.metrics_host, settings.metrics_port or 0, metrics_dir)
+        queue = ReadOnScrape(
+            "webhook_queue_depth", "Webhook deliveries waiting to be sent (pending).", webhooks.pending_count
+        )
+        start_metrics_server(settings.metrics_host, settings.metrics_port or 0, metrics_dir, queue)
     sys.stdout.flush()
     reflex_exec.run_granian_backend_prod(host, port, level)
 

@@ -17,12 +17,13 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.routing import Mount, Route, WebSocketRoute
 
@@ -228,14 +229,34 @@ class _WorkersCollector(Collector):
         return self.registry.collect()
 
 
-def workers_registry(path: Path) -> CollectorRegistry:
+class ReadOnScrape(Collector):
+    """A gauge read when scraped (a count in the database), kept by no process; a failed read leaves it out of
+    that scrape, with a warning."""
+
+    def __init__(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self.name, self.documentation, self.read = PREFIX + name, documentation, read
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            value = self.read()
+        except Exception as exc:
+            log.warning("metric %s not read: %s", self.name, type(exc).__name__)
+            return []
+        gauge = GaugeMetricFamily(self.name, self.documentation)
+        gauge.add_metric([], value)
+        return [gauge]
+
+
+def workers_registry(path: Path, *read_on_scrape: ReadOnScrape) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(_WorkersCollector(path))
+    for collector in read_on_scrape:
+        registry.register(collector)
     return registry
 
 
-def start_metrics_server(host: str, port: int, path: Path) -> None:
+def start_metrics_server(host: str, port: int, path: Path, *read_on_scrape: ReadOnScrape) -> None:
     """Serve /metrics (any path, in fact: prometheus-client's server) for all workers on host:port, from a
-    daemon thread of this (the supervising) process."""
-    start_http_server(port, addr=host, registry=workers_registry(path))
+    daemon thread of this (the supervising) process, with the gauges read on each scrape."""
+    start_http_server(port, addr=host, registry=workers_registry(path, *read_on_scrape))
     log.info("metrics on http://%s:%d/metrics (workers' files in %s)", host, port, path)

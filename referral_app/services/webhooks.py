@@ -38,7 +38,7 @@ from sqlmodel import Session, col, select
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
-from referral_app.core.db import InsertUnlessPresent, rowcount, transaction
+from referral_app.core.db import InsertUnlessPresent, rowcount, session_scope, transaction
 from referral_app.core.net import IPAddress
 from referral_app.limits import (
     AUDIT_DETAIL_MAX_LENGTH,
@@ -114,6 +114,17 @@ def enqueue(session: Session, event_type: EventType, data: dict[str, Any]) -> No
             for url in endpoints
         ],
     )
+
+
+def pending_count() -> int:
+    """Deliveries waiting to be sent (the metrics' queue depth), read in a session of its own."""
+    with session_scope() as session, transaction(session):
+        counted: int = session.execute(
+            sa.select(sa.func.count())
+            .select_from(WebhookDelivery)
+            .where(col(WebhookDelivery.state) == DeliveryState.PENDING.value)
+        ).scalar_one()
+    return counted
 
 
 # --- Taking due deliveries, and recording how an attempt went -------------------------------------------------

@@ -12,11 +12,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from referral_app.core import metrics
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
 from referral_app.models import (
@@ -373,3 +375,25 @@ def test_the_cli_lists_replays_and_enables(session: Session, settings: Settings,
         "delivered",
         "disabled",
     ]
+
+
+def test_the_queue_depth_is_read_from_the_outbox_on_each_scrape(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    configure(
+        settings,
+        webhook_urls=["https://a.example.com/hook", "https://b.example.com/hook"],
+        webhook_secret=[SECRET],
+    )
+    queue = metrics.ReadOnScrape("webhook_queue_depth", "pending deliveries", webhooks.pending_count)
+    registry = metrics.workers_registry(tmp_path, queue)
+
+    def depth() -> float | None:
+        return registry.get_sample_value("referral_app_webhook_queue_depth")
+
+    assert depth() == 0
+    with transaction(session, write=True):
+        webhooks.enqueue(session, webhooks.EventType.USER_CREATED, {"user_id": 1})
+    assert depth() == 2  # one delivery per endpoint
+    broken = metrics.ReadOnScrape("broken", "a read that fails", lambda: 1 / 0)
+    assert list(broken.collect()) == []  # left out of that scrape, never a failed scrape
