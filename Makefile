@@ -45,6 +45,7 @@ run: $(VENV)/.requirements
 
 test: $(VENV)/.requirements-dev
 	scripts/ensure-browser.sh $(BIN)/python
+	scripts/ensure-caddy.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.requirements-dev
@@ -76,7 +77,8 @@ test-unit-postgresql: $(VENV)/.requirements-dev
 # and Chromium trusting Caddy's local CA. Needs TEST_DATABASE_URL and TEST_REDIS_URL (skipped without them).
 deploy-test: $(VENV)/.requirements-dev
 	scripts/ensure-browser.sh $(BIN)/python
-	@command -v caddy >/dev/null || { echo "make deploy-test needs caddy: apt-get install caddy" >&2; exit 1; }
+	scripts/ensure-caddy.sh
+	scripts/ensure-caddy.sh
 	$(BIN)/python -m pytest tests/ops $(PYTEST_ARGS)
 
 # Refresh the README's pictures: the browser tests write them into docs/screenshots.
