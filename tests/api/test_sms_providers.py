@@ -488,7 +488,7 @@ async def test_polling_follows_to_a_final_status_and_stops(
 ) -> None:
     providers(settings, fakes, name, sms_status_poll_attempts=10, sms_status_poll_seconds=0.01)
     fake: FakeProvider = getattr(fakes, name)
-    fake.statuses = {"000000-10000001": list(statuses), "1": list(statuses)}
+    fake.statuses = {"*": list(statuses)}
     assert (await send(client)).status_code == 200
     await wait_for_polls()
     assert len(fake.status_queries()) == 2  # stopped at the final status, not after 10
@@ -496,14 +496,15 @@ async def test_polling_follows_to_a_final_status_and_stops(
     assert row.status == final
     if name == "smsru":
         assert (row.cost, row.currency) == (Decimal("0.5"), "RUB")
-        assert fake.status_queries()[0].form == {"api_id": SMSRU_API_ID, "sms_id": "000000-10000001", "json": "1"}
+        sms_id = row.provider_message_id
+        assert fake.status_queries()[0].form == {"api_id": SMSRU_API_ID, "sms_id": sms_id, "json": "1"}
 
 
 async def test_polling_is_bounded(
     client: httpx.AsyncClient, settings: Settings, session: Session, fakes: Fakes
 ) -> None:
     providers(settings, fakes, "smsru", sms_status_poll_attempts=3, sms_status_poll_seconds=0.01)
-    fakes.smsru.statuses = {"000000-10000001": [102]}  # never final
+    fakes.smsru.statuses = {"*": [102]}  # never final
     await send(client)
     await wait_for_polls()
     assert len(fakes.smsru.status_queries()) == 3
