@@ -12,6 +12,9 @@ export PORT HOST DEMO_MODE
 # Reflex builds the front end with the Node.js that requirements.txt puts in .venv/bin (no bun download).
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
+# Granian, as in production (referral_app/serve.py): Reflex picks gunicorn + uvicorn instead whenever both are
+# installed, and the dev and bench requirements install them (the test fakes, the Django peer).
+export REFLEX_USE_GRANIAN := true
 export REFLEX_TELEMETRY_ENABLED := false
 
 .PHONY: run test test-fast test-unit test-unit-sqlite test-unit-postgresql screenshots lint format migrate clean help postman docker-test bench bench-tabs bench-storage deploy-test
