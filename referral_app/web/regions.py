@@ -38,3 +38,7 @@ COMMON_REGIONS = (
 def region_choices() -> list[tuple[str, str]]:
     """(region, "RU +7") pairs for a country picker."""
     return [(r, f"{r} +{phonenumbers.country_code_for_region(r)}") for r in COMMON_REGIONS]
+
+
+# The picker's options as the page gets them, built once: every tab's LoginState.regions holds this list.
+REGION_OPTIONS: list[list[str]] = [[code, label] for code, label in region_choices()]

@@ -7,6 +7,8 @@ into prose; the others are filled where the text is used.
 
 from __future__ import annotations
 
+import functools
+
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalog, render
 
@@ -334,9 +336,17 @@ def ui_text(key: str, lang: str, **params: object) -> str:
 
 
 def ui_texts(lang: str) -> dict[str, str]:
-    """Every text in one language; texts that need more than the static parameters are left as written."""
+    """Every text in one language; texts that need more than the static parameters are left as written.
+
+    One dict per language and code length, shared by every caller (every tab's `AppState.t` holds it):
+    read it, never change it."""
     lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
-    params = static_params()
+    return _rendered_texts(lang, get_settings().code_length)
+
+
+@functools.cache
+def _rendered_texts(lang: str, code_length: int) -> dict[str, str]:
+    params = {**static_params(), "code_length": code_length}
     texts = {}
     for key, entry in UI_TEXTS.items():
         try:

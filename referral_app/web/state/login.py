@@ -25,7 +25,7 @@ from referral_app.services.bridge import run_with_session
 from referral_app.services.errors import ServiceError
 from referral_app.services.phones import format_phone
 from referral_app.services.referrals import normalize_invite_code
-from referral_app.web.regions import region_choices
+from referral_app.web.regions import REGION_OPTIONS
 from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event, submitted
 
 PHONE_STEP, CODE_STEP = "phone", "code"
@@ -76,7 +76,7 @@ class LoginState(AppState):
 
     @rx.var
     def regions(self) -> list[list[str]]:
-        return [[code, label] for code, label in region_choices()]
+        return REGION_OPTIONS  # shared by every tab: never changed
 
     @rx.var
     def phone_error_text(self) -> str:
