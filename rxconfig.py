@@ -24,6 +24,11 @@ config = rx.Config(
     # signed-in person stays signed in (the token is in the browser), a half-typed number is forgotten.
     redis_token_expiration=TAB_STATE_TTL_SECONDS,
 )
+# Without Redis a tab's state lives in this process only (docs/deploy.md), not also in pickles under .states, which
+# Reflex's default (disk) keeps: it wrote each new tab's states there and listed and stat'ed every file every 2 s,
+# which held connects to about 40 a second with 1,000 tabs online (docs/scaling.md). With Redis, Reflex picks Redis.
+if not config.redis_url:
+    config.state_manager_mode = rx.constants.StateManagerMode.MEMORY
 # Pages of these origins only may open the websocket (referral_app/web/origins.py) and get CORS answers from the
 # API (Reflex's CORS middleware): ALLOWED_ORIGINS, or the origin the app is built for (REFLEX_API_URL and
 # REFLEX_DEPLOY_URL, by default http://localhost:PORT), plus its loopback forms in demo mode.
