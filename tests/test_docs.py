@@ -56,7 +56,9 @@ def package_modules() -> set[str]:
 def test_layout_names_every_module() -> None:
     documented = layout_entries((ROOT / "docs" / "architecture.md").read_text(encoding="utf-8"))
     actual = package_modules()
-    assert not actual - documented, f"modules missing from docs/architecture.md's layout: {sorted(actual - documented)}"
+    assert not actual - documented, (
+        f"modules missing from docs/architecture.md's layout: {sorted(actual - documented)}"
+    )
     assert not documented - actual, f"layout entries with no module: {sorted(documented - actual)}"
 
 
@@ -98,7 +100,7 @@ def broken_links(path: Path) -> list[str]:
                 continue  # http(s), mailto: not ours to check here
             file_part, _, fragment = target.partition("#")
             linked = (path.parent / file_part).resolve() if file_part else path
-            where = f"{path.relative_to(ROOT)}: {target}"
+            where = f"{path.name}: {target}"
             if not linked.exists():
                 broken.append(f"{where} (no such file)")
             elif fragment and linked.suffix == ".md" and fragment not in headings(linked):
@@ -111,10 +113,21 @@ def test_relative_links_resolve() -> None:
     assert not broken, "broken links:\n" + "\n".join(broken)
 
 
-def test_checks_catch_what_they_guard() -> None:
-    # The checks themselves: a made-up module is missed, a link to a missing heading is caught.
-    assert "referral_app/core/db/engine.py" in layout_entries(
-        "referral_app/\n  core/\n    db/\n      engine.py  engines\n        and sessions\n"
-    )
+def test_checks_catch_what_they_guard(tmp_path: Path) -> None:
+    # The checks themselves: the tree is read by indentation, a missing file or heading is reported.
+    tree = "referral_app/\n  core/\n    db/\n      engine.py  engines\n        and sessions\n  cli.py  commands\n"
+    assert layout_entries(tree) == {
+        "referral_app/core",
+        "referral_app/core/db",
+        "referral_app/core/db/engine.py",
+        "referral_app/cli.py",
+    }
     assert anchor("`POST /api/v1/auth/code` — send a login code") == "post-apiv1authcode--send-a-login-code"
-    assert anchor("Going live") == "going-live"
+    (tmp_path / "other.md").write_text("# Title\n\n## Going live\n", encoding="utf-8")
+    page = tmp_path / "page.md"
+    page.write_text(
+        "[a](other.md#going-live) [b](other.md#gone) [c](missing.md) `[d](missing.md)` [e](https://example.com)\n"
+        "```\n[f](missing.md)\n```\n",
+        encoding="utf-8",
+    )
+    assert broken_links(page) == ["page.md: other.md#gone (no such heading)", "page.md: missing.md (no such file)"]
