@@ -1,10 +1,13 @@
 """The documentation keeps up with the code: docs/architecture.md's layout names every module of referral_app/,
-and every relative link in README.md and docs/*.md reaches a file (and a heading, when it names one)."""
+every setting is documented, and every relative link in README.md and docs/*.md reaches a file (and a heading,
+when it names one)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from referral_app.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "referral_app"
@@ -60,6 +63,20 @@ def test_layout_names_every_module() -> None:
         f"modules missing from docs/architecture.md's layout: {sorted(actual - documented)}"
     )
     assert not documented - actual, f"layout entries with no module: {sorted(documented - actual)}"
+
+
+def test_every_setting_is_documented() -> None:
+    # docs/settings.md is the complete reference; the SMS providers' settings are in README's "Going live", whose
+    # `<NAME>_FILE` and `<PROVIDER>_BASE_URL` cover the secrets' files and the providers' addresses.
+    text = (ROOT / "README.md").read_text(encoding="utf-8") + (ROOT / "docs" / "settings.md").read_text(
+        encoding="utf-8"
+    )
+    undocumented = [
+        name.upper()
+        for name in Settings.model_fields
+        if name.upper() not in text and not name.endswith(("_file", "_base_url"))
+    ]
+    assert not undocumented, f"settings missing from docs/settings.md: {undocumented}"
 
 
 def anchor(heading: str) -> str:
