@@ -118,9 +118,9 @@ postman: $(if $(BASE_URL),$(BIN)/node,$(VENV)/.requirements)
 docker-test:
 	bash scripts/docker-test.sh
 
-# Benchmarks (bench/): `make run` on a free port, once on SQLite and once on PostgreSQL (BENCH_PG_URL, a
+# Benchmarks (bench/): the production server (serve.py, front end built once) on a free port, once on SQLite and once on PostgreSQL (BENCH_PG_URL, a
 # database dropped and recreated, default referral_bench on 127.0.0.1), then the send-code burst, wrk runs
-# and query counts; prints a Markdown table and writes it into docs/benchmarks.md. See bench/run.py.
+# and query counts, its /metrics checked against them; prints a Markdown table and writes it into docs/benchmarks.md. See bench/run.py.
 $(VENV)/.requirements-bench: bench/requirements.txt $(VENV)/.requirements
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	touch $@

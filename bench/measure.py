@@ -1,5 +1,6 @@
 """The measurements, each in a process of its own so the load generator does not share the GIL with bench:
-send-code bursts (bench/burst.py), wrk runs (bench/wrk/api.lua), and the server's memory (psutil)."""
+send-code bursts (bench/burst.py), wrk runs (bench/wrk/api.lua), the server's memory (psutil), and the
+server's own counters (its /metrics) set against what bench counted."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class BackendResult:
     memory: dict[str, dict] = field(default_factory=dict)
     load: dict[str, str] = field(default_factory=dict)
     flood: dict[str, float] = field(default_factory=dict)
+    metrics: list[dict] = field(default_factory=list)
 
 
 # --- memory ----------------------------------------------------------------------------------------------
@@ -79,6 +81,52 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+# --- the server's metrics --------------------------------------------------------------------------------
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(server: AppServer) -> Samples:
+    """Every sample of the server's /metrics (all its workers), keyed by name and sorted labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    record(["curl", "-s", server.metrics_url.replace(str(server.metrics_port), "$METRICS_PORT")])
+    with urllib.request.urlopen(server.metrics_url, timeout=30) as response:  # noqa: S310 (127.0.0.1)
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def check_counter(
+    result: BackendResult,
+    what: str,
+    before: Samples,
+    after: Samples,
+    sample: str,
+    expected: tuple[int, int],
+    **labels: str,
+) -> None:
+    """Keep how much `sample` (with `labels`) moved between two scrapes beside what bench counted: `expected`
+    is (least, most), the most counting requests still in flight when a load generator stopped."""
+    key = (sample, tuple(sorted(labels.items())))
+    moved = after.get(key, 0.0) - before.get(key, 0.0)
+    low, high = expected
+    shown = sample + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else "")
+    result.metrics.append({"what": what, "sample": shown, "moved": moved, "low": low, "high": high})
+    verdict = "matches" if low <= moved <= high else "DOES NOT MATCH"
+    log(f"metrics: {shown} moved {moved:.0f} for {what}; bench counted {low}..{high}: {verdict}")
+
+
+def wrk_answered(result: BackendResult, *keys: str) -> tuple[int, int]:
+    """(answers wrk counted as 2xx, requests wrk sent) over every run of `keys`."""
+    runs = [run for key in keys for run in result.wrk.get(key, [])]
+    ok = sum(run["requests"] - sum(run["errors"].values()) for run in runs)
+    return ok, sum(run["sent"] for run in runs)
 
 
 # --- requests --------------------------------------------------------------------------------------------
