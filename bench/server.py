@@ -29,12 +29,39 @@ from tests.support.server import (
     wait_until_ready,
 )
 
-_built: list[Path] = []  # the front end is built once per bench process
+_built: list[Path] = []  # the front end is built at most once per bench process
+# What the built front end is made of: the web app's pages and states, the app module, Reflex's config and
+# version, static assets. A change elsewhere (services, the API) needs no new build.
+FRONT_END_SOURCES = (
+    "referral_app/web",
+    "referral_app/referral_app.py",
+    "rxconfig.py",
+    "assets",
+    "requirements.txt",
+)
+
+
+def front_end_is_current() -> bool:
+    index = ROOT / ".web" / "build" / "client" / "index.html"
+    if not index.is_file():
+        return False
+    built = index.stat().st_mtime
+    for name in FRONT_END_SOURCES:
+        path = ROOT / name
+        files = [path] if path.is_file() else list(path.rglob("*")) if path.is_dir() else []
+        if any(f.stat().st_mtime > built for f in files if f.is_file() and "__pycache__" not in f.parts):
+            return False
+    return True
 
 
 def ensure_front_end(work_dir: Path) -> None:
-    """`reflex export --frontend-only` in the repository, as the image build does, once."""
+    """`reflex export --frontend-only` in the repository, as the image build does, unless the build there is
+    newer than every front-end source; at most once per bench process."""
     if _built:
+        return
+    if front_end_is_current():
+        log("the front end in .web/build is newer than its sources: not rebuilt")
+        _built.append(ROOT)
         return
     record(["reflex", "export", "--frontend-only", "--no-zip"], {"REFLEX_USE_NPM": "1"}, "the front end, once")
     log("building the front end (reflex export --frontend-only)")
