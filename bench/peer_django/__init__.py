@@ -6,6 +6,6 @@ with the same token, so the report can say how many times the peer's throughput 
 It is bench code, not product code: it reads our tables and writes nothing. It is kept honest, not slow:
 persistent database connections, no session or CSRF middleware, JSON renderer only, DEBUG off.
 
-    PEER_DATABASE_URL=sqlite:////tmp/bench.db .venv/bin/gunicorn --workers 1 --bind 127.0.0.1:8001 \\
+    DATABASE_URL=sqlite:////tmp/bench.db .venv/bin/gunicorn --workers 1 --bind 127.0.0.1:8001 \\
         bench.peer_django.wsgi:application
 """

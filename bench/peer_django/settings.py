@@ -1,5 +1,5 @@
 """Django settings of the peer: an API-only project, production-like (DEBUG off, persistent connections).
-PEER_DATABASE_URL is the app's DATABASE_URL (sqlite:///path or postgresql+psycopg://user:pw@host:port/name)."""
+DATABASE_URL is the app's own (sqlite:///path or postgresql+psycopg://user:pw@host:port/name): the same database."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _database(url: str) -> dict[str, object]:
         }
     parts = urlsplit(url)
     if not parts.scheme.startswith("postgresql"):
-        raise ValueError(f"PEER_DATABASE_URL: SQLite or PostgreSQL only, not {parts.scheme!r}")
+        raise ValueError(f"DATABASE_URL: SQLite or PostgreSQL only, not {parts.scheme!r}")
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": parts.path.lstrip("/"),
@@ -31,7 +31,7 @@ def _database(url: str) -> dict[str, object]:
     }
 
 
-DATABASES = {"default": _database(os.environ["PEER_DATABASE_URL"])}
+DATABASES = {"default": _database(os.environ["DATABASE_URL"])}
 SECRET_KEY = secrets.token_urlsafe(50)  # nothing is signed: no sessions, no CSRF
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
