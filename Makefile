@@ -51,13 +51,13 @@ test: $(VENV)/.requirements-dev
 test-fast: $(VENV)/.requirements-dev
 	$(BIN)/python -m pytest -m "not server" $(PYTEST_ARGS)
 
-# The quick tier, for every change: services, core and the API contract, without what is marked `slow` (the
+# The quick tier, for every change: services, core, the API contract and the docs' layout and links, without what is marked `slow` (the
 # fuzzing, hostile-input and HTTP brute-force suites, migrating processes; markers: pyproject.toml). Only these
 # directories are collected and the fuzzing module and plugins are not loaded (5 s of imports alone). With
 # TEST_DATABASE_URL the PostgreSQL half runs beside the SQLite half, each printed when it is done.
 UNIT_PYTEST := $(BIN)/python -m pytest -m "not slow and not server" -p no:schemathesis -p no:hypothesispytest \
 	--ignore=tests/api/test_schemathesis.py tests/services tests/core tests/web tests/api tests/test_migrations.py \
-	tests/test_internals.py
+	tests/test_internals.py tests/test_docs.py
 
 test-unit: $(VENV)/.requirements-dev
 ifeq ($(TEST_DATABASE_URL),)
