@@ -57,7 +57,7 @@ test-fast: $(VENV)/.requirements-dev
 # TEST_DATABASE_URL the PostgreSQL half runs beside the SQLite half, each printed when it is done.
 UNIT_PYTEST := $(BIN)/python -m pytest -m "not slow and not server" -p no:schemathesis -p no:hypothesispytest \
 	--ignore=tests/api/test_schemathesis.py tests/services tests/core tests/web tests/api tests/test_migrations.py \
-	tests/test_internals.py tests/test_docs.py
+	tests/test_internals.py tests/test_docs.py tests/test_deploy_files.py
 
 test-unit: $(VENV)/.requirements-dev
 ifeq ($(TEST_DATABASE_URL),)
