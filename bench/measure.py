@@ -1,6 +1,6 @@
 """The measurements, each in a process of its own so the load generator does not share the GIL with bench:
 send-code bursts (bench/burst.py), wrk runs (bench/wrk/api.lua), the server's memory (psutil), and the
-server's own counters (its /metrics) set against what bench counted."""
+server's own counters (its /metrics) set against what bench counted; and whether a peer answers as the app does."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ class BackendResult:
     load: dict[str, str] = field(default_factory=dict)
     flood: dict[str, float] = field(default_factory=dict)
     metrics: list[dict] = field(default_factory=list)
+    peer_error: str | None = None  # why the Django/DRF peer's figures are not reported
 
 
 # --- memory ----------------------------------------------------------------------------------------------
@@ -140,6 +142,53 @@ def http_json(method: str, url: str, body: dict | None = None, token: str | None
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
         return json.loads(response.read() or b"null")
+
+
+def http_get(url: str, token: str | None) -> tuple[int, object]:
+    """(status, JSON body) of a GET with `token` as the bearer token (none when None); the body None on errors,
+    whose bodies differ by framework (ours: detail and code; DRF: detail)."""
+    request = urllib.request.Request(url)  # noqa: S310 (http://127.0.0.1 only)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+def json_shape(value: object) -> object:
+    """A JSON value's keys and value types, nested (a list by its first item): what two answers share when
+    they hold the same fields."""
+    if isinstance(value, dict):
+        return {key: json_shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_shape(item) for item in value[:1]]
+    return type(value).__name__
+
+
+def answers_differ(ours: AppServer, peer: AppServer, path: str, token: str) -> str | None:
+    """None when `peer` answers GET `path` as `ours` does: the same status with the token, a wrong token and
+    none, and with the token a body of the same shape. Otherwise what differs."""
+    cases = (("the token", token), ("a wrong token", "rfa_" + "x" * 43), ("no token", None))
+    for what, sent in cases:
+        for server in (ours, peer):
+            shown = "$TOKEN" if sent == token else sent
+            header = ["-H", f"'Authorization: Bearer {shown}'"] if sent is not None else []
+            record(["curl", "-s", "-w", "'%{http_code}'", *header, server.base_url + path])
+        our_status, our_body = http_get(ours.base_url + path, sent)
+        peer_status, peer_body = http_get(peer.base_url + path, sent)
+        if our_status != peer_status:
+            return f"with {what}: ours {our_status}, the peer's {peer_status}"
+        if our_status == 200 and json_shape(our_body) != json_shape(peer_body):
+            return f"with {what}: body {json_shape(our_body)}, the peer's {json_shape(peer_body)}"
+        same = (
+            ("the same body" if our_body == peer_body else "bodies of the same fields")
+            if our_status == 200
+            else ""
+        )
+        log(f"with {what}, ours and the peer answer {our_status} {same}".rstrip())
+    return None
 
 
 def login(server: AppServer, phone: str) -> str:

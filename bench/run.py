@@ -20,7 +20,11 @@ all of them, since the machine is shared and figures are noisy):
 4. the refusal flood (bench/flood.py): login p50 alone and beside a flood of refused requests, and the
    audit rows written per refusal;
 5. memory of the server's process tree (psutil): idle after start, peak during the 1000 bursts, idle at
-   the end.
+   the end;
+7. on SQLite and PostgreSQL (one worker), after the app's wrk runs: the Django/DRF peer of GET /api/v1/profile
+   (bench/peer_django/, gunicorn with one sync worker) on the same database, checked to answer as ours does
+   (statuses with the token, a wrong one and none; the body's fields), then wrk with the same token and
+   connections; the report gives our req/s ÷ the peer's.
 
 This module only runs them in order. bench/server.py starts and stops the servers (through the tests'
 tests/support/server.py), bench/measure.py runs one measurement, bench/report.py writes the report;
@@ -71,6 +75,7 @@ from bench.config import (
     MULTI_WORKERS,
     ONLY,
     OUT,
+    PEER_BACKENDS,
     PG_URL,
     REDIS_URL,
     REFERRAL_COUNTS,
@@ -83,9 +88,19 @@ from bench.config import (
 from bench.flood import run_flood
 from bench.floor_app import FASTAPI_FLOOR_PATH, FLOOR_PATH
 from bench.machine import loadavg, machine, postgres_version
-from bench.measure import BackendResult, check_counter, login, memory, run_burst, run_wrk, scrape, wrk_answered
+from bench.measure import (
+    BackendResult,
+    answers_differ,
+    check_counter,
+    login,
+    memory,
+    run_burst,
+    run_wrk,
+    scrape,
+    wrk_answered,
+)
 from bench.report import END_MARK, console_report, fmt_flood, report, write_report
-from bench.server import AppServer, FloorServer, fresh_postgres
+from bench.server import PEER_PATH, AppServer, FloorServer, PeerServer, fresh_postgres
 
 
 def _sigterm(_signum: int, _frame: Any) -> None:
@@ -111,6 +126,31 @@ def run_floor(work_dir: Path, result: BackendResult) -> None:
         log(f"calibration failed: {result.error}")
     finally:
         server.stop()
+
+
+def run_peer(app: AppServer, database_url: str, work_dir: Path, token: str, result: BackendResult) -> None:
+    """The Django/DRF peer of GET /api/v1/profile on `app`'s database, with `app`'s token and wrk settings. Its
+    figures are kept only when it answers as the app does (answers_differ); a failure is kept in the result."""
+    log("=== the Django/DRF peer: bench/peer_django/, gunicorn, 1 sync worker ===")
+    peer = PeerServer(database_url, work_dir)
+    try:
+        peer.start()
+        differs = answers_differ(app, peer, PEER_PATH, token)
+        if differs:
+            result.peer_error = f"the peer answers unlike ours, {differs}"
+            log(f"no peer figures: {result.peer_error}")
+            return
+        for connections in (WRK_CONNECTIONS, 1):
+            for _ in range(REPEATS):
+                run_wrk(peer, "peer_profile", PEER_PATH, connections, result, token=token)
+    except Exception as exc:
+        result.peer_error = f"{type(exc).__name__}: {exc}"
+        log(f"the peer failed: {result.peer_error}")
+        tail = peer.log_tail()
+        if tail:
+            log("last lines of the peer's log:\n" + tail)
+    finally:
+        peer.stop()
 
 
 def bench_backend(
@@ -241,6 +281,10 @@ def bench_backend(
             status="200",
         )
 
+        # 7. the peer, while this database and its token are live (our server idles meanwhile).
+        if name in PEER_BACKENDS:
+            run_peer(server, database_url, work_dir, fresh_token, result)
+
         # 4. refused requests beside logins.
         run_flood(server, result, work_dir, pool_start)
 
@@ -337,7 +381,7 @@ def main() -> int:
     if OUT:
         write_report(Path(OUT), generated)
         log(f"wrote {OUT}")
-    return 1 if any(r.error for r in results) else 0
+    return 1 if any(r.error or r.peer_error for r in results) else 0
 
 
 if __name__ == "__main__":

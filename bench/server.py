@@ -1,5 +1,6 @@
 """The servers bench measures: the app as production runs it (`python -m referral_app.serve`, the container's
-command, with its metrics listener) and the calibration floor (bench/floor_app.py).
+command, with its metrics listener), the calibration floor (bench/floor_app.py), and the Django/DRF peer of
+GET /api/v1/profile (bench/peer_django/).
 
 The front end is built once per bench process, as the image builds it (tests/support/production.py). Starting,
 health polling and stopping the process group are the tests' own (tests/support/server.py); this adds what only
@@ -11,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import shlex
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -29,6 +32,7 @@ from tests.support.server import (
     wait_until_ready,
 )
 
+PEER_PATH = "/api/v1/profile"  # the one route of bench/peer_django/
 _built: list[Path] = []  # the front end is built at most once per bench process
 # What the built front end is made of: the web app's pages and states, the app module, Reflex's config and
 # version, static assets. A change elsewhere (services, the API) needs no new build.
@@ -166,6 +170,38 @@ class FloorServer(AppServer):
 
     def ready(self, server: RunningServer) -> bool:
         return not port_is_closed(server.port)  # it has no /api/health
+
+
+class PeerServer(AppServer):
+    """bench/peer_django/ as Django shops serve it: gunicorn, one sync worker, on the app's database."""
+
+    note = "the Django/DRF peer (bench/peer_django/)"
+    serves_front_end = False
+
+    def __init__(self, database_url: str, work_dir: Path) -> None:
+        super().__init__(database_url, work_dir)
+        self.settings = {"DATABASE_URL": database_url}
+        self.command = [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "--workers",
+            "1",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--no-control-socket",  # gunicorn's is one path per user: a second gunicorn would take it over
+            "--log-level",
+            "warning",
+            "bench.peer_django.wsgi:application",
+        ]
+
+    def ready(self, server: RunningServer) -> bool:
+        # gunicorn listens before its worker has loaded Django: ready once the route answers (401, no token).
+        try:
+            with urllib.request.urlopen(server.base_url + PEER_PATH, timeout=2):  # noqa: S310 (127.0.0.1)
+                return True
+        except urllib.error.HTTPError as exc:
+            return exc.code == 401
+        except OSError:
+            return False
 
 
 def fresh_postgres(url: str) -> None:
