@@ -54,13 +54,13 @@ test: $(VENV)/.requirements-dev
 test-fast: $(VENV)/.requirements-dev
 	$(BIN)/python -m pytest -m "not server" $(PYTEST_ARGS)
 
-# The quick tier, for every change: services, core and the API contract, without what is marked `slow` (the
+# The quick tier, for every change: services, core, the API contract and the docs' layout and links, without what is marked `slow` (the
 # fuzzing, hostile-input and HTTP brute-force suites, migrating processes; markers: pyproject.toml). Only these
 # directories are collected and the fuzzing module and plugins are not loaded (5 s of imports alone). With
 # TEST_DATABASE_URL the PostgreSQL half runs beside the SQLite half, each printed when it is done.
 UNIT_PYTEST := $(BIN)/python -m pytest -m "not slow and not server" -p no:schemathesis -p no:hypothesispytest \
 	--ignore=tests/api/test_schemathesis.py tests/services tests/core tests/web tests/api tests/test_migrations.py \
-	tests/test_internals.py
+	tests/test_internals.py tests/test_docs.py tests/test_deploy_files.py
 
 test-unit: $(VENV)/.requirements-dev
 ifeq ($(TEST_DATABASE_URL),)
@@ -121,9 +121,9 @@ postman: $(if $(BASE_URL),$(BIN)/node,$(VENV)/.requirements)
 docker-test:
 	bash scripts/docker-test.sh
 
-# Benchmarks (bench/): `make run` on a free port, once on SQLite and once on PostgreSQL (BENCH_PG_URL, a
+# Benchmarks (bench/): the production server (serve.py, front end built once) on a free port, once on SQLite and once on PostgreSQL (BENCH_PG_URL, a
 # database dropped and recreated, default referral_bench on 127.0.0.1), then the send-code burst, wrk runs
-# and query counts; prints a Markdown table and writes it into docs/benchmarks.md. See bench/run.py.
+# and query counts, its /metrics checked against them; prints a Markdown table and writes it into docs/benchmarks.md. See bench/run.py.
 $(VENV)/.requirements-bench: bench/requirements.txt $(VENV)/.requirements
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	touch $@

@@ -22,6 +22,8 @@ BACKENDS = [
     for b in os.environ.get("BENCH_BACKENDS", "sqlite,postgresql,postgresql+redis").split(",")
     if b.strip()
 ]
+# The backends on which the Django/DRF peer (bench/peer_django/, one worker) is measured: the one-worker ones.
+PEER_BACKENDS = ("sqlite", "postgresql")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 MULTI_WORKERS = "2"
 OUT = os.environ.get("BENCH_OUT", str(ROOT / "docs" / "benchmarks.md"))

@@ -1,13 +1,13 @@
 """Calibration: the least any single-process Python server can do on this machine, under the same granian.
 
-Two floors, served by granian with one worker the way `make run` serves the app:
-- `GET /floor`: a bare ASGI app answering a small JSON body, no framework at all: what the GET figures
-  (profile, referrals, health) are divided by;
-- `GET /fastapi-floor`: the same answer from a bare FastAPI route (a response model, no middleware of ours):
-  not a divisor, shown beside the floor as what FastAPI itself costs on this machine;
+Three floors, served by granian with one worker the way serve.py serves the app:
+- `GET /fastapi-floor`: a small JSON answer from a bare FastAPI route (a response model, no middleware of ours):
+  what the GET targets (profile, health) are divided by, since every API route is a FastAPI route;
+- `GET /floor`: the same answer from a bare ASGI app, no framework at all: shown beside it, as what any Python
+  server can do here;
 - `POST /api/v1/auth/code`: a bare FastAPI endpoint with the same body model shape and the same simulated
   1–2 s SMS delay as the app's, but no database, no Reflex, no rate limits: the floor of the send-code burst.
-bench/run.py measures both in the same run as the app, so the report gives each figure as a ratio to them.
+bench/run.py measures them in the same run as the app, so the report gives each figure as a ratio to them.
 """
 
 from __future__ import annotations

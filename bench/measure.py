@@ -1,5 +1,6 @@
 """The measurements, each in a process of its own so the load generator does not share the GIL with bench:
-send-code bursts (bench/burst.py), wrk runs (bench/wrk/api.lua), and the server's memory (psutil)."""
+send-code bursts (bench/burst.py), wrk runs (bench/wrk/api.lua), the server's memory (psutil), and the
+server's own counters (its /metrics) set against what bench counted; and whether a peer answers as the app does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,8 @@ class BackendResult:
     memory: dict[str, dict] = field(default_factory=dict)
     load: dict[str, str] = field(default_factory=dict)
     flood: dict[str, float] = field(default_factory=dict)
+    metrics: list[dict] = field(default_factory=list)
+    peer_error: str | None = None  # why the Django/DRF peer's figures are not reported
 
 
 # --- memory ----------------------------------------------------------------------------------------------
@@ -81,6 +85,52 @@ class MemorySampler:
         self._thread.join()
 
 
+# --- the server's metrics --------------------------------------------------------------------------------
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(server: AppServer) -> Samples:
+    """Every sample of the server's /metrics (all its workers), keyed by name and sorted labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    record(["curl", "-s", server.metrics_url.replace(str(server.metrics_port), "$METRICS_PORT")])
+    with urllib.request.urlopen(server.metrics_url, timeout=30) as response:  # noqa: S310 (127.0.0.1)
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def check_counter(
+    result: BackendResult,
+    what: str,
+    before: Samples,
+    after: Samples,
+    sample: str,
+    expected: tuple[int, int],
+    **labels: str,
+) -> None:
+    """Keep how much `sample` (with `labels`) moved between two scrapes beside what bench counted: `expected`
+    is (least, most), the most counting requests still in flight when a load generator stopped."""
+    key = (sample, tuple(sorted(labels.items())))
+    moved = after.get(key, 0.0) - before.get(key, 0.0)
+    low, high = expected
+    shown = sample + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else "")
+    result.metrics.append({"what": what, "sample": shown, "moved": moved, "low": low, "high": high})
+    verdict = "matches" if low <= moved <= high else "DOES NOT MATCH"
+    log(f"metrics: {shown} moved {moved:.0f} for {what}; bench counted {low}..{high}: {verdict}")
+
+
+def wrk_answered(result: BackendResult, *keys: str) -> tuple[int, int]:
+    """(answers wrk counted as 2xx, requests wrk sent) over every run of `keys`."""
+    runs = [run for key in keys for run in result.wrk.get(key, [])]
+    ok = sum(run["requests"] - sum(run["errors"].values()) for run in runs)
+    return ok, sum(run["sent"] for run in runs)
+
+
 # --- requests --------------------------------------------------------------------------------------------
 
 
@@ -92,6 +142,53 @@ def http_json(method: str, url: str, body: dict | None = None, token: str | None
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
         return json.loads(response.read() or b"null")
+
+
+def http_get(url: str, token: str | None) -> tuple[int, object]:
+    """(status, JSON body) of a GET with `token` as the bearer token (none when None); the body None on errors,
+    whose bodies differ by framework (ours: detail and code; DRF: detail)."""
+    request = urllib.request.Request(url)  # noqa: S310 (http://127.0.0.1 only)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+def json_shape(value: object) -> object:
+    """A JSON value's keys and value types, nested (a list by its first item): what two answers share when
+    they hold the same fields."""
+    if isinstance(value, dict):
+        return {key: json_shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_shape(item) for item in value[:1]]
+    return type(value).__name__
+
+
+def answers_differ(ours: AppServer, peer: AppServer, path: str, token: str) -> str | None:
+    """None when `peer` answers GET `path` as `ours` does: the same status with the token, a wrong token and
+    none, and with the token a body of the same shape. Otherwise what differs."""
+    cases = (("the token", token), ("a wrong token", "rfa_" + "x" * 43), ("no token", None))
+    for what, sent in cases:
+        for server in (ours, peer):
+            shown = "$TOKEN" if sent == token else sent
+            header = ["-H", f"'Authorization: Bearer {shown}'"] if sent is not None else []
+            record(["curl", "-s", "-w", "'%{http_code}'", *header, server.base_url + path])
+        our_status, our_body = http_get(ours.base_url + path, sent)
+        peer_status, peer_body = http_get(peer.base_url + path, sent)
+        if our_status != peer_status:
+            return f"with {what}: ours {our_status}, the peer's {peer_status}"
+        if our_status == 200 and json_shape(our_body) != json_shape(peer_body):
+            return f"with {what}: body {json_shape(our_body)}, the peer's {json_shape(peer_body)}"
+        same = (
+            ("the same body" if our_body == peer_body else "bodies of the same fields")
+            if our_status == 200
+            else ""
+        )
+        log(f"with {what}, ours and the peer answer {our_status} {same}".rstrip())
+    return None
 
 
 def login(server: AppServer, phone: str) -> str:

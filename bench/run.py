@@ -1,5 +1,6 @@
-"""`make bench`: start the server the way `make run` does, on SQLite, on PostgreSQL and on PostgreSQL with two
-workers and Redis, measure each against a floor measured in the same run (bench/floor_app.py), and
+"""`make bench`: start the server the way production does (serve.py, its front end built once), on SQLite, on
+PostgreSQL and on PostgreSQL with two workers and Redis, measure each against floors measured in the same run
+(bench/floor_app.py), check the server's own /metrics against what bench counted, and
 print a Markdown report and write it into docs/benchmarks.md (between the GENERATED markers; the
 hand-written text around them stays). The servers' process groups are stopped at the end, even on failure.
 
@@ -8,7 +9,8 @@ all of them, since the machine is shared and figures are noisy):
 1. send-code burst: N concurrent POST /api/v1/auth/code with distinct phones (bench/burst.py, aiohttp,
    its own process): wall time and errors, for N = 100 and 1000 from distinct client IPs, and 1000 from
    one IP;
-0. the floor: wrk against bench/floor_app.py's bare ASGI GET, and the burst against its bare FastAPI sleep;
+0. the floors: wrk against bench/floor_app.py's bare FastAPI route and bare ASGI GET, and the burst against its
+   bare FastAPI sleep;
 2. wrk (its own process, bench/wrk/api.lua): GET /api/health, GET /api/v1/profile, and POST
    /api/v1/auth/token with pre-issued single-use codes (bench/seed.py codes), at 16 connections
    (throughput) and at 1 (latency);
@@ -18,7 +20,11 @@ all of them, since the machine is shared and figures are noisy):
 4. the refusal flood (bench/flood.py): login p50 alone and beside a flood of refused requests, and the
    audit rows written per refusal;
 5. memory of the server's process tree (psutil): idle after start, peak during the 1000 bursts, idle at
-   the end.
+   the end;
+7. on SQLite and PostgreSQL (one worker), after the app's wrk runs: the Django/DRF peer of GET /api/v1/profile
+   (bench/peer_django/, gunicorn with one sync worker) on the same database, checked to answer as ours does
+   (statuses with the token, a wrong one and none; the body's fields), then wrk with the same token and
+   connections; the report gives our req/s ÷ the peer's.
 
 This module only runs them in order. bench/server.py starts and stops the servers (through the tests'
 tests/support/server.py), bench/measure.py runs one measurement, bench/report.py writes the report;
@@ -69,6 +75,7 @@ from bench.config import (
     MULTI_WORKERS,
     ONLY,
     OUT,
+    PEER_BACKENDS,
     PG_URL,
     REDIS_URL,
     REFERRAL_COUNTS,
@@ -81,9 +88,19 @@ from bench.config import (
 from bench.flood import run_flood
 from bench.floor_app import FASTAPI_FLOOR_PATH, FLOOR_PATH
 from bench.machine import loadavg, machine, postgres_version
-from bench.measure import BackendResult, login, memory, run_burst, run_wrk
+from bench.measure import (
+    BackendResult,
+    answers_differ,
+    check_counter,
+    login,
+    memory,
+    run_burst,
+    run_wrk,
+    scrape,
+    wrk_answered,
+)
 from bench.report import END_MARK, console_report, fmt_flood, report, write_report
-from bench.server import AppServer, FloorServer, fresh_postgres
+from bench.server import PEER_PATH, AppServer, FloorServer, PeerServer, fresh_postgres
 
 
 def _sigterm(_signum: int, _frame: Any) -> None:
@@ -91,9 +108,9 @@ def _sigterm(_signum: int, _frame: Any) -> None:
 
 
 def run_floor(work_dir: Path, result: BackendResult) -> None:
-    """The calibration: the same burst against a bare endpoint, and wrk against a bare ASGI GET, to show
-    what the machine itself allows; the app's figures are reported as ratios to these."""
-    log("=== calibration: bare ASGI GET, and a bare FastAPI endpoint with the same 1-2 s sleep ===")
+    """The calibration: the same burst against a bare endpoint, and wrk against a bare FastAPI route and a bare
+    ASGI GET, to show what the machine itself allows; the app's figures are reported as ratios to these."""
+    log("=== calibration: bare FastAPI route, bare ASGI GET, bare FastAPI endpoint with the same 1-2 s sleep ===")
     server = FloorServer(work_dir)
     try:
         server.start()
@@ -109,6 +126,31 @@ def run_floor(work_dir: Path, result: BackendResult) -> None:
         log(f"calibration failed: {result.error}")
     finally:
         server.stop()
+
+
+def run_peer(app: AppServer, database_url: str, work_dir: Path, token: str, result: BackendResult) -> None:
+    """The Django/DRF peer of GET /api/v1/profile on `app`'s database, with `app`'s token and wrk settings. Its
+    figures are kept only when it answers as the app does (answers_differ); a failure is kept in the result."""
+    log("=== the Django/DRF peer: bench/peer_django/, gunicorn, 1 sync worker ===")
+    peer = PeerServer(database_url, work_dir)
+    try:
+        peer.start()
+        differs = answers_differ(app, peer, PEER_PATH, token)
+        if differs:
+            result.peer_error = f"the peer answers unlike ours, {differs}"
+            log(f"no peer figures: {result.peer_error}")
+            return
+        for connections in (WRK_CONNECTIONS, 1):
+            for _ in range(REPEATS):
+                run_wrk(peer, "peer_profile", PEER_PATH, connections, result, token=token)
+    except Exception as exc:
+        result.peer_error = f"{type(exc).__name__}: {exc}"
+        log(f"the peer failed: {result.peer_error}")
+        tail = peer.log_tail()
+        if tail:
+            log("last lines of the peer's log:\n" + tail)
+    finally:
+        peer.stop()
 
 
 def bench_backend(
@@ -147,10 +189,27 @@ def bench_backend(
         for case, figures in queries.items():
             log(f"queries {case}: {figures['statements']} statements, in-process p50 {figures['p50_ms']} ms")
 
-        # 1. send-code bursts (memory sampled during the 1000s).
+        # 1. send-code bursts (memory sampled during the 1000s), the server's counters read before and after.
+        before = scrape(server)
         run_burst(server, 100, "distinct", result, sample_memory=False)
         run_burst(server, 1000, "distinct", result, sample_memory=True)
         run_burst(server, 1000, "same", result, sample_memory=True)
+        after = scrape(server)
+        sent = sum(run["ok"] for runs in result.bursts.values() for run in runs)
+        check_counter(
+            result, "send-code bursts: 200s", before, after, "referral_app_codes_sent_total", (sent, sent)
+        )
+        check_counter(
+            result,
+            "send-code bursts: 200s",
+            before,
+            after,
+            "referral_app_http_requests_total",
+            (sent, sent),
+            method="POST",
+            route="/api/v1/auth/code",
+            status="200",
+        )
         result.memory["burst_peak"] = {
             key: max(
                 run["memory_peak"][key]
@@ -164,6 +223,7 @@ def bench_backend(
         # 2./3. wrk.
         fresh_token = login(server, "+79170000001")
         big_token = login(server, users[str(REFERRAL_COUNTS[-1])]["phone"])
+        before = scrape(server)
         pool_start = 0
         for connections in (WRK_CONNECTIONS, 1):
             for _ in range(REPEATS):
@@ -202,6 +262,28 @@ def bench_backend(
                     result,
                     token=big_token,
                 )
+
+        after = scrape(server)
+        signed_in = wrk_answered(result, *(f"verify@c{c}" for c in (WRK_CONNECTIONS, 1)))
+        check_counter(result, "wrk sign-ins: 200s", before, after, "referral_app_sign_ins_total", signed_in)
+        profiles = wrk_answered(
+            result, *(f"{k}@c{c}" for k in ("profile", "profile_10k") for c in (WRK_CONNECTIONS, 1))
+        )
+        check_counter(
+            result,
+            "wrk GET /api/v1/profile: 200s",
+            before,
+            after,
+            "referral_app_http_requests_total",
+            profiles,
+            method="GET",
+            route="/api/v1/profile",
+            status="200",
+        )
+
+        # 7. the peer, while this database and its token are live (our server idles meanwhile).
+        if name in PEER_BACKENDS:
+            run_peer(server, database_url, work_dir, fresh_token, result)
 
         # 4. refused requests beside logins.
         run_flood(server, result, work_dir, pool_start)
@@ -299,7 +381,7 @@ def main() -> int:
     if OUT:
         write_report(Path(OUT), generated)
         log(f"wrote {OUT}")
-    return 1 if any(r.error for r in results) else 0
+    return 1 if any(r.error or r.peer_error for r in results) else 0
 
 
 if __name__ == "__main__":

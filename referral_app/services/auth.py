@@ -85,7 +85,7 @@ def login_with_code(
         if failure is None:
             user_id, created = sign_in_user(session, phone=e164, now=now, settings=s)
             if created:  # the number has a new owner: no device of an earlier account of it counts any more
-                devices.revoke(session, devices.of_phone(e164), reason="new_account", client_ip=client_ip, now=now)
+                devices.revoke_phone(session, e164, reason="new_account", client_ip=client_ip, now=now)
             label = device_label(user_agent)
             device_row, device_id = devices.remember(
                 session,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -94,8 +95,50 @@ def guard_keys(key: str) -> tuple[str, ...]:
 _devices = cast("sa.Table", sa.inspect(Device).local_table)
 
 
-def _live(now: datetime) -> sa.ColumnElement[bool]:
+def _live(now: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
     return sa.and_(_devices.c.revoked_at.is_(None), _devices.c.expires_at > now)
+
+
+# The sign-in's statements, built once: building a statement costs more than SQLite takes to run it.
+_NOW = sa.bindparam("now", type_=_devices.c.expires_at.type)
+_RECOGNISED = sa.select(_devices.c.id).where(
+    _devices.c.device_hash == sa.bindparam("d_hash"),
+    _devices.c.phone == sa.bindparam("d_phone"),
+    _live(_NOW),
+)
+_KEEP = (
+    sa.update(_devices)
+    .where(
+        _devices.c.device_hash == sa.bindparam("d_hash"),
+        _devices.c.phone == sa.bindparam("d_phone"),
+        _devices.c.user_id == sa.bindparam("d_user"),
+        _live(_NOW),
+    )
+    .values(last_used_at=_NOW, expires_at=sa.bindparam("expires"), label=sa.bindparam("new_label"))
+    .returning(_devices.c.id)
+)
+_INSERT = sa.insert(_devices).returning(_devices.c.id)
+_REVOKED = (_devices.c.id, _devices.c.user_id)
+_REVOKE_BEYOND_LIMIT = (
+    sa.update(_devices)
+    .where(
+        _devices.c.id.in_(
+            sa.select(_devices.c.id)
+            .where(_devices.c.phone == sa.bindparam("d_phone"), _live(_NOW))
+            .order_by(_devices.c.last_used_at.desc(), _devices.c.id.desc())
+            .offset(sa.bindparam("keep", type_=sa.Integer))
+        ),
+        _devices.c.revoked_at.is_(None),
+    )
+    .values(revoked_at=_NOW)
+    .returning(*_REVOKED)
+)
+_REVOKE_PHONE = (
+    sa.update(_devices)
+    .where(_devices.c.phone == sa.bindparam("d_phone"), _devices.c.revoked_at.is_(None))
+    .values(revoked_at=_NOW)
+    .returning(*_REVOKED)
+)
 
 
 def recognised(session: Session, *, phone: str, device_id: str, now: datetime) -> str:
@@ -103,12 +146,8 @@ def recognised(session: Session, *, phone: str, device_id: str, now: datetime) -
     live; STRANGERS otherwise."""
     if not device_id:
         return STRANGERS
-    row = session.execute(
-        sa.select(_devices.c.id).where(
-            _devices.c.device_hash == security.token_hash(device_id), _devices.c.phone == phone, _live(now)
-        )
-    ).first()
-    return guard_key(device_id) if row is not None else STRANGERS
+    params = {"d_hash": security.token_hash(device_id), "d_phone": phone, "now": now}
+    return guard_key(device_id) if session.execute(_RECOGNISED, params).first() is not None else STRANGERS
 
 
 def session_device_key(session: Session, *, token_id: int, phone: str, now: datetime) -> str:
@@ -139,39 +178,35 @@ def remember(
     expires = now + timedelta(days=settings.device_ttl_days)
     if device_id:
         kept = session.execute(
-            sa.update(_devices)
-            .where(
-                _devices.c.device_hash == security.token_hash(device_id),
-                _devices.c.phone == phone,
-                _devices.c.user_id == user_id,
-                _live(now),
-            )
-            .values(last_used_at=now, expires_at=expires, label=label)
-            .returning(_devices.c.id)
+            _KEEP,
+            {
+                "d_hash": security.token_hash(device_id),
+                "d_phone": phone,
+                "d_user": user_id,
+                "now": now,
+                "expires": expires,
+                "new_label": label,
+            },
         ).scalar()
         if kept is not None:
             return kept, device_id
     device_id = security.new_device_id()
     row_id: int = session.execute(
-        sa.insert(_devices)
-        .values(
-            user_id=user_id,
-            phone=phone,
-            device_hash=security.token_hash(device_id),
-            label=label,
-            created_at=now,
-            last_used_at=now,
-            expires_at=expires,
-        )
-        .returning(_devices.c.id)
+        _INSERT,
+        {
+            "user_id": user_id,
+            "phone": phone,
+            "device_hash": security.token_hash(device_id),
+            "label": label,
+            "created_at": now,
+            "last_used_at": now,
+            "expires_at": expires,
+        },
     ).scalar_one()
-    beyond_limit = (
-        sa.select(_devices.c.id)
-        .where(_devices.c.phone == phone, _live(now))
-        .order_by(_devices.c.last_used_at.desc(), _devices.c.id.desc())
-        .offset(settings.devices_max_per_phone)
-    )
-    revoke(session, _devices.c.id.in_(beyond_limit), reason="device_limit", client_ip=client_ip, now=now)
+    beyond_limit = session.execute(
+        _REVOKE_BEYOND_LIMIT, {"d_phone": phone, "now": now, "keep": settings.devices_max_per_phone}
+    ).all()
+    _audit_revoked(session, beyond_limit, reason="device_limit", client_ip=client_ip)
     return row_id, device_id
 
 
@@ -184,21 +219,28 @@ def revoke(
         sa.update(_devices)
         .where(where, _devices.c.revoked_at.is_(None))
         .values(revoked_at=now)
-        .returning(_devices.c.id, _devices.c.user_id)
+        .returning(*_REVOKED)
     ).all()
-    for row_id, user_id in revoked:
+    return _audit_revoked(session, revoked, reason=reason, client_ip=client_ip)
+
+
+def revoke_phone(session: Session, phone: str, *, reason: str, client_ip: str | None, now: datetime) -> int:
+    """revoke() of every device of `phone` (a sign-in's statement, built once)."""
+    revoked = session.execute(_REVOKE_PHONE, {"d_phone": phone, "now": now}).all()
+    return _audit_revoked(session, revoked, reason=reason, client_ip=client_ip)
+
+
+def _audit_revoked(session: Session, revoked: Sequence[sa.Row[Any]], *, reason: str, client_ip: str | None) -> int:
+    """One audit event per revoked device (detail: why, and the device's row id); how many there were."""
+    for row in revoked:
         audit.record(
-            session, Event.DEVICE_REVOKED, user_id=user_id, client_ip=client_ip, detail=f"{reason}:{row_id}"
+            session, Event.DEVICE_REVOKED, user_id=row.user_id, client_ip=client_ip, detail=f"{reason}:{row.id}"
         )
     return len(revoked)
 
 
 def of_user(user_id: int) -> sa.ColumnElement[bool]:
     return _devices.c.user_id == user_id
-
-
-def of_phone(phone: str) -> sa.ColumnElement[bool]:
-    return _devices.c.phone == phone
 
 
 def by_id(row_id: int) -> sa.ColumnElement[bool]:

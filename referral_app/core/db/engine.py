@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,43 @@ def create_db_engine(
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=10,
         max_overflow=30,
-        pool_pre_ping=True,
         pool_timeout=connect_timeout,
         connect_args={"connect_timeout": max(1, int(connect_timeout))},
         hide_parameters=True,
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before use; one used within it is not.
+IDLE_PING_SECONDS = 1.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """SQLAlchemy's pool_pre_ping, for idle connections only. Under load every connection went back to the pool
+    a moment ago, and pinging it cost a round trip per transaction (a quarter of a profile read's time on this
+    machine: docs/benchmarks.md); a connection idle for a while, which the server or a proxy may have closed
+    meanwhile, is still pinged and replaced when dead (raising DisconnectionError in a checkout listener is the
+    pool's documented way to ask for a fresh connection). One that dies within the second fails its request
+    as an outage, and that disconnect makes SQLAlchemy replace every connection of the pool."""
+
+    @event.listens_for(engine.pool, "connect")
+    @event.listens_for(engine.pool, "checkin")
+    def _used(_dbapi_connection: Any, record: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("used_at", 0.0) < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
