@@ -136,7 +136,7 @@ bench: $(VENV)/.requirements-bench
 	  else echo "make bench needs wrk: apt-get install wrk" >&2; exit 1; fi; }
 	$(BIN)/python -m bench.run
 
-# Idle web-app tabs (bench/tabs.py): BENCH_TABS tabs (1000) connected to `make run` on SQLite, one worker;
+# Idle web-app tabs (bench/tabs.py): BENCH_TABS tabs (1000) connected to serve.py on SQLite, one worker;
 # memory per idle tab, connects per second, the sign-in p50 with them online. Prints a Markdown table.
 bench-tabs: $(VENV)/.requirements-bench
 	$(BIN)/python -m bench.tabs

@@ -1,8 +1,8 @@
 """Idle web-app tabs: `make bench-tabs` (BENCH_TABS, default 1000).
 
-`make run` on SQLite with one worker (bench's own settings), then BENCH_TABS tabs connect as a browser landing
-on `/` does: socket.io over a websocket at /_event, then the hydrate event, answered with the sign-in page's
-state. Measured: the server's resident memory (every process of it) before and after, so the memory per idle
+The production server (serve.py, as `make bench` starts it) on SQLite with one worker (bench's own settings),
+then BENCH_TABS tabs connect as a browser landing on `/` does: socket.io over a websocket at /_event, then the
+hydrate event, answered with the sign-in page's state. Measured: the server's resident memory (every process of it) before and after, so the memory per idle
 tab; connects per second (BENCH_TABS_AT_ONCE tabs connecting at a time); and the sign-in (POST
 /api/v1/auth/token) p50 with the tabs online. With BENCH_TABS_REDIS_URL (a Redis database of its own: it is
 flushed) the web app's state lives in that Redis instead (REFLEX_REDIS_URL), and Redis's memory per tab is
