@@ -21,7 +21,7 @@ from referral_app.services.webhooks import deliver_forever as deliver_webhooks
 from referral_app.web.errors import show_backend_error
 from referral_app.web.events import guard_events
 from referral_app.web.logs import log_frontend_error, mask_tab_tokens_in_reflex_logs
-from referral_app.web.origins import origin_guard
+from referral_app.web.origins import origin_guard, request_origin
 from referral_app.web.pages import register_pages
 from referral_app.web.state.news import quiet_news_token_warnings
 
@@ -33,8 +33,9 @@ api = create_api()
 def serve_api_outermost(reflex_app: ASGIApp) -> ASGIApp:
     """API paths go to FastAPI whole, before any of the web app's layers (its Starlette app, context and
     CORS middleware cost a third of a request's CPU): so its JSON 404/405 answers win over the web app's HTML
-    pages, and the API pays only for what it uses. In front of the API, in the web app's order: the same CORS
-    answers as the web app's (Reflex's settings, the same allow-list), then the origin guard."""
+    pages, and the API pays only for what it uses. In front of the API, for requests from a browser's page (an
+    Origin header; CORS and the origin guard do nothing to the others, so those skip both), in the web app's
+    order: the same CORS answers as the web app's (Reflex's settings, the same allow-list), then the guard."""
     origins = get_config().cors_allowed_origins
     guarded_api = CORSMiddleware(
         origin_guard(origins)(api),
@@ -46,7 +47,7 @@ def serve_api_outermost(reflex_app: ASGIApp) -> ASGIApp:
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(API_PATHS):
-            await guarded_api(scope, receive, send)
+            await (guarded_api if request_origin(scope) is not None else api)(scope, receive, send)
         else:
             await reflex_app(scope, receive, send)
 

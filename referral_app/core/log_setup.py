@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 
 LOG_FORMATS = ("text", "json")
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 _ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a proxy's id is kept only when it is this tame
 
 _request_id: ContextVar[str | None] = ContextVar("log_request_id", default=None)
@@ -77,14 +77,6 @@ def configure_logging() -> None:
     logger.propagate = False
 
 
-def _header(scope: Scope, name: str) -> str | None:
-    wanted = name.encode()
-    for key, value in scope.get("headers", ()):
-        if key.lower() == wanted:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 def _client_of(request: tuple[str | None, list[str]] | None) -> str | None:
     """The client as the limits see it (behind TRUSTED_PROXIES), else the peer."""
     if request is None:
@@ -101,12 +93,16 @@ def request_context(app: ASGIApp) -> ASGIApp:
         if scope["type"] not in ("http", "websocket"):
             await app(scope, receive, send)
             return
-        given = _header(scope, REQUEST_ID_HEADER)
-        request_id = given if given and _ACCEPTED_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        given: str | None = None
+        forwarded: list[str] = []
+        for key, value in scope.get("headers", ()):  # both headers in one pass
+            name = key.lower()
+            if name == b"x-forwarded-for":
+                forwarded.append(bytes(value).decode("latin-1"))
+            elif name == _REQUEST_ID_KEY and given is None:
+                given = bytes(value).decode("latin-1")
+        request_id = given if given and _ACCEPTED_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
         peer = scope["client"][0] if scope.get("client") else None
-        forwarded = [
-            bytes(v).decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == b"x-forwarded-for"
-        ]
         tokens = (_request_id.set(request_id), _client.set((peer, forwarded)), _phone.set(None))
 
         async def send_with_id(message: Message) -> None:

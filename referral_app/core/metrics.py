@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
@@ -156,6 +156,22 @@ def _route_of(scope: Scope) -> str:
     return UNMATCHED_ROUTE
 
 
+# Each (method, route, status)'s counter and latency children, kept: `labels()` on every request cost as much
+# as the counting itself. Bounded, as the labels are (route templates, methods, statuses).
+_request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def _request_metrics(method: str, route: str, status: str) -> tuple[Any, Any]:
+    key = (method, route, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = _request_children[key] = (
+            _REQUESTS.labels(method, route, status),
+            _LATENCY.labels(method, route),
+        )
+    return children
+
+
 def count_requests(app: ASGIApp) -> ASGIApp:
     """`app` counting its HTTP requests (count and latency per route template) and its open websockets."""
 
@@ -182,9 +198,9 @@ def count_requests(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_status)
         finally:
-            method, route = _label(scope["method"]), _route_of(scope)
-            _REQUESTS.labels(method, route, str(status)).inc()
-            _LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            requests, latency = _request_metrics(_label(scope["method"]), _route_of(scope), str(status))
+            requests.inc()
+            latency.observe(time.perf_counter() - started)
 
     return asgi
 

@@ -22,7 +22,8 @@ from referral_app.paths import API_PATHS
 EVENT_PATH = "/" + str(Endpoint.EVENT)  # Reflex's socket.io endpoint
 
 
-def _origin(scope: Scope) -> str | None:
+def request_origin(scope: Scope) -> str | None:
+    """The request's Origin header (a browser's page sent it), or None."""
     for name, value in scope.get("headers") or []:
         if name == b"origin":
             return str(value.decode("latin-1"))
@@ -54,7 +55,7 @@ def origin_guard(allowed: Collection[str]) -> Callable[[ASGIApp], ASGIApp]:
 
     def transform(app: ASGIApp) -> ASGIApp:
         async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-            if _guarded(scope) and (origin := _origin(scope)) is not None and origin not in accepted:
+            if _guarded(scope) and (origin := request_origin(scope)) is not None and origin not in accepted:
                 await _refuse(scope, receive, send)
                 return
             await app(scope, receive, send)
