@@ -6,14 +6,16 @@ no tab tokens in Reflex's log lines (web/logs.py)."""
 
 from __future__ import annotations
 
+import time
+
 import reflex as rx
 from reflex_base.config import get_config
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referral_app.api.main import create_api
-from referral_app.core.log_setup import configure_logging, request_context
-from referral_app.core.metrics import count_requests
+from referral_app.core.log_setup import configure_logging, enter_request, leave_request, with_request_id
+from referral_app.core.metrics import count_request, tab_connected, tab_disconnected
 from referral_app.lifespan import apply_migrations, purge_daily
 from referral_app.paths import API_PATHS
 from referral_app.services import refusal_cache
@@ -30,12 +32,17 @@ configure_logging()
 api = create_api()
 
 
-def serve_api_outermost(reflex_app: ASGIApp) -> ASGIApp:
-    """API paths go to FastAPI whole, before any of the web app's layers (its Starlette app, context and
-    CORS middleware cost a third of a request's CPU): so its JSON 404/405 answers win over the web app's HTML
-    pages, and the API pays only for what it uses. In front of the API, for requests from a browser's page (an
-    Origin header; CORS and the origin guard do nothing to the others, so those skip both), in the web app's
-    order: the same CORS answers as the web app's (Reflex's settings, the same allow-list), then the guard."""
+def edge(reflex_app: ASGIApp) -> ASGIApp:
+    """The one ASGI layer in front of everything (a coroutine and a send wrapper per request; as three nested
+    layers they cost more than FastAPI's own work on a small route). For every request and websocket: its id
+    and client in the log lines written while it is served and its id in X-Request-ID; each HTTP request
+    counted per route with its latency, each websocket as an open tab.
+
+    API paths go to FastAPI whole, before any of the web app's layers (its Starlette app, context and CORS
+    middleware), so its JSON 404/405 answers win over the web app's HTML pages. For requests from a browser's
+    page (an Origin header; CORS and the origin guard do nothing to the others, so those skip both) in the web
+    app's order: the same CORS answers as the web app's (Reflex's settings, the same allow-list), then the
+    guard."""
     origins = get_config().cors_allowed_origins
     guarded_api = CORSMiddleware(
         origin_guard(origins)(api),
@@ -46,21 +53,48 @@ def serve_api_outermost(reflex_app: ASGIApp) -> ASGIApp:
     )
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(API_PATHS):
-            await (guarded_api if request_origin(scope) is not None else api)(scope, receive, send)
-        else:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
             await reflex_app(scope, receive, send)
+            return
+        request_id, context = enter_request(scope)
+        try:
+            if kind == "websocket":
+                tab_connected()
+                try:
+                    await reflex_app(scope, receive, send)
+                finally:
+                    tab_disconnected()
+                return
+            started = time.perf_counter()
+            status = 500  # what the client gets when the app raises before answering
+
+            async def answer(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message = with_request_id(message, request_id)
+                await send(message)
+
+            if not scope["path"].startswith(API_PATHS):
+                target = reflex_app
+            else:
+                target = guarded_api if request_origin(scope) is not None else api
+            try:
+                await target(scope, receive, answer)
+            finally:
+                count_request(scope, status, started)
+        finally:
+            leave_request(context)
 
     return asgi
 
 
 class App(rx.App):
-    """rx.App whose ASGI app (what granian serves) has the API in front of everything Reflex adds, all of it
-    counted in the metrics (requests per route, open websockets), each request's id and client in its log
-    lines."""
+    """rx.App whose ASGI app (what granian serves) is `edge` in front of everything Reflex adds."""
 
     def __call__(self) -> ASGIApp:
-        return request_context(count_requests(serve_api_outermost(super().__call__())))
+        return edge(super().__call__())
 
 
 app = App(

@@ -3,8 +3,8 @@
 LOG_FORMAT=text (the default) writes human-readable lines. LOG_FORMAT=json writes one JSON object per line,
 for log shippers: time (UTC, ISO 8601), level, logger, message, request_id, phone (masked), client, and
 `exception` when there is one. The request id and the client come from the request being served
-(`request_context`, around the whole ASGI app: a websocket's events share its connection's); the phone from
-the service handling it (`log_phone`, already masked). serve.py also turns on Reflex's JSON logs
+(`enter_request`, called by the one ASGI layer in front of the app: a websocket's events share its
+connection's); the phone from the service handling it (`log_phone`, already masked). serve.py also turns on Reflex's JSON logs
 (REFLEX_LOG_JSON) for its and granian's lines.
 """
 
@@ -22,7 +22,9 @@ from referral_app.core.config import get_settings
 from referral_app.core.net import client_ip
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from contextvars import Token
+
+    from starlette.types import Message, Scope
 
 LOG_FORMATS = ("text", "json")
 REQUEST_ID_HEADER = "x-request-id"
@@ -33,6 +35,8 @@ _request_id: ContextVar[str | None] = ContextVar("log_request_id", default=None)
 # The request's peer and X-Forwarded-For lines: the client is worked out only when a JSON line is written.
 _client: ContextVar[tuple[str | None, list[str]] | None] = ContextVar("log_client", default=None)
 _phone: ContextVar[str | None] = ContextVar("log_phone", default=None)
+# What leave_request resets: the three variables' tokens.
+RequestContext = tuple["Token[str | None]", "Token[tuple[str | None, list[str]] | None]", "Token[str | None]"]
 
 
 def log_phone(masked: str) -> None:
@@ -85,37 +89,30 @@ def _client_of(request: tuple[str | None, list[str]] | None) -> str | None:
     return client_ip(peer, forwarded, get_settings().trusted_proxies) or peer
 
 
-def request_context(app: ASGIApp) -> ASGIApp:
-    """`app` with each request's (and websocket's) id and client in its log lines. The id is the one a proxy
-    sent in X-Request-ID when it is tame, else a new one; the answer carries it back in X-Request-ID."""
+def enter_request(scope: Scope) -> tuple[str, RequestContext]:
+    """Name the request (or websocket) `scope` in the log lines written while it is served: its id and client.
+    The id is the one a proxy sent in X-Request-ID when it is tame, else a new one; the caller sends it back in
+    X-Request-ID (`with_request_id`) and ends the context with `leave_request`."""
+    given: str | None = None
+    forwarded: list[str] = []
+    for key, value in scope.get("headers", ()):  # both headers in one pass
+        name = key.lower()
+        if name == b"x-forwarded-for":
+            forwarded.append(bytes(value).decode("latin-1"))
+        elif name == _REQUEST_ID_KEY and given is None:
+            given = bytes(value).decode("latin-1")
+    request_id = given if given and _ACCEPTED_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+    peer = scope["client"][0] if scope.get("client") else None
+    return request_id, (_request_id.set(request_id), _client.set((peer, forwarded)), _phone.set(None))
 
-    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await app(scope, receive, send)
-            return
-        given: str | None = None
-        forwarded: list[str] = []
-        for key, value in scope.get("headers", ()):  # both headers in one pass
-            name = key.lower()
-            if name == b"x-forwarded-for":
-                forwarded.append(bytes(value).decode("latin-1"))
-            elif name == _REQUEST_ID_KEY and given is None:
-                given = bytes(value).decode("latin-1")
-        request_id = given if given and _ACCEPTED_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
-        peer = scope["client"][0] if scope.get("client") else None
-        tokens = (_request_id.set(request_id), _client.set((peer, forwarded)), _phone.set(None))
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
-                message = {**message, "headers": [*headers, (b"x-request-id", request_id.encode())]}
-            await send(message)
+def leave_request(context: RequestContext) -> None:
+    _phone.reset(context[2])
+    _client.reset(context[1])
+    _request_id.reset(context[0])
 
-        try:
-            await app(scope, receive, send_with_id if scope["type"] == "http" else send)
-        finally:
-            _phone.reset(tokens[2])
-            _client.reset(tokens[1])
-            _request_id.reset(tokens[0])
 
-    return asgi
+def with_request_id(start: Message, request_id: str) -> Message:
+    """An `http.response.start` message carrying the request's id in X-Request-ID (in place of any the app set)."""
+    headers = [(k, v) for k, v in start.get("headers", ()) if k.lower() != _REQUEST_ID_KEY]
+    return {**start, "headers": [*headers, (_REQUEST_ID_KEY, request_id.encode())]}

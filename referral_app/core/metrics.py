@@ -1,8 +1,9 @@
 """Prometheus metrics: every metric of the service is defined here, with a small function per thing counted.
 
-The services call these functions (services/audit.py counts the audited events when they are committed), the
-HTTP layer wraps the ASGI app in `count_requests`. Label values are limit names, error codes and route
-templates, never a phone, a user, a code or a raw path: `_label` turns anything else into "other".
+The services call these functions (services/audit.py counts the audited events when they are committed); the
+ASGI layer in front of the app counts each request (`count_request`) and each open websocket (`tab_connected`).
+Label values are limit names, error codes and route templates, never a phone, a user, a code or a raw path:
+`_label` turns anything else into "other".
 
 Several worker processes: prometheus-client's multiprocess mode. The serve entry point (serve.py) prepares
 PROMETHEUS_MULTIPROC_DIR before this module is imported (the library chooses its mode when it is first
@@ -29,7 +30,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import Scope
 
 log = logging.getLogger(__name__)
 
@@ -172,37 +173,12 @@ def _request_metrics(method: str, route: str, status: str) -> tuple[Any, Any]:
     return children
 
 
-def count_requests(app: ASGIApp) -> ASGIApp:
-    """`app` counting its HTTP requests (count and latency per route template) and its open websockets."""
-
-    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            tab_connected()
-            try:
-                await app(scope, receive, send)
-            finally:
-                tab_disconnected()
-            return
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets when the app raises before answering
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_status)
-        finally:
-            requests, latency = _request_metrics(_label(scope["method"]), _route_of(scope), str(status))
-            requests.inc()
-            latency.observe(time.perf_counter() - started)
-
-    return asgi
+def count_request(scope: Scope, status: int, started: float) -> None:
+    """Count an HTTP request answered with `status` under its route template, with its latency since `started`
+    (a `time.perf_counter()` reading taken when it arrived)."""
+    requests, latency = _request_metrics(_label(scope["method"]), _route_of(scope), str(status))
+    requests.inc()
+    latency.observe(time.perf_counter() - started)
 
 
 # --- exposition ---------------------------------------------------------------------------------------------
