@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from referral_app.core.config import Settings, get_settings
+from referral_app.core.db.prepared import run_on_driver
 
 # An execution option: which BEGIN the SQLite connection emits (DEFERRED, or IMMEDIATE for writers).
 SQLITE_BEGIN_OPTION = "referral_app_sqlite_begin"
@@ -95,9 +96,12 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
+    # BEGIN on the driver's cursor (run_on_driver: cursor listeners see it, errors are SQLAlchemy's): through
+    # exec_driver_sql, SQLAlchemy's execution work made it cost more than the read it begins (GET
+    # /api/v1/profile served 1,700-1,790 req/s that way against 1,885-2,010: docs/benchmarks.md).
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(SQLITE_BEGIN_OPTION, 'DEFERRED')}")
+        run_on_driver(conn, f"BEGIN {conn.get_execution_options().get(SQLITE_BEGIN_OPTION, 'DEFERRED')}")
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

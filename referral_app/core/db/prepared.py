@@ -19,7 +19,7 @@ import threading
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -71,22 +71,7 @@ class PreparedRead:
         driver_params: Sequence[Any] | dict[str, Any] = (
             tuple(bound[name] for name in compiled.positional) if compiled.positional is not None else bound
         )
-        dbapi_connection = connection.connection.driver_connection
-        assert dbapi_connection is not None
-        cursor = dbapi_connection.cursor()
-        try:
-            dispatch = connection.dispatch
-            if dispatch.before_cursor_execute:
-                dispatch.before_cursor_execute(connection, cursor, compiled.sql, driver_params, None, False)
-            try:
-                cursor.execute(compiled.sql, driver_params)
-                raw = [cursor.fetchone()] if one else cursor.fetchall()
-            except dialect.loaded_dbapi.Error as exc:
-                _raise_wrapped(connection, dialect, exc, compiled.sql, cursor)
-            if dispatch.after_cursor_execute:
-                dispatch.after_cursor_execute(connection, cursor, compiled.sql, driver_params, None, False)
-        finally:
-            cursor.close()
+        raw = run_on_driver(connection, compiled.sql, driver_params, rows="one" if one else "all")
         make, results = compiled.row._make, compiled.results
         if results is None:
             return [make(values) for values in raw if values is not None]
@@ -131,6 +116,35 @@ def _compile(statement: sa.SelectBase, dialect: Dialect) -> _Compiled:
         row=namedtuple("Row", [column.key for column in columns]),  # type: ignore[misc]
         results=results if any(results) else None,
     )
+
+
+def run_on_driver(
+    connection: sa.Connection,
+    sql: str,
+    params: Sequence[Any] | dict[str, Any] = (),
+    *,
+    rows: Literal["none", "one", "all"] = "none",
+) -> list[Any]:
+    """`sql` on the DB-API cursor of `connection` (its current transaction), as SQLAlchemy would run it for the
+    engine's cursor listeners and error handling, without its per-call execution work. The raw rows asked for."""
+    dialect = connection.dialect
+    dbapi_connection = connection.connection.driver_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        dispatch = connection.dispatch
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(connection, cursor, sql, params, None, False)
+        try:
+            cursor.execute(sql, params)
+            raw = [] if rows == "none" else [cursor.fetchone()] if rows == "one" else cursor.fetchall()
+        except dialect.loaded_dbapi.Error as exc:
+            _raise_wrapped(connection, dialect, exc, sql, cursor)
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(connection, cursor, sql, params, None, False)
+    finally:
+        cursor.close()
+    return raw
 
 
 def _raise_wrapped(connection: sa.Connection, dialect: Dialect, exc: Any, sql: str, cursor: Any) -> NoReturn:
