@@ -265,7 +265,7 @@ def summary_rows(results: list[BackendResult]) -> list[tuple[str, list[str], str
         (
             "SQL per `get_profile`, 0 / 100 / 10,000 referrals (in-process)",
             [fmt_queries(r, "get_profile") for r in results],
-            "constant",
+            "constant (one fewer without referrals)",
         ),
         (
             "SQL per `list_referrals(limit=50)`, 0 / 100 / 10,000 referrals (in-process)",

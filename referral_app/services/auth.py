@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -32,7 +32,14 @@ from referral_app.services.login_codes import (
 )
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.server_keys import code_hmac_key, loaded_verification_keys, verification_keys
-from referral_app.services.users import Profile, load_profile, lock_account, sign_in_user
+from referral_app.services.users import (
+    PROFILE_ROW,
+    Profile,
+    load_profile,
+    lock_account,
+    profile_from_row,
+    sign_in_user,
+)
 
 log = logging.getLogger(__name__)
 
@@ -192,21 +199,39 @@ class _LiveToken:
 # columns skips the ORM's query building and object loading.
 _tokens = sa.inspect(AuthToken).local_table
 _INSERT_TOKEN = sa.insert(cast("sa.Table", _tokens))  # a Core insert: no ORM object and flush per login
-_TOKEN_BY_HASH = PreparedRead(
-    sa.select(
-        _tokens.c.id, _tokens.c.user_id, _tokens.c.last_used_at, _tokens.c.revoked_at, _tokens.c.expires_at
-    ).where(_tokens.c.token_hash == sa.bindparam("token_hash"))
+_TOKEN_COLUMNS = (
+    _tokens.c.id.label("token_id"),
+    _tokens.c.user_id.label("token_user_id"),
+    _tokens.c.last_used_at.label("token_last_used_at"),
+    _tokens.c.revoked_at.label("token_revoked_at"),
+    _tokens.c.expires_at.label("token_expires_at"),
 )
+_BY_HASH = _tokens.c.token_hash == sa.bindparam("token_hash")
+_TOKEN_BY_HASH = PreparedRead(sa.select(*_TOKEN_COLUMNS).where(_BY_HASH))
+# The token and its user's profile row in one statement: GET /profile's read, one round trip fewer.
+_PROFILE_BY_TOKEN = PreparedRead(
+    PROFILE_ROW.add_columns(*_TOKEN_COLUMNS)
+    .join(_tokens, _tokens.c.user_id == PROFILE_ROW.selected_columns.id)
+    .where(_BY_HASH)
+)
+
+
+def _hash_of(token: str | None) -> str:
+    if not token or not token.startswith(security.TOKEN_PREFIX) or len(token) > TOKEN_MAX_LENGTH:
+        raise NotAuthenticated()
+    return security.token_hash(token)
+
+
+def _live_token(row: Any) -> _LiveToken:
+    """The token of a row with _TOKEN_COLUMNS, if it is live; NotAuthenticated otherwise."""
+    if row is None or row.token_revoked_at is not None or row.token_expires_at <= utcnow():
+        raise NotAuthenticated()
+    return _LiveToken(id=row.token_id, user_id=row.token_user_id, last_used_at=row.token_last_used_at)
 
 
 def active_token(session: Session, token: str | None) -> _LiveToken:
     """The live token row `token` names, read in the caller's transaction; NotAuthenticated otherwise."""
-    if not token or not token.startswith(security.TOKEN_PREFIX) or len(token) > TOKEN_MAX_LENGTH:
-        raise NotAuthenticated()
-    row = _TOKEN_BY_HASH.first(session, {"token_hash": security.token_hash(token)})
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-        raise NotAuthenticated()
-    return _LiveToken(id=row.id, user_id=row.user_id, last_used_at=row.last_used_at)
+    return _live_token(_TOKEN_BY_HASH.first(session, {"token_hash": _hash_of(token)}))
 
 
 @dataclass(frozen=True)
@@ -216,14 +241,30 @@ class TokenCheck:
     touch_due: bool  # its last_used_at is older than TOKEN_TOUCH_INTERVAL_SECONDS: refresh it (touch_token)
 
 
+def _checked(live: _LiveToken, settings: Settings | None) -> TokenCheck:
+    interval = timedelta(seconds=(settings or get_settings()).token_touch_interval_seconds)
+    due = live.last_used_at is None or utcnow() - live.last_used_at >= interval
+    return TokenCheck(user_id=live.user_id, token_id=live.id, touch_due=due)
+
+
 def check_token(session: Session, *, token: str | None, settings: Settings | None = None) -> TokenCheck:
     """Whose live token this is, and whether its last use is due to be recorded: a read, nothing written."""
-    s = settings or get_settings()
     with transaction(session):
-        row = active_token(session, token)
-    interval = timedelta(seconds=s.token_touch_interval_seconds)
-    due = row.last_used_at is None or utcnow() - row.last_used_at >= interval
-    return TokenCheck(user_id=row.user_id, token_id=row.id, touch_due=due)
+        live = active_token(session, token)
+    return _checked(live, settings)
+
+
+def profile_for_token(
+    session: Session, *, token: str | None, settings: Settings | None = None
+) -> tuple[TokenCheck, Profile]:
+    """check_token, then users.get_profile for its user, in one read transaction and one statement fewer: the
+    token's row and the profile's are read together (a deleted account's token finds no profile row:
+    NotAuthenticated, as get_profile answers)."""
+    with transaction(session):
+        row = _PROFILE_BY_TOKEN.first(session, {"token_hash": _hash_of(token)})
+        live = _live_token(row)
+        profile = profile_from_row(session, row)
+    return _checked(live, settings), profile
 
 
 def touch_token(session: Session, *, token_id: int, settings: Settings | None = None) -> None:
@@ -257,6 +298,14 @@ async def authenticated(token: str | None) -> int:
     checked = await run_reads(check_token, token=token)
     await touch_if_due(checked)
     return checked.user_id
+
+
+async def profile_of(token: str | None) -> Profile:
+    """The profile of a live token's user from async code: profile_for_token as a read, then the token's
+    refresh when due, as `authenticated` does."""
+    checked, profile = await run_reads(profile_for_token, token=token)
+    await touch_if_due(checked)
+    return profile
 
 
 async def touch_if_due(checked: TokenCheck) -> None:

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import email_validator
 import sqlalchemy as sa
@@ -129,6 +129,7 @@ def _insert_user(
 # half of the read's CPU). The referral count is a scalar subquery of the profile's one row.
 _users = sa.inspect(User).local_table
 _referrer = _users.alias("referrer")
+_referred = _users.alias("referred")
 _users_table = cast("sa.Table", _users)
 _TOUCH_LOGIN = (
     sa.update(_users_table)
@@ -148,7 +149,9 @@ _REFERRALS_COUNT = (
     .select_from(_users)
     .where(_users.c.referrer_id == sa.bindparam("user_id"))
 )
-_PROFILE_ROW = PreparedRead(
+# The profile's row, for the services that pick it by something else (auth: by token) with `.where(...)`;
+# a deleted account has none.
+PROFILE_ROW = (
     sa.select(
         _users.c.id,
         _users.c.phone,
@@ -159,11 +162,15 @@ _PROFILE_ROW = PreparedRead(
         _referrer.c.invite_code.label("activated_invite_code"),
         _referrer.c.phone.label("invited_by"),
         _referrer.c.deleted_at.label("inviter_deleted_at"),
-        _REFERRALS_COUNT.scalar_subquery().label("referrals_count"),
+        sa.select(sa.func.count())
+        .where(_referred.c.referrer_id == _users.c.id)
+        .scalar_subquery()
+        .label("referrals_count"),
     )
     .outerjoin(_referrer, _users.c.referrer_id == _referrer.c.id)
-    .where(_users.c.id == sa.bindparam("user_id"), _users.c.deleted_at.is_(None))  # a deleted account: gone
+    .where(_users.c.deleted_at.is_(None))
 )
+_PROFILE_BY_ID = PreparedRead(PROFILE_ROW.where(_users.c.id == sa.bindparam("user_id")))
 _REFERRALS_PAGE = PreparedRead(
     sa.select(_users.c.phone, _users.c.invite_activated_at)
     .where(_users.c.referrer_id == sa.bindparam("user_id"))
@@ -180,10 +187,17 @@ def _referrals_page(session: Session, user_id: int, limit: int, offset: int = 0)
 
 
 def _load_profile(session: Session, user_id: int, referrals_limit: int) -> Profile:
-    """The profile in a constant number of queries (two), however many referrals there are."""
-    row = _PROFILE_ROW.first(session, {"user_id": user_id})
+    """The profile in a constant number of queries (two; one without referrals), however many referrals there
+    are."""
+    row = _PROFILE_BY_ID.first(session, {"user_id": user_id})
     if row is None:
         raise NotAuthenticated()
+    return profile_from_row(session, row, referrals_limit)
+
+
+def profile_from_row(session: Session, row: Any, referrals_limit: int = PROFILE_REFERRALS) -> Profile:
+    """The profile whose PROFILE_ROW is `row`, with its newest `referrals_limit` referrals read in the caller's
+    transaction."""
     inviter_deleted = row.inviter_deleted_at is not None
     return Profile(
         id=row.id,
@@ -194,7 +208,8 @@ def _load_profile(session: Session, user_id: int, referrals_limit: int) -> Profi
         inviter_deleted=inviter_deleted,
         name=row.name,
         email=row.email,
-        referrals=_referrals_page(session, user_id, referrals_limit),
+        # Most users invited no one: their empty page is known without reading it.
+        referrals=_referrals_page(session, row.id, referrals_limit) if row.referrals_count else [],
         referrals_count=row.referrals_count,
         created_at=row.created_at,
     )

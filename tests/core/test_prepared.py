@@ -45,8 +45,9 @@ def test_rows_are_those_sqlalchemy_reads(settings: Settings, session: Session) -
         referrals.activate_invite(session, user_id=invited_id, invite_code=owner_code)
     reads = [
         (auth._TOKEN_BY_HASH, {"token_hash": security.token_hash(token)}),
-        (users._PROFILE_ROW, {"user_id": owner_id}),
-        (users._PROFILE_ROW, {"user_id": owner_id + 1}),  # an invited user: the referrer's columns are set
+        (users._PROFILE_BY_ID, {"user_id": owner_id}),
+        (users._PROFILE_BY_ID, {"user_id": owner_id + 1}),  # an invited user: the referrer's columns are set
+        (auth._PROFILE_BY_TOKEN, {"token_hash": security.token_hash(token)}),
         (users._REFERRALS_PAGE, {"user_id": owner_id, "limit": 2, "offset": 1}),
         (users._REFERRALS_TOTAL, {"user_id": owner_id}),
     ]
@@ -58,7 +59,7 @@ def test_rows_are_those_sqlalchemy_reads(settings: Settings, session: Session) -
             assert [row._fields for row in got] == [tuple(row._fields) for row in expected]
             for got_row, expected_row in zip(got, expected, strict=True):
                 assert [type(v) for v in got_row] == [type(v) for v in expected_row]
-        assert isinstance(users._PROFILE_ROW.first(session, {"user_id": owner_id}).created_at, datetime)
+        assert isinstance(users._PROFILE_BY_ID.first(session, {"user_id": owner_id}).created_at, datetime)
         assert users._REFERRALS_TOTAL.scalar(session, {"user_id": owner_id}) == 3
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
+from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
 from referral_app.models import AuthToken, LoginCode, User
-from referral_app.services import auth, login_codes, users
+from referral_app.services import auth, login_codes, referrals, users
 from referral_app.services.errors import NotAuthenticated
 from tests.helpers import configure, shift_back
 
@@ -58,6 +59,43 @@ def test_expired_token_is_rejected(session: Session) -> None:
     shift_back(session, AuthToken, 30 * 24 * 3600 + 1, "expires_at")
     with pytest.raises(NotAuthenticated):
         auth.authenticate(session, token=token)
+
+
+def test_profile_for_token_answers_as_the_token_check_and_the_profile_read(session: Session) -> None:
+    """The one-statement read GET /profile uses: the same answers as check_token, then get_profile."""
+    inviter, invited = login(session), login(session, "+79001112233")
+    referrals.activate_invite(
+        session,
+        user_id=invited.user_id,
+        invite_code=users.get_profile(session, user_id=inviter.user_id).invite_code,
+    )
+    for result in (inviter, invited):  # with a referral, and without (its page is not read)
+        checked, profile = auth.profile_for_token(session, token=result.access_token)
+        assert checked == auth.check_token(session, token=result.access_token)
+        assert profile == users.get_profile(session, user_id=result.user_id)
+    assert [r.phone for r in auth.profile_for_token(session, token=inviter.access_token)[1].referrals] == [
+        "+79001112233"
+    ]
+    for bad in (None, "", "rfa_unknown", "Bearer x", inviter.access_token + "x", "x" * 500):
+        with pytest.raises(NotAuthenticated):
+            auth.profile_for_token(session, token=bad)
+    shift_back(session, AuthToken, 30 * 24 * 3600 + 1, "expires_at")  # every token expired
+    with pytest.raises(NotAuthenticated):
+        auth.profile_for_token(session, token=inviter.access_token)
+
+
+def test_profile_for_token_refuses_revoked_tokens_and_deleted_accounts(session: Session) -> None:
+    revoked, deleted = login(session), login(session, "+79001112233")
+    auth.logout(session, token=revoked.access_token)
+    with pytest.raises(NotAuthenticated):
+        auth.profile_for_token(session, token=revoked.access_token)
+    session.exec(
+        update(User).where(User.id == deleted.user_id).values(deleted_at=utcnow())
+    )  # its token stays live
+    session.commit()
+    assert auth.check_token(session, token=deleted.access_token).user_id == deleted.user_id
+    with pytest.raises(NotAuthenticated):
+        auth.profile_for_token(session, token=deleted.access_token)
 
 
 def test_logout_revokes_server_side(session: Session) -> None:

@@ -18,7 +18,7 @@ from referral_app.api.schemas import (
 )
 from referral_app.core.config import get_settings
 from referral_app.limits import EXPORTS_PER_HOUR, PROFILE_REFERRALS
-from referral_app.services import account, errors, funnel, referrals, users
+from referral_app.services import account, auth, errors, funnel, referrals, users
 from referral_app.web.state.news import announce_referral
 
 router = APIRouter(prefix="/profile", tags=["profile"])
@@ -38,9 +38,7 @@ _s = get_settings()
     responses=responses(errors.NotAuthenticated),
 )
 async def read_profile(token: Token) -> Profile:
-    return Profile.model_validate(
-        await as_user(token, lambda session, user_id: users.get_profile(session, user_id=user_id))
-    )
+    return Profile.model_validate(await auth.profile_of(token))
 
 
 @router.patch(
