@@ -13,11 +13,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
+from referral_app.core import log_setup
 from referral_app.core.config import Settings, set_settings
-from referral_app.core.db import dispose_engines, reads_only, transaction
+from referral_app.core.db import MAX_CONNECTIONS, dispose_engines, reads_only, transaction
 from referral_app.models import AuditEvent, AuthToken
 from referral_app.services import audit, auth, login_codes
-from referral_app.services.bridge import run_reads
+from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.errors import NotAuthenticated, ServiceUnavailable
 from tests.helpers import FakeClock, make_settings
 from tests.support.ports import free_port
@@ -135,3 +136,72 @@ async def test_an_unreachable_postgresql_answers_service_unavailable() -> None:
             await run_reads(Calls(), phone=PHONE)
     finally:
         set_settings(None)
+
+
+async def test_a_call_runs_in_its_callers_context(settings: Settings) -> None:
+    """Log lines written in the worker thread carry the request's id and phone (contextvars)."""
+    seen: list[str | None] = []
+
+    def service(_session: Session) -> None:
+        seen.append(log_setup._request_id.get())
+
+    token = log_setup._request_id.set("req-1")
+    try:
+        await run_with_session(service)
+    finally:
+        log_setup._request_id.reset(token)
+    await run_with_session(service)
+    assert seen == ["req-1", None]
+
+
+async def test_database_threads_are_as_many_as_the_pool_has_connections(settings: Settings) -> None:
+    running = 0
+    most = 0
+    release = threading.Event()
+    lock = threading.Lock()
+
+    def service(_session: Session) -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.wait(timeout=30)
+        with lock:
+            running -= 1
+
+    calls = [asyncio.ensure_future(run_with_session(service)) for _ in range(MAX_CONNECTIONS + 5)]
+    while True:  # until every thread is busy; the rest queue
+        with lock:
+            if running == MAX_CONNECTIONS:
+                break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    with lock:
+        assert running == MAX_CONNECTIONS
+    release.set()
+    await asyncio.gather(*calls)
+    assert most == MAX_CONNECTIONS
+
+
+async def test_a_cancelled_caller_leaves_its_call_to_finish_whole(settings: Settings, session: Session) -> None:
+    started, go_on = threading.Event(), threading.Event()
+
+    def write(session: Session) -> None:
+        with transaction(session, write=True):
+            started.set()
+            go_on.wait(timeout=30)
+            audit.record(session, audit.Event.LOGIN, phone=PHONE)
+
+    call = asyncio.ensure_future(run_with_session(write))
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert _events(session) == 0  # still running: nothing committed yet
+    go_on.set()
+    for _ in range(3000):  # the thread commits on its own
+        if _events(session) == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert _events(session) == 1

@@ -1,6 +1,7 @@
 """The database: engines and sessions, transactions (serialised writers), migrations on start."""
 
 from referral_app.core.db.engine import (
+    MAX_CONNECTIONS,
     create_db_engine,
     dispose_engines,
     get_engine,
@@ -22,6 +23,7 @@ from referral_app.core.db.transactions import (
 )
 
 __all__ = [
+    "MAX_CONNECTIONS",
     "InsertUnlessPresent",
     "PreparedRead",
     "alembic_config",

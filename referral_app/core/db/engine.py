@@ -26,6 +26,8 @@ _engines_lock = threading.Lock()
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections one process may hold, and so the threads services/bridge.py runs database work in.
+MAX_CONNECTIONS = 40
 
 
 def create_db_engine(
@@ -40,7 +42,7 @@ def create_db_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
             pool_size=20,
-            max_overflow=20,
+            max_overflow=MAX_CONNECTIONS - 20,
             hide_parameters=True,  # a failed statement's log line never shows a token's hash or a phone
         )
         _configure_sqlite(engine, busy_timeout_ms)
@@ -48,7 +50,7 @@ def create_db_engine(
     engine = sa.create_engine(
         url,
         pool_size=10,
-        max_overflow=30,
+        max_overflow=MAX_CONNECTIONS - 10,
         pool_timeout=connect_timeout,
         connect_args={"connect_timeout": max(1, int(connect_timeout))},
         hide_parameters=True,
