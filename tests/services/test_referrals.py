@@ -260,3 +260,36 @@ def test_parallel_first_logins_get_distinct_invite_codes(engine, session: Sessio
     rows = session.exec(select(User.phone, User.invite_code)).all()
     assert sorted(phone for phone, _ in rows) == phones
     assert len({code for _, code in rows}) == 20
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_profile_counts_referrals_by_the_index_when_few_invited_everyone(session: Session) -> None:
+    """Two users invited 4,998 others: ANALYZE then sees two distinct referrer_id values, and without the
+    migration's n_distinct override PostgreSQL counted a user's referrals in GET /profile's one statement by
+    scanning the whole table, for every profile read."""
+    owners = [make_user(session, n) for n in range(2)]
+    session.execute(
+        sa.insert(User),
+        [
+            {"phone": f"+7913{n:07d}", "invite_code": f"Q{n:05d}", "referrer_id": owners[n % 2].id}
+            for n in range(4_998)
+        ],
+    )
+    session.commit()
+
+    def plan() -> str:
+        session.execute(sa.text("ANALYZE users"))
+        compiled = auth._PROFILE_BY_TOKEN.statement.compile(session.get_bind())
+        rows = session.connection().exec_driver_sql("EXPLAIN " + str(compiled), {"token_hash": "any"})
+        return "\n".join(row[0] for row in rows)
+
+    planned = plan()
+    assert "Seq Scan on users referred" not in planned
+    assert "ix_users_referrer_id_activated_at" in planned  # an index scan (plain, index-only or bitmap)
+    session.execute(sa.text("ALTER TABLE users ALTER COLUMN referrer_id RESET (n_distinct)"))
+    try:
+        assert "Seq Scan on users referred" in plan()  # what the override prevents
+    finally:
+        session.execute(sa.text("ALTER TABLE users ALTER COLUMN referrer_id SET (n_distinct = -0.05)"))
+        session.execute(sa.text("ANALYZE users"))
+        session.commit()
