@@ -30,9 +30,9 @@ from referral_app.core.config import get_settings
 from referral_app.core.db import (
     MAX_CONNECTIONS,
     describe_database_error,
-    get_loop_sqlite_engine,
     is_database_outage,
     is_sqlite_busy,
+    loop_sqlite_session,
     reads_only,
     session_scope,
 )
@@ -72,7 +72,7 @@ async def run_reads(fn: Callable[Concatenate[Session, P], T], *args: P.args, **k
     if not settings.is_sqlite:
         return await run_with_session(fn, *args, **kwargs)
     try:
-        with session_scope(get_loop_sqlite_engine(settings)) as session:
+        with loop_sqlite_session(settings) as session:
             return call(session)
     except Exception as exc:
         if not is_sqlite_busy(exc):

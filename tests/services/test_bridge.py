@@ -116,13 +116,16 @@ async def test_a_busy_sqlite_database_is_read_in_a_worker_thread(tmp_path: Path)
         locker.execute("BEGIN EXCLUSIVE")
         locker.execute("INSERT INTO t VALUES (1)")
         reading = asyncio.create_task(run_reads(count))
-        while len(threads) < 2:  # the loop's try failed at once; the worker thread waits for the lock
+        loop_thread = threading.get_ident()
+        # The loop's try fails at once (at its connection's first use, before the call, or in the call); the
+        # worker thread's try waits for the lock.
+        while not any(thread != loop_thread for thread in threads):
             assert not reading.done(), reading
             await asyncio.sleep(0.01)
         locker.execute("COMMIT")
         locker.close()
         assert await reading == 1
-        assert threads[0] == threading.get_ident() != threads[1]
+        assert threads[-1] != loop_thread
     finally:
         locker.close()
         dispose_engines()
@@ -205,3 +208,19 @@ async def test_a_cancelled_caller_leaves_its_call_to_finish_whole(settings: Sett
             break
         await asyncio.sleep(0.01)
     assert _events(session) == 1
+
+
+@SQLITE_ONLY
+async def test_the_loops_reads_share_one_held_connection(settings: Settings) -> None:
+    connections: list[object] = []
+
+    def which(session: Session) -> None:
+        with transaction(session):
+            connections.append(session.connection().connection.driver_connection)
+
+    for _ in range(3):
+        await run_reads(which)
+    assert connections[0] is connections[1] is connections[2]
+    dispose_engines()  # closes it: a database replaced under the same path is read afresh
+    await run_reads(which)
+    assert connections[3] is not connections[0]

@@ -6,6 +6,7 @@ from referral_app.core.db.engine import (
     dispose_engines,
     get_engine,
     get_loop_sqlite_engine,
+    loop_sqlite_session,
     session_scope,
 )
 from referral_app.core.db.migrations import alembic_config, migrate, wait_for_database
@@ -36,6 +37,7 @@ __all__ = [
     "is_sqlite_busy",
     "joined_reads",
     "lock_id",
+    "loop_sqlite_session",
     "migrate",
     "reads_only",
     "rowcount",
