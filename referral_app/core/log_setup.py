@@ -4,8 +4,8 @@ LOG_FORMAT=text (the default) writes human-readable lines. LOG_FORMAT=json write
 for log shippers: time (UTC, ISO 8601), level, logger, message, request_id, phone (masked), client, and
 `exception` when there is one. The request id and the client come from the request being served
 (`enter_request`, called by the one ASGI layer in front of the app: a websocket's events share its
-connection's); the phone from the service handling it (`log_phone`, already masked). serve.py also turns on Reflex's JSON logs
-(REFLEX_LOG_JSON) for its and granian's lines.
+connection's); the phone from the service handling it (`log_phone`, already masked). serve.py also turns on
+Reflex's JSON logs (REFLEX_LOG_JSON) for its and granian's lines.
 """
 
 from __future__ import annotations

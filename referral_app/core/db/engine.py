@@ -100,7 +100,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     # BEGIN on the driver's cursor (run_on_driver: cursor listeners see it, errors are SQLAlchemy's): through
     # exec_driver_sql, SQLAlchemy's execution work made it cost more than the read it begins (GET
-    # /api/v1/profile served 1,700-1,790 req/s that way against 1,885-2,010: docs/benchmarks.md).
+    # /api/v1/profile served 1,780-1,957 req/s that way against 1,990-2,072: docs/benchmarks.md).
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         run_on_driver(conn, f"BEGIN {conn.get_execution_options().get(SQLITE_BEGIN_OPTION, 'DEFERRED')}")
