@@ -47,7 +47,7 @@ async def as_user(token: str | None, fn: Callable[[Session, int], T], *, writes:
     """`fn(session, user_id)` for the token's user, after the token check; the check's read and fn's reads are
     one transaction. As reads (`run_reads`), or in a worker thread (`writes=True`) when fn writes."""
 
-    def call(session: Session) -> tuple[auth.TokenCheck, T]:
+    def call(session: Session) -> tuple[auth.LiveToken, T]:
         with joined_reads(session):
             checked = auth.check_token(session, token=token)
             return checked, fn(session, checked.user_id)

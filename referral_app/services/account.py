@@ -23,12 +23,13 @@ from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, EXPORT_AUDIT_EVENTS_MAX
 from referral_app.models import AuditEvent, AuthToken, User
 from referral_app.services import audit, counters, devices, security, webhooks
 from referral_app.services.audit import Event
-from referral_app.services.auth import active_token, revoke_tokens
+from referral_app.services.auth import active_token
 from referral_app.services.errors import NotAuthenticated
 from referral_app.services.login_codes import check_verify_allowed, consume_code, verify_checks
 from referral_app.services.phones import mask_phone
 from referral_app.services.referrals import REFERRAL_GRAPH_LOCK
 from referral_app.services.server_keys import verification_keys
+from referral_app.services.sessions import revoke_tokens
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ from referral_app.models import AuditEvent, AuthToken, Device, SignInGuard, SmsM
 from referral_app.services import audit, devices, refusal_cache
 from referral_app.services.account import erase_account
 from referral_app.services.audit import Event
-from referral_app.services.auth import active_token, revoke_tokens
+from referral_app.services.auth import active_token
 from referral_app.services.errors import (
     InvalidPhone,
     NotAuthenticated,
@@ -60,6 +60,7 @@ from referral_app.services.errors import (
 )
 from referral_app.services.phones import mask_phone, normalize_phone
 from referral_app.services.referrals import REFERRAL_GRAPH_LOCK, normalize_invite_code
+from referral_app.services.sessions import revoke_tokens
 from referral_app.services.sms.base import Status as SmsStatus
 from referral_app.services.users import get_or_create_user
 

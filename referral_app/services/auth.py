@@ -1,28 +1,28 @@
-"""Logging in with a code, bearer tokens (only their SHA-256 is stored), the sessions they are, logout."""
+"""Logging in with a code, and the bearer tokens it issues (only their SHA-256 is stored): checking and refreshing
+them. The sessions they are, and logout, are services/sessions.py."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings, get_settings
 from referral_app.core.db import PreparedRead, transaction
 from referral_app.core.log_setup import log_phone
 from referral_app.core.net import requester_key
-from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, TOKEN_MAX_LENGTH
+from referral_app.limits import DEVICE_TOKEN_MAX_LENGTH, PROFILE_REFERRALS, TOKEN_MAX_LENGTH
 from referral_app.models import AuthToken
 from referral_app.services import audit, devices, refusal_cache, security
 from referral_app.services.audit import Event
 from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.devices import device_label, mask_ip
-from referral_app.services.errors import NotAuthenticated, SessionNotFound
+from referral_app.services.errors import NotAuthenticated
 from referral_app.services.login_codes import (
     check_verify_allowed,
     consume_code,
@@ -36,7 +36,6 @@ from referral_app.services.users import (
     PROFILE_ROW,
     Profile,
     load_profile,
-    lock_account,
     profile_from_row,
     sign_in_user,
 )
@@ -189,10 +188,10 @@ def _issue_token(
 
 
 @dataclass(frozen=True)
-class _LiveToken:
+class LiveToken:
     id: int
     user_id: int
-    last_used_at: datetime | None
+    touch_due: bool  # its last_used_at is older than TOKEN_TOUCH_INTERVAL_SECONDS: refresh it (touch_token)
 
 
 # Built once: the token check runs on every authenticated request, and a Core statement over the table's
@@ -222,49 +221,41 @@ def _hash_of(token: str | None) -> str:
     return security.token_hash(token)
 
 
-def _live_token(row: Any) -> _LiveToken:
+def _live_token(row: Any, settings: Settings | None) -> LiveToken:
     """The token of a row with _TOKEN_COLUMNS, if it is live; NotAuthenticated otherwise."""
-    if row is None or row.token_revoked_at is not None or row.token_expires_at <= utcnow():
+    now = utcnow()
+    if row is None or row.token_revoked_at is not None or row.token_expires_at <= now:
         raise NotAuthenticated()
-    return _LiveToken(id=row.token_id, user_id=row.token_user_id, last_used_at=row.token_last_used_at)
+    last_used, interval = row.token_last_used_at, (settings or get_settings()).token_touch_interval_seconds
+    due = last_used is None or now - last_used >= timedelta(seconds=interval)
+    return LiveToken(id=row.token_id, user_id=row.token_user_id, touch_due=due)
 
 
-def active_token(session: Session, token: str | None) -> _LiveToken:
+def active_token(session: Session, token: str | None, settings: Settings | None = None) -> LiveToken:
     """The live token row `token` names, read in the caller's transaction; NotAuthenticated otherwise."""
-    return _live_token(_TOKEN_BY_HASH.first(session, {"token_hash": _hash_of(token)}))
+    return _live_token(_TOKEN_BY_HASH.first(session, {"token_hash": _hash_of(token)}), settings)
 
 
-@dataclass(frozen=True)
-class TokenCheck:
-    user_id: int
-    token_id: int
-    touch_due: bool  # its last_used_at is older than TOKEN_TOUCH_INTERVAL_SECONDS: refresh it (touch_token)
-
-
-def _checked(live: _LiveToken, settings: Settings | None) -> TokenCheck:
-    interval = timedelta(seconds=(settings or get_settings()).token_touch_interval_seconds)
-    due = live.last_used_at is None or utcnow() - live.last_used_at >= interval
-    return TokenCheck(user_id=live.user_id, token_id=live.id, touch_due=due)
-
-
-def check_token(session: Session, *, token: str | None, settings: Settings | None = None) -> TokenCheck:
+def check_token(session: Session, *, token: str | None, settings: Settings | None = None) -> LiveToken:
     """Whose live token this is, and whether its last use is due to be recorded: a read, nothing written."""
     with transaction(session):
-        live = active_token(session, token)
-    return _checked(live, settings)
+        return active_token(session, token, settings)
 
 
 def profile_for_token(
-    session: Session, *, token: str | None, settings: Settings | None = None
-) -> tuple[TokenCheck, Profile]:
+    session: Session,
+    *,
+    token: str | None,
+    referrals_limit: int = PROFILE_REFERRALS,
+    settings: Settings | None = None,
+) -> tuple[LiveToken, Profile]:
     """check_token, then users.get_profile for its user, in one read transaction and one statement fewer: the
     token's row and the profile's are read together (a deleted account's token finds no profile row:
     NotAuthenticated, as get_profile answers)."""
     with transaction(session):
         row = _PROFILE_BY_TOKEN.first(session, {"token_hash": _hash_of(token)})
-        live = _live_token(row)
-        profile = profile_from_row(session, row)
-    return _checked(live, settings), profile
+        live = _live_token(row, settings)
+        return live, profile_from_row(session, row, referrals_limit)
 
 
 def touch_token(session: Session, *, token_id: int, settings: Settings | None = None) -> None:
@@ -288,7 +279,7 @@ def authenticate(session: Session, *, token: str | None, settings: Settings | No
     """The user id a live token belongs to (NotAuthenticated otherwise), its use recorded when due."""
     checked = check_token(session, token=token, settings=settings)
     if checked.touch_due:
-        touch_token(session, token_id=checked.token_id, settings=settings)
+        touch_token(session, token_id=checked.id, settings=settings)
     return checked.user_id
 
 
@@ -300,130 +291,14 @@ async def authenticated(token: str | None) -> int:
     return checked.user_id
 
 
-async def profile_of(token: str | None) -> Profile:
+async def profile_of(token: str | None, referrals_limit: int = PROFILE_REFERRALS) -> Profile:
     """The profile of a live token's user from async code: profile_for_token as a read, then the token's
     refresh when due, as `authenticated` does."""
-    checked, profile = await run_reads(profile_for_token, token=token)
+    checked, profile = await run_reads(profile_for_token, token=token, referrals_limit=referrals_limit)
     await touch_if_due(checked)
     return profile
 
 
-async def touch_if_due(checked: TokenCheck) -> None:
+async def touch_if_due(checked: LiveToken) -> None:
     if checked.touch_due:
-        await run_with_session(touch_token, token_id=checked.token_id)
-
-
-class LogoutScope(StrEnum):
-    CURRENT = "current"  # this token
-    OTHERS = "others"  # every other session of mine ("sign out everywhere else")
-    ALL = "all"  # every session of mine, this one too
-
-
-@dataclass(frozen=True)
-class DeviceSession:
-    id: int
-    device_id: int | None  # the device (services/devices.py) it signed in on: sessions of one browser share it
-    device_label: str | None
-    client_ip: str | None  # masked
-    created_at: datetime
-    last_used_at: datetime | None
-    current: bool  # the session of the token that asked
-
-
-def _live(user_id: int) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        col(AuthToken.user_id) == user_id,
-        col(AuthToken.revoked_at).is_(None),
-        col(AuthToken.expires_at) > utcnow(),
-    )
-
-
-def list_sessions(session: Session, *, token: str | None) -> list[DeviceSession]:
-    """The live sessions of the token's user, the most recently used first, the asking one marked."""
-    with transaction(session):
-        me = active_token(session, token)
-        rows = session.exec(
-            select(AuthToken)
-            .where(_live(me.user_id))
-            .order_by(col(AuthToken.last_used_at).desc(), col(AuthToken.id).desc())
-        ).all()
-        return [_device_session(row, current=row.id == me.id) for row in rows]
-
-
-def _device_session(row: AuthToken, *, current: bool) -> DeviceSession:
-    assert row.id is not None
-    return DeviceSession(
-        id=row.id,
-        device_id=row.device_id,
-        device_label=row.device_label,
-        client_ip=row.client_ip,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        current=current,
-    )
-
-
-def revoke_tokens(session: Session, where: sa.ColumnElement[bool], *, reason: str, client_ip: str | None) -> int:
-    """In the caller's write transaction: revoke every live token `where` selects, one audit event each
-    (detail: why). Returns how many were revoked."""
-    rows = session.exec(select(AuthToken.id, AuthToken.user_id).where(where, col(AuthToken.revoked_at).is_(None)))
-    revoked = rows.all()
-    if revoked:
-        session.execute(
-            sa.update(AuthToken)
-            .where(
-                col(AuthToken.id).in_([token_id for token_id, _ in revoked]), col(AuthToken.revoked_at).is_(None)
-            )
-            .values(revoked_at=utcnow())
-        )
-    for token_id, user_id in revoked:
-        audit.record(
-            session, Event.TOKEN_REVOKED, user_id=user_id, client_ip=client_ip, detail=f"{reason}:{token_id}"
-        )
-    return len(revoked)
-
-
-def revoke_session(session: Session, *, token: str | None, session_id: int, client_ip: str | None = None) -> int:
-    """Sign one of my sessions out (the current one too, if that is the id); `session_not_found` for an id
-    that is not a live session of mine, another user's included. Returns the sessions ended (1)."""
-    with transaction(session, write=True):
-        me = active_token(session, token)
-        lock_account(session, me.user_id)
-        if not revoke_tokens(
-            session,
-            sa.and_(_live(me.user_id), col(AuthToken.id) == session_id),
-            reason="revoked",
-            client_ip=client_ip,
-        ):
-            raise SessionNotFound()
-    return 1
-
-
-def logout(
-    session: Session, *, token: str | None, scope: LogoutScope = LogoutScope.CURRENT, client_ip: str | None = None
-) -> int:
-    """Revoke this token, every other session of its user, or all of them; they are never accepted again.
-    Returns how many sessions ended."""
-    # A write transaction from the start: on SQLite a read transaction cannot become a write once another
-    # connection has written ("database is locked" at once). The UPDATE's guard makes it race-safe anyway.
-    with transaction(session, write=True):
-        me = active_token(session, token)
-        lock_account(session, me.user_id)
-        chosen = {
-            LogoutScope.CURRENT: col(AuthToken.id) == me.id,
-            LogoutScope.OTHERS: sa.and_(_live(me.user_id), col(AuthToken.id) != me.id),
-            LogoutScope.ALL: _live(me.user_id),
-        }[LogoutScope(scope)]
-        ended = revoke_tokens(session, chosen, reason=f"logout_{scope}", client_ip=client_ip)
-        if scope != LogoutScope.CURRENT:
-            # Signed out everywhere (else): the other browsers' device tokens count as strangers' from now on.
-            mine = session.get(AuthToken, me.id)
-            keep = mine.device_id if mine is not None and scope == LogoutScope.OTHERS else None
-            devices.revoke(
-                session,
-                sa.and_(devices.of_user(me.user_id), sa.not_(devices.by_id(keep)) if keep else sa.true()),
-                reason=f"logout_{scope}",
-                client_ip=client_ip,
-                now=utcnow(),
-            )
-        return ended
+        await run_with_session(touch_token, token_id=checked.id)

@@ -196,8 +196,8 @@ def _load_profile(session: Session, user_id: int, referrals_limit: int) -> Profi
 
 
 def profile_from_row(session: Session, row: Any, referrals_limit: int = PROFILE_REFERRALS) -> Profile:
-    """The profile whose PROFILE_ROW is `row`, with its newest `referrals_limit` referrals read in the caller's
-    transaction."""
+    """The profile whose PROFILE_ROW is `row`, with its newest `referrals_limit` referrals (at most
+    PROFILE_REFERRALS) read in the caller's transaction."""
     inviter_deleted = row.inviter_deleted_at is not None
     return Profile(
         id=row.id,
@@ -209,7 +209,9 @@ def profile_from_row(session: Session, row: Any, referrals_limit: int = PROFILE_
         name=row.name,
         email=row.email,
         # Most users invited no one: their empty page is known without reading it.
-        referrals=_referrals_page(session, row.id, referrals_limit) if row.referrals_count else [],
+        referrals=_referrals_page(session, row.id, max(0, min(referrals_limit, PROFILE_REFERRALS)))
+        if row.referrals_count
+        else [],
         referrals_count=row.referrals_count,
         created_at=row.created_at,
     )
@@ -229,7 +231,7 @@ def get_profile(session: Session, *, user_id: int, referrals_limit: int = PROFIL
 
 def load_profile(session: Session, *, user_id: int, referrals_limit: int = PROFILE_REFERRALS) -> Profile:
     """get_profile inside the caller's transaction (a sign-in's: one transaction fewer)."""
-    return _load_profile(session, user_id, max(0, min(referrals_limit, PROFILE_REFERRALS)))
+    return _load_profile(session, user_id, referrals_limit)
 
 
 def list_referrals(

@@ -16,7 +16,7 @@ from referral_app.core.config import Settings
 from referral_app.core.db.engine import SQLITE_BEGIN_OPTION
 from referral_app.limits import EXPORTS_PER_HOUR
 from referral_app.models import AuditEvent, AuthToken, LoginCode, User
-from referral_app.services import account, auth, login_codes, referrals, users
+from referral_app.services import account, auth, login_codes, referrals, sessions, users
 from referral_app.services.counters import window_start
 from referral_app.services.errors import (
     AccountBlocked,
@@ -150,7 +150,7 @@ def test_export_has_everything_about_me_and_nothing_else(session: Session) -> No
     referrals.activate_invite(session, user_id=boris.user_id, invite_code=profile.invite_code)
     vera_code = users.get_profile(session, user_id=vera.user_id).invite_code
     referrals.activate_invite(session, user_id=anna.user_id, invite_code=vera_code)
-    auth.logout(session, token=anna.access_token)
+    sessions.logout(session, token=anna.access_token)
     data = account.export_account(session, user_id=anna.user_id, client_ip="203.0.113.7")
     assert (data.phone, data.name, data.email, data.invite_code) == (
         ANNA,

@@ -25,7 +25,7 @@ from referral_app.limits import (
     REFUSALS_PER_AUDIT_ROW,
 )
 from referral_app.models import AuditEvent, AuditPurge, LoginCode
-from referral_app.services import audit, auth, login_codes, referrals, users
+from referral_app.services import audit, auth, login_codes, referrals, sessions, users
 from referral_app.services.errors import (
     InvalidCode,
     RateLimited,
@@ -49,7 +49,7 @@ def events(session: Session) -> list[tuple[str, str | None, str | None]]:
 def test_login_flow_events(session: Session) -> None:
     code = login_codes.issue_code(session, phone=PHONE, client_ip=IP)
     result = auth.login_with_code(session, phone=PHONE, code=code, client_ip=IP)
-    auth.logout(session, token=result.access_token, client_ip=IP)
+    sessions.logout(session, token=result.access_token, client_ip=IP)
     assert events(session) == [
         ("code_requested", PHONE, None),
         ("new_user", PHONE, None),

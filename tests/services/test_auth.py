@@ -1,4 +1,4 @@
-"""Tokens: format, storage as SHA-256 only, expiry, revocation, last-used tracking."""
+"""Tokens: format, storage as SHA-256 only, expiry, last-used tracking, the profile read with the token."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from sqlmodel import Session, select, update
 
 from referral_app.core.clock import utcnow
 from referral_app.core.config import Settings
+from referral_app.limits import PROFILE_REFERRALS
 from referral_app.models import AuthToken, LoginCode, User
-from referral_app.services import auth, login_codes, referrals, users
+from referral_app.services import auth, login_codes, referrals, sessions, users
 from referral_app.services.errors import NotAuthenticated
 from tests.helpers import configure, shift_back
 
@@ -86,7 +87,7 @@ def test_profile_for_token_answers_as_the_token_check_and_the_profile_read(sessi
 
 def test_profile_for_token_refuses_revoked_tokens_and_deleted_accounts(session: Session) -> None:
     revoked, deleted = login(session), login(session, "+79001112233")
-    auth.logout(session, token=revoked.access_token)
+    sessions.logout(session, token=revoked.access_token)
     with pytest.raises(NotAuthenticated):
         auth.profile_for_token(session, token=revoked.access_token)
     session.exec(
@@ -98,16 +99,17 @@ def test_profile_for_token_refuses_revoked_tokens_and_deleted_accounts(session: 
         auth.profile_for_token(session, token=deleted.access_token)
 
 
-def test_logout_revokes_server_side(session: Session) -> None:
-    token = login(session).access_token
-    other = login(session, "+79001112233").access_token
-    auth.logout(session, token=token)
-    with pytest.raises(NotAuthenticated):
-        auth.authenticate(session, token=token)
-    with pytest.raises(NotAuthenticated):
-        auth.logout(session, token=token)
-    assert auth.authenticate(session, token=other)  # other sessions are untouched
-    assert session.exec(select(AuthToken).where(AuthToken.revoked_at.is_not(None))).one()
+def test_profile_for_token_carries_the_newest_referrals_up_to_its_limit(session: Session) -> None:
+    """The web profile page asks for one page of referrals; a limit over PROFILE_REFERRALS is capped."""
+    inviter = login(session)
+    code = users.get_profile(session, user_id=inviter.user_id).invite_code
+    invited = [login(session, f"+7900111223{n}") for n in range(3)]
+    for result in invited:
+        referrals.activate_invite(session, user_id=result.user_id, invite_code=code)
+    newest = [p.phone for p in users.get_profile(session, user_id=inviter.user_id).referrals]
+    for limit, expected in ((2, newest[:2]), (0, []), (PROFILE_REFERRALS + 1, newest), (-1, [])):
+        profile = auth.profile_for_token(session, token=inviter.access_token, referrals_limit=limit)[1]
+        assert [r.phone for r in profile.referrals] == expected and profile.referrals_count == 3
 
 
 def test_last_used_is_refreshed_at_most_once_per_interval(session: Session, settings: Settings) -> None:
@@ -149,7 +151,7 @@ def test_concurrent_logouts_all_succeed(engine, settings: Settings) -> None:  # 
 
     def logout(token: str) -> None:
         with Session(engine, expire_on_commit=False) as s:
-            auth.logout(s, token=token)
+            sessions.logout(s, token=token)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(logout, tokens))

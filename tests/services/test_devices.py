@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 
 from referral_app.core.config import Settings
 from referral_app.models import AuditEvent, Device, LoginCode, SignInGuard, User
-from referral_app.services import account, auth, login_codes
+from referral_app.services import account, auth, login_codes, sessions
 from referral_app.services.devices import ALL_DEVICES, STRANGERS, guard_key
 from referral_app.services.errors import InvalidCode, RateLimited, TooManyAttempts
 from referral_app.services.security import device_of
@@ -78,8 +78,8 @@ def test_a_device_token_is_kept_while_its_row_lives_and_names_one_row(session: S
     rows = session.exec(select(Device)).all()
     assert len(rows) == 1 and rows[0].revoked_at is None and rows[0].user_id == first.user_id
     assert first.device_token.split(".")[0].removeprefix("rfd_") not in rows[0].device_hash  # only a hash kept
-    sessions = auth.list_sessions(session, token=again.access_token)
-    assert {s.device_id for s in sessions} == {rows[0].id}  # both sessions came from this device
+    listed = sessions.list_sessions(session, token=again.access_token)
+    assert {s.device_id for s in listed} == {rows[0].id}  # both sessions came from this device
     assert fails_as(session, clock, first.device_token) == key_of(first)
 
 
@@ -98,24 +98,24 @@ def test_a_device_unused_for_the_ttl_is_a_strangers_again(
     assert fresh.device_token != first.device_token  # a new device row, a new token
 
 
-@pytest.mark.parametrize("scope", [auth.LogoutScope.ALL, auth.LogoutScope.OTHERS])
+@pytest.mark.parametrize("scope", [sessions.LogoutScope.ALL, sessions.LogoutScope.OTHERS])
 def test_signing_out_everywhere_revokes_the_devices(
-    session: Session, clock: FakeClock, scope: auth.LogoutScope
+    session: Session, clock: FakeClock, scope: sessions.LogoutScope
 ) -> None:
     laptop = sign_in(session, clock)
     phone = sign_in(session, clock)  # no device token: another device
-    auth.logout(session, token=phone.access_token, scope=scope, client_ip=IP)
+    sessions.logout(session, token=phone.access_token, scope=scope, client_ip=IP)
     assert fails_as(session, clock, laptop.device_token) == STRANGERS
-    expected = STRANGERS if scope == auth.LogoutScope.ALL else key_of(phone)  # "everywhere else" keeps mine
+    expected = STRANGERS if scope == sessions.LogoutScope.ALL else key_of(phone)  # "everywhere else" keeps mine
     assert fails_as(session, clock, phone.device_token) == expected
     revoked = session.exec(select(AuditEvent.detail).where(AuditEvent.event == "device_revoked")).all()
-    assert len(revoked) == (2 if scope == auth.LogoutScope.ALL else 1)
+    assert len(revoked) == (2 if scope == sessions.LogoutScope.ALL else 1)
     assert all(detail and detail.startswith(f"logout_{scope}:") for detail in revoked)
 
 
 def test_signing_out_one_session_keeps_the_device(session: Session, clock: FakeClock) -> None:
     first = sign_in(session, clock)
-    auth.logout(session, token=first.access_token, client_ip=IP)
+    sessions.logout(session, token=first.access_token, client_ip=IP)
     assert fails_as(session, clock, first.device_token) == key_of(first)
 
 

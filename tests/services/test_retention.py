@@ -15,7 +15,7 @@ from referral_app import cli
 from referral_app.core.config import Settings
 from referral_app.core.db import transaction
 from referral_app.models import AuditEvent, AuthToken, LoginCode, SignInGuard
-from referral_app.services import auth, login_codes, retention
+from referral_app.services import auth, login_codes, retention, sessions
 from referral_app.services.audit import Event
 from tests.helpers import FakeClock
 
@@ -51,7 +51,7 @@ def purge_events(session: Session) -> list[dict[str, int]]:
 
 def test_what_goes_and_what_stays(session: Session, settings: Settings, clock: FakeClock) -> None:
     revoked = sign_in(session, A)
-    auth.logout(session, token=revoked)
+    sessions.logout(session, token=revoked)
     sign_in(session, B)  # its token expires in 30 days
     add_guard(session, C, clock)
     drain = login_codes.guard_drain_time(settings).total_seconds()

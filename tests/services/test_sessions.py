@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import Session, col, select
 
 from referral_app.models import AuditEvent, AuthToken, LoginCode
-from referral_app.services import auth, login_codes
-from referral_app.services.auth import LogoutScope
+from referral_app.services import auth, login_codes, sessions
 from referral_app.services.devices import device_label, mask_ip
 from referral_app.services.errors import NotAuthenticated, SessionNotFound
+from referral_app.services.sessions import LogoutScope
 from tests.helpers import shift_back
 
 PHONE, OTHER = "+79123456789", "+79001112233"
@@ -72,43 +72,43 @@ def test_sessions_list_mine_with_device_and_masked_ip(session: Session) -> None:
     phone_token = login(session, user_agent=ANDROID_CHROME, ip="203.0.113.7")
     laptop_token = login(session, user_agent=WINDOWS_EDGE, ip="198.51.100.20")
     login(session, OTHER)  # someone else's session is never listed
-    listed = auth.list_sessions(session, token=laptop_token)
+    listed = sessions.list_sessions(session, token=laptop_token)
     assert [(s.device_label, s.client_ip, s.current) for s in listed] == [
         ("Edge on Windows", "198.51.100.*", True),
         ("Chrome on Android", "203.0.113.*", False),
     ]
     assert all(s.created_at and s.last_used_at for s in listed)
     assert "203.0.113.7" not in {row.client_ip for row in session.exec(select(AuthToken)).all()}
-    assert [s.current for s in auth.list_sessions(session, token=phone_token)] == [False, True]
+    assert [s.current for s in sessions.list_sessions(session, token=phone_token)] == [False, True]
 
 
 def test_revoke_one_session_of_mine(session: Session) -> None:
     lost_phone = login(session, user_agent=ANDROID_CHROME)
     laptop = login(session, user_agent=WINDOWS_EDGE)
-    lost_id = next(s.id for s in auth.list_sessions(session, token=laptop) if not s.current)
-    auth.revoke_session(session, token=laptop, session_id=lost_id, client_ip="203.0.113.7")
+    lost_id = next(s.id for s in sessions.list_sessions(session, token=laptop) if not s.current)
+    sessions.revoke_session(session, token=laptop, session_id=lost_id, client_ip="203.0.113.7")
     with pytest.raises(NotAuthenticated):
         auth.authenticate(session, token=lost_phone)
     assert auth.authenticate(session, token=laptop)
-    assert [s.current for s in auth.list_sessions(session, token=laptop)] == [True]
+    assert [s.current for s in sessions.list_sessions(session, token=laptop)] == [True]
     revoked = session.exec(select(AuditEvent).where(AuditEvent.event == "token_revoked")).one()
     assert (revoked.detail, revoked.client_ip) == (f"revoked:{lost_id}", "203.0.113.7")
     with pytest.raises(SessionNotFound):  # already ended
-        auth.revoke_session(session, token=laptop, session_id=lost_id)
+        sessions.revoke_session(session, token=laptop, session_id=lost_id)
 
 
 def test_another_users_session_id_is_not_found(session: Session) -> None:
     mine = login(session)
     theirs = login(session, OTHER)
-    their_id = auth.list_sessions(session, token=theirs)[0].id
+    their_id = sessions.list_sessions(session, token=theirs)[0].id
     for session_id in (their_id, 10**9, 0, -1):
         with pytest.raises(SessionNotFound) as refused:
-            auth.revoke_session(session, token=mine, session_id=session_id)
+            sessions.revoke_session(session, token=mine, session_id=session_id)
         assert refused.value.status_code == 404
     assert auth.authenticate(session, token=theirs)  # untouched
     assert session.exec(select(AuditEvent).where(AuditEvent.event == "token_revoked")).all() == []
     with pytest.raises(NotAuthenticated):
-        auth.revoke_session(session, token="rfa_nope", session_id=their_id)
+        sessions.revoke_session(session, token="rfa_nope", session_id=their_id)
 
 
 def test_an_expired_session_is_neither_listed_nor_revocable(session: Session) -> None:
@@ -119,9 +119,9 @@ def test_an_expired_session_is_neither_listed_nor_revocable(session: Session) ->
     old_row.expires_at = old_row.created_at
     session.add(old_row)
     session.commit()
-    assert [s.current for s in auth.list_sessions(session, token=current)] == [True]
+    assert [s.current for s in sessions.list_sessions(session, token=current)] == [True]
     with pytest.raises(SessionNotFound):
-        auth.revoke_session(session, token=current, session_id=old_row.id)
+        sessions.revoke_session(session, token=current, session_id=old_row.id)
     with pytest.raises(NotAuthenticated):
         auth.authenticate(session, token=old)
 
@@ -134,7 +134,7 @@ def test_logout_scopes(session: Session, scope: LogoutScope, current_alive: bool
     others = [login(session), login(session)]
     current = login(session)
     stranger = login(session, OTHER)
-    ended = auth.logout(session, token=current, scope=scope)
+    ended = sessions.logout(session, token=current, scope=scope)
     assert ended == (not current_alive) + 2 * (not others_alive)
 
     def alive(token: str) -> bool:
@@ -153,5 +153,16 @@ def test_logout_scopes(session: Session, scope: LogoutScope, current_alive: bool
 
 def test_logout_others_with_no_other_session_ends_none(session: Session) -> None:
     token = login(session)
-    assert auth.logout(session, token=token, scope=LogoutScope.OTHERS) == 0
+    assert sessions.logout(session, token=token, scope=LogoutScope.OTHERS) == 0
     assert auth.authenticate(session, token=token)
+
+
+def test_logout_revokes_server_side(session: Session) -> None:
+    token, other = login(session), login(session, OTHER)
+    sessions.logout(session, token=token)
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate(session, token=token)
+    with pytest.raises(NotAuthenticated):
+        sessions.logout(session, token=token)
+    assert auth.authenticate(session, token=other)  # other sessions are untouched
+    assert session.exec(select(AuthToken).where(col(AuthToken.revoked_at).is_not(None))).one()

@@ -18,7 +18,7 @@ from referral_app.api.schemas import (
 from referral_app.core.config import get_settings
 from referral_app.core.i18n import humanize_seconds
 from referral_app.limits import ROW_ID_MAX
-from referral_app.services import auth, errors, funnel, login_codes
+from referral_app.services import auth, errors, funnel, login_codes, sessions
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -140,8 +140,8 @@ async def logout(
         },
     ),
 ) -> Response:
-    scope = auth.LogoutScope(body.scope if body else auth.LogoutScope.CURRENT)
-    await in_session(auth.logout, token=token, scope=scope, client_ip=client_ip)
+    scope = sessions.LogoutScope(body.scope if body else sessions.LogoutScope.CURRENT)
+    await in_session(sessions.logout, token=token, scope=scope, client_ip=client_ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -153,7 +153,7 @@ async def logout(
     responses=responses(errors.NotAuthenticated),
 )
 async def list_sessions(token: Token) -> list[DeviceSession]:
-    return [DeviceSession.model_validate(item) for item in await reading(auth.list_sessions, token=token)]
+    return [DeviceSession.model_validate(item) for item in await reading(sessions.list_sessions, token=token)]
 
 
 @router.delete(
@@ -171,5 +171,5 @@ async def revoke_session(
     token: CheckedToken,
     session_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX, examples=[17])],
 ) -> Response:
-    await in_session(auth.revoke_session, token=token, session_id=session_id, client_ip=client_ip)
+    await in_session(sessions.revoke_session, token=token, session_id=session_id, client_ip=client_ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

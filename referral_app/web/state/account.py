@@ -11,10 +11,10 @@ import reflex as rx
 
 from referral_app.limits import LOGIN_CODE_INPUT_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
-from referral_app.services import account, auth, login_codes, users
-from referral_app.services.auth import DeviceSession, LogoutScope
+from referral_app.services import account, login_codes, sessions, users
 from referral_app.services.bridge import run_reads
 from referral_app.services.errors import NotAuthenticated, ServiceError
+from referral_app.services.sessions import DeviceSession, LogoutScope
 from referral_app.web.state.app import AppState, Events, StoredError, bounded_text, event
 
 EXPORT_FILENAME = "referral_app-my-data.json"
@@ -60,7 +60,7 @@ class AccountState(AppState):
             await self._show_devices()
 
     async def _show_devices(self) -> None:
-        listed = await run_reads(auth.list_sessions, token=self.token)
+        listed = await run_reads(sessions.list_sessions, token=self.token)
         self.devices = [self._device_row(item) for item in listed]
 
     def _device_row(self, item: DeviceSession) -> dict[str, str]:
@@ -83,7 +83,7 @@ class AccountState(AppState):
         await self._attempt(
             "signing_out",
             "devices_error",
-            auth.revoke_session,
+            sessions.revoke_session,
             token=self.token,
             session_id=int(row["id"]),
             client_ip=self._client_ip(),
@@ -99,7 +99,7 @@ class AccountState(AppState):
         ended = await self._attempt(
             "signing_out",
             "devices_error",
-            auth.logout,
+            sessions.logout,
             token=self.token,
             scope=LogoutScope.OTHERS,
             client_ip=self._client_ip(),

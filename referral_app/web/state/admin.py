@@ -32,13 +32,13 @@ from referral_app.limits import (
     ROW_ID_MAX,
 )
 from referral_app.paths import ADMIN_USER_PAGE
-from referral_app.services import admin, auth, login_codes
+from referral_app.services import admin, auth, login_codes, sessions
 from referral_app.services.admin import AuditFilter, Operator, Page, SmsFilter
 from referral_app.services.audit import Event
-from referral_app.services.auth import LogoutScope
 from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.errors import NotFound, ReauthRequired, ServiceError
 from referral_app.services.phones import format_phone
+from referral_app.services.sessions import LogoutScope
 from referral_app.services.sms.base import Status as SmsStatus
 from referral_app.web.state.app import AppState, Events, StoredError, event, submitted
 
@@ -765,7 +765,9 @@ class AdminState(AppState):
         old = self.token
         self.token, self.device_token = result.access_token, result.device_token
         with contextlib.suppress(ServiceError):  # ended meanwhile: nothing to end
-            await run_with_session(auth.logout, token=old, scope=LogoutScope.CURRENT, client_ip=self._client_ip())
+            await run_with_session(
+                sessions.logout, token=old, scope=LogoutScope.CURRENT, client_ip=self._client_ip()
+            )
         self.reauth_needed = self.reauth_sent = False
         self.reauth_demo_code, self.action_error = "", {}
         return rx.toast.success(self._text("admin.reauth.done"))

@@ -12,7 +12,7 @@ import reflex as rx
 
 from referral_app.limits import EMAIL_MAX_LENGTH, INVITE_CODE_INPUT_MAX_LENGTH, NAME_MAX_LENGTH
 from referral_app.paths import LOGIN_PAGE
-from referral_app.services import auth, funnel, referrals, users
+from referral_app.services import auth, funnel, referrals, sessions, users
 from referral_app.services.bridge import run_reads, run_with_session
 from referral_app.services.errors import NotAuthenticated
 from referral_app.services.phones import format_phone
@@ -118,10 +118,10 @@ class ProfileState(AppState):
         self.origin = self.router.url.origin
         if not self.token:
             return rx.redirect(LOGIN_PAGE)
-        user_id = await self._user_id()
+        # One read for the token and the page: the profile carries the first page of referrals and their count.
+        profile = await auth.profile_of(self.token, referrals_limit=REFERRALS_PER_PAGE)
+        user_id = profile.id
         await self._follow_news(user_id)
-        # One read for the whole page: the profile carries the first page of referrals and their count.
-        profile = await run_reads(users.get_profile, user_id=user_id, referrals_limit=REFERRALS_PER_PAGE)
         self._show(profile)
         self._show_referrals(profile.referrals, profile.referrals_count, 1)
         await self._show_funnel(user_id)
@@ -287,6 +287,6 @@ class ProfileState(AppState):
     async def logout(self) -> Events:
         if self.token:
             with contextlib.suppress(NotAuthenticated):  # already revoked or expired: same outcome
-                await run_with_session(auth.logout, token=self.token, client_ip=self._client_ip())
+                await run_with_session(sessions.logout, token=self.token, client_ip=self._client_ip())
         await self._forget_user()
         return [rx.redirect(LOGIN_PAGE), rx.toast.success(self._text("profile.logged_out"))]
