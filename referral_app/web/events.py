@@ -21,14 +21,13 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-import types
 import typing
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import reflex as rx
+from pydantic import TypeAdapter, ValidationError
 from reflex.app import EventNamespace
 from reflex.state import (
     BaseState,
@@ -142,56 +141,11 @@ HASHES_MAX = 64  # hydrate_and_load's per-state hashes of the compiled initial s
 HASH_MAX_LENGTH = 64
 
 
-# Whether a value decoded from the client's JSON has an argument's annotated type.
-TypeCheck = Callable[[object], bool]
-
-
-def _any(_value: object) -> bool:
-    return True
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is no number
-
-
-def _is_float(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-_SIMPLE_CHECKS: dict[object, TypeCheck] = {
-    Any: _any,
-    str: lambda value: isinstance(value, str),
-    int: _is_int,
-    float: _is_float,
-    bool: lambda value: isinstance(value, bool),
-    type(None): lambda value: value is None,
-}
-
-
-def type_check(annotation: object) -> TypeCheck:
-    """The check for a handler argument's annotation: str, int, float, bool, None, Any, list[...],
-    dict[..., ...] and unions of them. Any other annotation raises at import, so a handler taking a type not
-    checked here is noticed before a client can send it."""
-    if (simple := _SIMPLE_CHECKS.get(annotation)) is not None:
-        return simple
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        members = tuple(type_check(arg) for arg in args)
-        return lambda value: any(check(value) for check in members)
-    if annotation is list or origin is list:
-        item = type_check(args[0]) if args else _any
-        return lambda value: isinstance(value, list) and all(item(v) for v in value)
-    if annotation is dict or origin is dict:
-        key, item = (type_check(args[0]), type_check(args[1])) if args else (_any, _any)
-        return lambda value: isinstance(value, dict) and all(key(k) and item(v) for k, v in value.items())
-    raise TypeError(f"an event argument annotated {annotation!r} has no type check in web/events.py")
-
-
 @dataclass(frozen=True)
 class Arguments:
     names: frozenset[str]
     required: frozenset[str]
-    checks: tuple[tuple[str, TypeCheck], ...]
+    types: tuple[tuple[str, TypeAdapter[Any]], ...]  # an annotation pydantic cannot check fails at import
 
     @classmethod
     def of(cls, handler: EventHandler) -> Arguments:
@@ -200,7 +154,7 @@ class Arguments:
         return cls(
             frozenset(p.name for p in parameters),
             frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty),
-            tuple((p.name, type_check(hints[p.name])) for p in parameters),
+            tuple((p.name, TypeAdapter(hints[p.name])) for p in parameters),
         )
 
     def fit(self, payload: dict[str, Any]) -> bool:
@@ -209,8 +163,17 @@ class Arguments:
         return (
             len(payload) <= EVENT_PAYLOAD_MAX_KEYS
             and self.required <= payload.keys() <= self.names
-            and all(check(payload[name]) for name, check in self.checks if name in payload)
+            and all(_of_type(adapter, payload[name]) for name, adapter in self.types if name in payload)
         )
+
+
+def _of_type(adapter: TypeAdapter[Any], value: object) -> bool:
+    """Pydantic's strict mode converts nothing: "1" is no int, and neither is JSON's true."""
+    try:
+        adapter.validate_python(value, strict=True)
+    except ValidationError:
+        return False
+    return True
 
 
 CLIENT_EVENTS: dict[str, Arguments] = {format_event_handler(h): Arguments.of(h) for h in CLIENT_HANDLERS}
