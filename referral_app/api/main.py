@@ -36,6 +36,9 @@ def create_api() -> FastAPI:
         docs_url=DOCS,
         redoc_url=REDOC,
         openapi_url=OPENAPI,
+        # FastAPI's own OpenTelemetry, on by default: no OpenTelemetry SDK ships with the app, so it could only
+        # check on every request that nothing is configured (metrics are /metrics, core/metrics.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_body_bytes)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -162,3 +164,41 @@ async def test_swagger_and_redoc_pages(client: httpx.AsyncClient) -> None:
         response = await client.get(path)
         assert response.status_code == 200 and "text/html" in response.headers["content-type"]
         assert "/openapi.json" in response.text
+
+
+_TELEMETRY_PROBE = """
+import asyncio, os, sys, tempfile
+os.environ["DATABASE_URL"] = "sqlite:///" + tempfile.mkdtemp() + "/t.db"
+import httpx
+from fastapi import FastAPI
+from opentelemetry import trace
+
+asked = []
+
+class Recording(trace.TracerProvider):  # a configured provider, as an OpenTelemetry SDK would install
+    def get_tracer(self, *args, **kwargs):
+        asked.append(args[0] if args else "")
+        return trace.NoOpTracer()
+
+trace.set_tracer_provider(Recording())
+from referral_app.api.main import create_api
+
+async def get(app, path):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        return (await client.get(path)).status_code
+
+bare = FastAPI()
+print(asyncio.run(get(bare, "/nothing")), len(asked))
+asked.clear()
+print(asyncio.run(get(create_api(), "/nothing")), len(asked))
+"""
+
+
+def test_fastapi_telemetry_is_off() -> None:
+    """No OpenTelemetry SDK ships with the app, so FastAPI's own telemetry, on by default, could only check on
+    every request that nothing is configured: the API turns it off. A process of its own (the tracer provider
+    is global); the bare FastAPI app shows that the probe sees telemetry where it is on."""
+    probe = subprocess.run(
+        [sys.executable, "-c", _TELEMETRY_PROBE], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert probe.stdout.split() == ["404", "1", "404", "0"], probe.stderr[-2000:]
