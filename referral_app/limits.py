@@ -37,6 +37,7 @@ REFUSAL_DISTINCT_COUNTED_MAX = 10_000
 LIMIT_WINDOW_SECONDS = 3600  # the hourly counters (verify per requester, invite misses, SMS budgets)
 AUDIT_RETENTION_MIN_DAYS = 30  # the purge command never removes events younger than this
 REFUSAL_CACHE_MAX_ENTRIES = 10_000  # refusals kept per process (services/refusal_cache.py), LRU beyond
+PHONES_CACHED = 4096  # typed phone -> E.164 answers kept per process (services/phones.py), LRU beyond
 WITHDRAW_MARGIN_SECONDS = 20  # a failed SMS withdraws its code only within delay + timeout + this
 
 # Devices and account export.

@@ -1,7 +1,10 @@
+import contextlib
+
 import pytest
 
+from referral_app.limits import PHONES_CACHED
 from referral_app.services.errors import InvalidPhone
-from referral_app.services.phones import format_phone, mask_phone, normalize_phone
+from referral_app.services.phones import _e164, format_phone, mask_phone, normalize_phone
 
 
 @pytest.mark.parametrize(
@@ -39,10 +42,25 @@ def test_other_countries() -> None:
     ],
 )
 def test_invalid_numbers_are_rejected(raw: str) -> None:
-    with pytest.raises(InvalidPhone) as caught:
-        normalize_phone(raw)
-    assert caught.value.code == "invalid_phone"
-    assert caught.value.status_code == 422
+    for _ in range(2):  # the second answer comes from the cache of answers
+        with pytest.raises(InvalidPhone) as caught:
+            normalize_phone(raw)
+        assert caught.value.code == "invalid_phone"
+        assert caught.value.status_code == 422
+
+
+def test_cached_answers_are_the_same_and_bounded() -> None:
+    """Answers are kept per (typed text, region): the same text read in another region is its own answer, and
+    a flood of distinct inputs keeps at most PHONES_CACHED of them."""
+    assert [normalize_phone("9123456789", region) for region in ("RU", "KZ", "RU")] == ["+79123456789"] * 3
+    assert normalize_phone("(201) 555-0123", "US") == "+12015550123"
+    with pytest.raises(InvalidPhone):
+        normalize_phone("(201) 555-0123", "RU")
+    for n in range(PHONES_CACHED + 50):
+        with contextlib.suppress(InvalidPhone):
+            normalize_phone(f"+7 912 {n:07d}")
+    assert _e164.cache_info().currsize <= PHONES_CACHED
+    assert normalize_phone("8 (912) 345 67 89") == "+79123456789"
 
 
 def test_unknown_region_is_rejected() -> None:
