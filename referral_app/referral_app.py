@@ -21,7 +21,7 @@ from referral_app.paths import API_PATHS
 from referral_app.services import refusal_cache
 from referral_app.services.webhooks import deliver_forever as deliver_webhooks
 from referral_app.web.errors import show_backend_error
-from referral_app.web.events import guard_events
+from referral_app.web.events import bounded_receive, guard_events
 from referral_app.web.logs import log_frontend_error, mask_tab_tokens_in_reflex_logs
 from referral_app.web.origins import origin_guard, request_origin
 from referral_app.web.pages import register_pages
@@ -36,7 +36,7 @@ def edge(reflex_app: ASGIApp) -> ASGIApp:
     """The one ASGI layer in front of everything (a coroutine and a send wrapper per request; as three nested
     layers they cost more than FastAPI's own work on a small route). For every request and websocket: its id
     and client in the log lines written while it is served and its id in X-Request-ID; each HTTP request
-    counted per route with its latency, each websocket as an open tab.
+    counted per route with its latency, each websocket as an open tab, its messages bounded (web/events.py).
 
     API paths go to FastAPI whole, before any of the web app's layers (its Starlette app, context and CORS
     middleware), so its JSON 404/405 answers win over the web app's HTML pages. For requests from a browser's
@@ -62,7 +62,7 @@ def edge(reflex_app: ASGIApp) -> ASGIApp:
             if kind == "websocket":
                 tab_connected()
                 try:
-                    await reflex_app(scope, receive, send)
+                    await reflex_app(scope, bounded_receive(receive, send), send)
                 finally:
                     tab_disconnected()
                 return

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from engineio.async_server import AsyncServer
 from reflex.app import App, EventNamespace
 from reflex.utils import exec as reflex_exec
 from reflex_base.environment import environment
 
 from referral_app.serve import SERVE_ENV
 
-PINNED = {"reflex": "0.10.1", "python-engineio": "4.15.1", "SQLAlchemy": "2.1.9"}
+PINNED = {"reflex": "0.10.1", "SQLAlchemy": "2.1.9"}
 INTERNALS_DOC = Path(__file__).resolve().parents[1] / "docs" / "internals.md"
 
 
@@ -36,12 +35,6 @@ def test_reflex_keeps_its_event_namespace_where_we_replace_it() -> None:
     assert "sid_to_token" in inspect.signature(EventNamespace.__init__).parameters or hasattr(
         EventNamespace, "on_event"
     )
-
-
-def test_engineio_keeps_its_websocket_driver_in_the_async_table() -> None:
-    server = AsyncServer(async_mode="asgi")
-    drivers = server._async
-    assert isinstance(drivers, dict) and callable(drivers["websocket"])
 
 
 def test_reflex_still_reads_the_serve_environment() -> None:

@@ -14,7 +14,7 @@ replaces Reflex's socket.io namespace and drops every other message before Refle
 - a tab may report at most FRONTEND_ERRORS_PER_TAB frontend exceptions per window.
 
 A websocket message over EVENT_MESSAGE_MAX_BYTES closes the connection, checked before engine.io sees it
-(`BoundedWebSocket`). Events the server chains itself (a handler returning another) never pass through here."""
+(`bounded_receive`, which the app's ASGI edge applies). Events the server chains itself (a handler returning another) never pass through here."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from reflex.state import (
 from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event import EventHandler
 from reflex_base.utils.format import format_event_handler
+from starlette.types import Message, Receive, Send
 
 from referral_app.limits import (
     EVENT_MESSAGE_MAX_BYTES,
@@ -267,51 +268,35 @@ class GuardedEventNamespace(EventNamespace):
         await super().on_event(sid, event)
 
 
-class BoundedWebSocket:
-    """engine.io's websocket as its handler sees it, ending the connection at a message over `max_bytes`.
+MESSAGE_TOO_BIG = 1009  # the websocket close code (RFC 6455)
+
+
+def bounded_receive(receive: Receive, send: Send, max_bytes: int = EVENT_MESSAGE_MAX_BYTES) -> Receive:
+    """A websocket's ASGI `receive` that closes the connection (1009, message too big) at a message of over
+    `max_bytes` characters, before engine.io sees it, and hands engine.io a disconnect instead.
 
     engine.io checks the size itself, but by raising inside a task whose traceback holds the handler's frame,
     which holds the task: a reference cycle that keeps each refused message (megabytes) alive until the next
-    full garbage collection. Here the message is dropped first and the error carries nothing of it."""
+    full garbage collection. Here the message is gone once this returns."""
 
-    def __init__(self, websocket: Any, max_bytes: int) -> None:
-        self._websocket, self._max_bytes = websocket, max_bytes
-
-    async def wait(self) -> Any:
-        message = await self._websocket.wait()
-        if message is not None and len(message) > self._max_bytes:
-            message = None  # before the error: its traceback keeps this frame
-            raise OSError("websocket message over the size limit")
+    async def bounded() -> Message:
+        message = await receive()
+        if (
+            message["type"] == "websocket.receive"
+            and len(message.get("text") or message.get("bytes") or "") > max_bytes
+        ):
+            await send({"type": "websocket.close", "code": MESSAGE_TOO_BIG})
+            return {"type": "websocket.disconnect", "code": MESSAGE_TOO_BIG}
         return message
 
-    async def send(self, message: Any) -> None:
-        await self._websocket.send(message)
-
-    async def close(self) -> None:
-        await self._websocket.close()
-
-
-def bounded_websocket_driver(driver: Any, max_bytes: int) -> Any:
-    """engine.io's websocket driver class (called with the handler and the server), handing the handler a
-    BoundedWebSocket."""
-
-    def make(handler: Any, server: Any) -> Any:
-        async def bounded_handler(websocket: Any) -> Any:
-            return await handler(BoundedWebSocket(websocket, max_bytes))
-
-        return driver(bounded_handler, server)
-
-    return make
+    return bounded
 
 
 def guard_events(app: rx.App) -> None:
-    """Put GuardedEventNamespace in place of Reflex's namespace, and cap the size of a websocket message."""
+    """Put GuardedEventNamespace in place of Reflex's namespace, and cap the size of a long-polling message."""
     current, sio = app.event_namespace, app.sio
     assert current is not None and sio is not None, "the app has no state, so no websocket"
     guarded = GuardedEventNamespace(current.namespace, app)
     app._event_namespace = guarded
     sio.register_namespace(guarded)
-    sio.eio.max_http_buffer_size = EVENT_MESSAGE_MAX_BYTES  # long polling, and the fallback check
-    drivers = dict(sio.eio._async)  # the driver table is engine.io's module-level dict: change a copy
-    drivers["websocket"] = bounded_websocket_driver(drivers["websocket"], EVENT_MESSAGE_MAX_BYTES)
-    sio.eio._async = drivers
+    sio.eio.max_http_buffer_size = EVENT_MESSAGE_MAX_BYTES  # long polling (websockets: bounded_receive)

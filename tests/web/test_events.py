@@ -4,7 +4,6 @@ decides which it is, and only the client-callable ones pass the websocket's gate
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from reflex_base.utils.format import format_event_handler
 
 import referral_app.referral_app  # noqa: F401  (registers every state, as the server does)
 from referral_app.limits import EVENT_MESSAGE_MAX_BYTES
-from referral_app.web.events import CLIENT_EVENTS, CLIENT_STORAGE_KEYS, Arguments, BoundedWebSocket, admit
+from referral_app.web.events import CLIENT_EVENTS, CLIENT_STORAGE_KEYS, Arguments, admit, bounded_receive
 from referral_app.web.state.app import AppState
 from referral_app.web.state.login import LoginState
 from referral_app.web.state.profile import ProfileState
@@ -252,20 +251,26 @@ def test_client_storage_writes_name_only_our_client_storage_vars() -> None:
     assert admit(_event(State.hydrate_and_load, vars=["not", "a", "dict"])) is None
 
 
-class RecordedWebSocket:
-    def __init__(self, *messages: str) -> None:
-        self.messages = list(messages)
-
-    async def wait(self) -> str | None:
-        return self.messages.pop(0) if self.messages else None
-
-
 async def test_an_oversized_websocket_message_ends_the_connection_and_is_not_kept() -> None:
     small, big = "4" + "x" * 100, "4" + "x" * (EVENT_MESSAGE_MAX_BYTES + 1)
-    socket = BoundedWebSocket(RecordedWebSocket(small, big), EVENT_MESSAGE_MAX_BYTES)
-    assert await socket.wait() == small
-    with pytest.raises(OSError, match="size limit") as refused:
-        await socket.wait()
-    # Nothing the error keeps alive (its traceback's frames past this test's own) holds the message.
-    frames = [frame for frame, _ in traceback.walk_tb(refused.value.__traceback__)][1:]
-    assert frames and all(value is not big for frame in frames for value in frame.f_locals.values())
+    arriving = [
+        {"type": "websocket.receive", "text": small},
+        {"type": "websocket.receive", "bytes": big.encode()},
+        {"type": "websocket.receive", "text": "x" * EVENT_MESSAGE_MAX_BYTES},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return arriving.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    bounded = bounded_receive(receive, send)
+    assert await bounded() == {"type": "websocket.receive", "text": small} and sent == []
+    # The server is told to close (1009: too big) and engine.io gets a disconnect, nothing of the message.
+    assert await bounded() == {"type": "websocket.disconnect", "code": 1009}
+    assert sent == [{"type": "websocket.close", "code": 1009}]
+    assert await bounded() == {"type": "websocket.receive", "text": "x" * EVENT_MESSAGE_MAX_BYTES}  # at the cap
+    assert await bounded() == {"type": "websocket.disconnect", "code": 1000} and len(sent) == 1
