@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlmodel import Session
 
 from referral_app.core.db import joined_reads
@@ -21,9 +21,20 @@ from referral_app.services.bridge import run_reads, run_with_session
 
 T = TypeVar("T")
 
-_bearer = HTTPBearer(auto_error=False, description="The `access_token` from POST /api/v1/auth/token.")
 
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+class BearerToken(HTTPBearer):
+    """HTTPBearer (OpenAPI's bearer scheme, the header parsed as FastAPI parses it) answering the token itself:
+    one dependency where a second one unwrapping the credentials cost every authenticated request its own
+    dependency resolution."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        return credentials.credentials if credentials else None
+
+
+_bearer = BearerToken(
+    scheme_name="HTTPBearer", auto_error=False, description="The `access_token` from POST /api/v1/auth/token."
+)
 
 
 async def get_client_ip(request: Request) -> str:
@@ -32,12 +43,8 @@ async def get_client_ip(request: Request) -> str:
     return requesters.identify(peer, request.headers.getlist("x-forwarded-for"))
 
 
-async def get_token(credentials: Credentials) -> str | None:
-    return credentials.credentials if credentials else None
-
-
 ClientIP = Annotated[str, Depends(get_client_ip)]
-Token = Annotated[str | None, Depends(get_token)]
+Token = Annotated[str | None, Depends(_bearer)]
 
 in_session = run_with_session
 reading = run_reads
