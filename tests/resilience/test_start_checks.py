@@ -137,7 +137,7 @@ async def test_web_sign_in_outside_demo_mode_through_a_provider(
     smsru: tuple[FakeProvider, dict[str, str]],
     browser: Browser,
 ) -> None:
-    """The issue's whole path in a browser: a production-mode start with SMS.ru (its fake), sign-in on the page with
+    """An operator's whole SMS path in a browser: a production-mode start with SMS.ru (its fake), sign-in on the page with
     the code the SMS carried, the ledger row `accepted`, then `delivered` on the provider's receipt."""
     fake, sms_settings = smsru
     port = free_port()
