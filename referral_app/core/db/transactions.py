@@ -3,7 +3,8 @@
 Begin (writers serialised), commit at the end of the block, roll back on any exception. Writers:
 - PostgreSQL: transaction-scoped advisory locks on the given keys (taken in sorted order, so no deadlocks);
 - SQLite: `BEGIN IMMEDIATE`, which takes the database's single write lock up front (keys are not needed),
-  after queueing on a per-process lock so that this process's writers take turns in order.
+  after queueing on a per-process lock, so that this process's writers take SQLite's lock the moment it is
+  free rather than polling for it (a plain lock: whichever waiter wakes first, not first come first served).
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ def reads_only(session: Session) -> Iterator[None]:
 
 @contextlib.contextmanager
 def joined_reads(session: Session) -> Iterator[None]:
-    """For a request that reads in several service calls (the token check, then the profile): their read
-    transactions are one, begun by the first and ended with the block, so it pays one BEGIN and one COMMIT
-    (and on PostgreSQL one round trip each) instead of one per call, and every read sees the same snapshot.
+    """For a request that reads in several service calls (the token check, then the profile): on SQLite their
+    read transactions are one, begun by the first and ended with the block, so it pays one BEGIN and one COMMIT
+    instead of one per call, and every read sees the same snapshot. On PostgreSQL reads run in autocommit
+    (`_begin_read`): each statement has a snapshot of its own, as under READ COMMITTED it would anyway.
     A write transaction inside still runs as always: it ends the shared read first, and the next read begins
     another. Only for callers whose reads write nothing (a read transaction's unsaved change is refused)."""
     session.info[_JOINED_READS] = True
