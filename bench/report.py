@@ -67,9 +67,16 @@ NAMES = {
 }
 
 
-def _floor_wrk(floor: BackendResult | None, connections: int, name: str = "floor") -> dict | None:
-    runs = floor.wrk.get(f"{name}@c{connections}") if floor else None
-    return best_wrk(runs, connections == 1) if runs else None
+def _floor_wrk(
+    floor: BackendResult | None, connections: int, name: str = "floor", beside: BackendResult | None = None
+) -> dict | None:
+    """The floor's best run: the one measured beside a backend's own runs when there is one, else the
+    calibration's."""
+    for source in (beside, floor):
+        runs = source.wrk.get(f"{name}@c{connections}") if source else None
+        if runs:
+            return best_wrk(runs, connections == 1)
+    return None
 
 
 def fmt_rps_ratio(result: BackendResult, key: str, floor: BackendResult | None) -> str:
@@ -81,7 +88,7 @@ def fmt_rps_ratio(result: BackendResult, key: str, floor: BackendResult | None) 
     best = best_wrk(runs, False)
     shares: list[str] = []
     for name, what in (("fastapi_floor", "FastAPI route"), ("floor", "bare ASGI")):
-        ref = _floor_wrk(floor, best["connections"], name)
+        ref = _floor_wrk(floor, best["connections"], name, beside=result)
         if ref and ref["rps"]:
             share = f"{100 * best['rps'] / ref['rps']:.1f} %"
             shares.append(f"**{share}** of the {what}" if not shares else f"{share} of the {what}")
@@ -358,8 +365,9 @@ def report(info: dict[str, str], all_results: list[BackendResult]) -> str:
         fastapi = max(fastapi_runs, key=lambda run: run["rps"]) if fastapi_runs else None
         bare_fastapi = (
             f" A bare FastAPI GET route (a response model, no middleware of ours), {c} conn.: "
-            f"**{fastapi['rps']:.0f} req/s** ({100 * fastapi['rps'] / floor_c['rps']:.1f} % of the bare ASGI GET), "
-            "the divisor of the targets below."
+            f"**{fastapi['rps']:.0f} req/s** ({100 * fastapi['rps'] / floor_c['rps']:.1f} % of the bare ASGI GET). "
+            "The targets below divide by the same route measured again beside each backend, just before each of "
+            "its health and profile runs (the `fastapi_floor` rows of the runs' list), where it was."
             if fastapi and floor_c["rps"]
             else ""
         )

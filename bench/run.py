@@ -10,7 +10,9 @@ all of them, since the machine is shared and figures are noisy):
    its own process): wall time and errors, for N = 100 and 1000 from distinct client IPs, and 1000 from
    one IP;
 0. the floors: wrk against bench/floor_app.py's bare FastAPI route and bare ASGI GET, and the burst against its
-   bare FastAPI sleep;
+   bare FastAPI sleep; the bare FastAPI route again beside each backend, just before each of its health and
+   profile runs at 16 connections (the ratios' divisor, so that the machine's drift between runs minutes apart
+   does not decide a target);
 2. wrk (its own process, bench/wrk/api.lua): GET /api/health, GET /api/v1/profile, and POST
    /api/v1/auth/token with pre-issued single-use codes (bench/seed.py codes), at 16 connections
    (throughput) and at 1 (latency);
@@ -161,8 +163,12 @@ def bench_backend(
     result.load["start"] = loadavg()
     server = AppServer(database_url, work_dir)
     server.settings.update(extra_settings or {})
+    # The throughput targets' divisor, measured again just before the runs it divides (below): on a shared
+    # machine the same bare route served 10,000-16,000 req/s in runs minutes apart.
+    floor = FloorServer(work_dir)
     try:
         server.start()
+        floor.start()
         time.sleep(3)
         if ONLY == "flood":
             run_flood(server, result, work_dir, pool_start=0)
@@ -227,8 +233,9 @@ def bench_backend(
         pool_start = 0
         for connections in (WRK_CONNECTIONS, 1):
             for _ in range(REPEATS):
+                if connections > 1:
+                    run_wrk(floor, "fastapi_floor", FASTAPI_FLOOR_PATH, connections, result)
                 run_wrk(server, "health", "/api/health", connections, result)
-            for _ in range(REPEATS):
                 run_wrk(server, "profile", "/api/v1/profile", connections, result, token=fresh_token)
             # Enough single-use codes for the fastest run seen here several times over; "reused" in the
             # report would say if a run ran out.
@@ -299,6 +306,7 @@ def bench_backend(
         if tail:
             log("last lines of the server log:\n" + tail)
     finally:
+        floor.stop()
         server.stop()
         result.load["end"] = loadavg()
     return result
