@@ -14,7 +14,8 @@ replaces Reflex's socket.io namespace and drops every other message before Refle
 - a tab may report at most FRONTEND_ERRORS_PER_TAB frontend exceptions per window.
 
 A websocket message over EVENT_MESSAGE_MAX_BYTES closes the connection, checked before engine.io sees it
-(`bounded_receive`, which the app's ASGI edge applies). Events the server chains itself (a handler returning another) never pass through here."""
+(`bounded_receive`, which the app's ASGI edge applies). Events the server chains itself (a handler returning
+another) never pass through here."""
 
 from __future__ import annotations
 
