@@ -4,12 +4,10 @@ or renames one fails here, by name, before anything subtler breaks."""
 from __future__ import annotations
 
 import importlib.metadata
-import inspect
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from reflex.app import App, EventNamespace
 from reflex.utils import exec as reflex_exec
 from reflex_base.environment import environment
 
@@ -27,14 +25,6 @@ def test_the_library_is_the_version_the_internals_were_read_from(package: str, v
         "lists for this library, then update the table and this pin"
     )
     assert f"{package} {version}".lower() in INTERNALS_DOC.read_text().lower()
-
-
-def test_reflex_keeps_its_event_namespace_where_we_replace_it() -> None:
-    assert "_event_namespace" in {field.name for field in App.__dataclass_fields__.values()}
-    assert isinstance(inspect.getattr_static(App, "event_namespace"), property)
-    assert "sid_to_token" in inspect.signature(EventNamespace.__init__).parameters or hasattr(
-        EventNamespace, "on_event"
-    )
 
 
 def test_reflex_still_reads_the_serve_environment() -> None:

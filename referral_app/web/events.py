@@ -2,8 +2,9 @@
 
 Reflex makes every public method of every state an event a client may name over the websocket, and gives every
 state a generic `setvar(var_name, value)` that sets any of its vars. The browser needs far less: Reflex's own
-connect, navigation, client-storage and error events, and the handlers our pages bind. `GuardedEventNamespace`
-replaces Reflex's socket.io namespace and drops every other message before Reflex parses, logs or queues it:
+connect, navigation, client-storage and error events, and the handlers our pages bind. `guard_events` puts a
+handler in front of Reflex's socket.io namespace that drops every other message before Reflex parses, logs or
+queues it:
 
 - the event must be in CLIENT_HANDLERS (so `setvar`, `show_error`, the page `on_load`s and the countdown ticker,
   which only the server chains, cannot be sent);
@@ -29,7 +30,6 @@ from typing import Any, cast
 
 import reflex as rx
 from pydantic import TypeAdapter, ValidationError
-from reflex.app import EventNamespace
 from reflex.state import (
     BaseState,
     FrontendEventExceptionState,
@@ -249,26 +249,6 @@ class Budget:
         return count < self.limit
 
 
-class GuardedEventNamespace(EventNamespace):
-    """Reflex's event namespace, admitting only what `admit` lets through."""
-
-    def __init__(self, namespace: str, app: rx.App) -> None:
-        super().__init__(namespace, app)
-        self._frontend_errors = Budget(
-            FRONTEND_ERRORS_PER_TAB, FRONTEND_ERRORS_WINDOW_SECONDS, FRONTEND_ERRORS_TABS_TRACKED
-        )
-
-    async def on_event(self, sid: str, data: Any) -> None:
-        tab = self.sid_to_token.get(sid)
-        event = admit(data) if tab is not None else None
-        if event is None:
-            log.debug("dropped a websocket message that is not a client event")
-            return
-        if event["name"] == FRONTEND_EXCEPTION and not self._frontend_errors.spend(tab or ""):
-            return
-        await super().on_event(sid, event)
-
-
 MESSAGE_TOO_BIG = 1009  # the websocket close code (RFC 6455)
 
 
@@ -294,10 +274,22 @@ def bounded_receive(receive: Receive, send: Send, max_bytes: int = EVENT_MESSAGE
 
 
 def guard_events(app: rx.App) -> None:
-    """Put GuardedEventNamespace in place of Reflex's namespace, and cap the size of a long-polling message."""
-    current, sio = app.event_namespace, app.sio
-    assert current is not None and sio is not None, "the app has no state, so no websocket"
-    guarded = GuardedEventNamespace(current.namespace, app)
-    app._event_namespace = guarded
-    sio.register_namespace(guarded)
+    """Admit only what `admit` lets through to Reflex's event namespace, and cap a long-polling message's size.
+
+    socket.io calls a handler registered with its public `on` for an event before the namespace object's
+    method of that name, so every "event" message passes here first; the rest of Reflex's namespace (connect,
+    disconnect, ping, its tabs and updates) is untouched."""
+    namespace, sio = app.event_namespace, app.sio
+    assert namespace is not None and sio is not None, "the app has no state, so no websocket"
+    frontend_errors = Budget(FRONTEND_ERRORS_PER_TAB, FRONTEND_ERRORS_WINDOW_SECONDS, FRONTEND_ERRORS_TABS_TRACKED)
+
+    async def on_event(sid: str, data: Any) -> None:
+        tab = namespace.sid_to_token.get(sid)
+        event = admit(data) if tab is not None else None
+        if event is None:
+            log.debug("dropped a websocket message that is not a client event")
+        elif event["name"] != FRONTEND_EXCEPTION or frontend_errors.spend(tab or ""):
+            await namespace.on_event(sid, event)
+
+    sio.on("event", handler=on_event, namespace=namespace.namespace)
     sio.eio.max_http_buffer_size = EVENT_MESSAGE_MAX_BYTES  # long polling (websockets: bounded_receive)
