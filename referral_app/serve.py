@@ -41,11 +41,13 @@ SERVE_ENV = {
 }
 
 
-# Granian's own allocator (jemalloc, linked into it) keeps freed pages until later allocations in the same
-# arena purge them, so the buffers of a burst of large websocket frames (granian reads a whole frame before
-# the size check) stayed resident for good; purged at once, they go back to the system. Read when granian
-# is first loaded, so it is set before that (here, and in rxconfig.py for `reflex run`).
-ALLOCATOR_ENV = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
+# Granian's own allocator (jemalloc, linked into it) keeps freed pages for later allocations. Its default keeps
+# them 10 s; purging at once (decay 0) gave a burst of large websocket frames back at once, but cost an madvise
+# and the page faults after it on every request: GET /api/health 164 against 185 us of worker CPU per request
+# (medians of five alternating pairs). With 1 s, freed pages go back a second after, at the worker's next
+# allocations (jemalloc's purging thread does not survive granian's fork). Read when granian is first loaded,
+# so it is set before that (here, and in rxconfig.py for `reflex run`).
+ALLOCATOR_ENV = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:1000,muzzy_decay_ms:0"}
 
 
 def configure_allocator() -> None:
