@@ -12,7 +12,7 @@ rare moment SQLite answers busy (a checkpoint) is not waited for on the loop: th
 thread, which nothing of the first try changed, since it only read. A call that tries to write under run_reads
 is a programming error (core/db reads_only raises it). On PostgreSQL every call goes to a worker thread: each
 statement is a network round trip, and psycopg's async mode through SQLAlchemy's asyncio layer was measured
-slower than the thread (docs/benchmarks.md).
+slower than the thread (docs/benchmarks.md); those threads are READ_THREADS, apart from the writers'.
 """
 
 from __future__ import annotations
@@ -49,15 +49,25 @@ log = logging.getLogger(__name__)
 # profile read's hop (GET /api/v1/profile 1,026-1,062 -> 1,208-1,240 req/s). A caller cancelled while its call
 # runs is cancelled at once; the call itself still finishes, and its transaction commits or rolls back whole.
 _THREADS = ThreadPoolExecutor(max_workers=MAX_CONNECTIONS, thread_name_prefix="database")
+# PostgreSQL reads take a few threads of their own: a read holds the GIL for most of its time, so more threads
+# than that only contend for it. GET /api/v1/profile at 16 connections, served, four alternating rounds: 1,034-
+# 1,220 req/s (median 1,083) on the 40 threads, 1,238-1,292 (median 1,257) on 4. Writes keep the 40, since they
+# wait on locks and on the disk.
+READ_THREADS = 4
+_READ_THREADS = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="database-read")
 
 
 async def run_with_session(fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-    def call() -> T:
+    return await _in_thread(_THREADS, lambda session: fn(session, *args, **kwargs))
+
+
+async def _in_thread(threads: ThreadPoolExecutor, call: Callable[[Session], T]) -> T:
+    def run() -> T:
         with session_scope() as session:
-            return fn(session, *args, **kwargs)
+            return call(session)
 
     try:
-        return await asyncio.get_running_loop().run_in_executor(_THREADS, contextvars.copy_context().run, call)
+        return await asyncio.get_running_loop().run_in_executor(threads, contextvars.copy_context().run, run)
     except Exception as exc:
         _raise_if_outage(exc)
         raise
@@ -70,7 +80,7 @@ async def run_reads(fn: Callable[Concatenate[Session, P], T], *args: P.args, **k
 
     settings = get_settings()
     if not settings.is_sqlite:
-        return await run_with_session(fn, *args, **kwargs)
+        return await _in_thread(_READ_THREADS, call)
     try:
         with loop_sqlite_session(settings) as session:
             return call(session)
@@ -78,7 +88,7 @@ async def run_reads(fn: Callable[Concatenate[Session, P], T], *args: P.args, **k
         if not is_sqlite_busy(exc):
             _raise_if_outage(exc)
             raise
-    return await run_with_session(fn, *args, **kwargs)
+    return await _in_thread(_READ_THREADS, call)
 
 
 def _raise_if_outage(exc: Exception) -> None:
