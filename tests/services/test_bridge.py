@@ -18,7 +18,7 @@ from referral_app.core.config import Settings, set_settings
 from referral_app.core.db import MAX_CONNECTIONS, dispose_engines, reads_only, transaction
 from referral_app.models import AuditEvent, AuthToken
 from referral_app.services import audit, auth, login_codes
-from referral_app.services.bridge import run_reads, run_with_session
+from referral_app.services.bridge import READ_THREADS, run_reads, run_with_session
 from referral_app.services.errors import NotAuthenticated, ServiceUnavailable
 from tests.helpers import FakeClock, make_settings
 from tests.support.ports import free_port
@@ -46,6 +46,33 @@ class Calls:
         return counted
 
 
+class Held:
+    """Service calls that each hold their thread until released, counting how many run at once."""
+
+    def __init__(self) -> None:
+        self.running = self.most = 0
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, session: Session) -> int:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        self.release.wait(timeout=30)
+        with self.lock:
+            self.running -= 1
+        return _events(session)
+
+    async def until_running(self, count: int) -> None:
+        """Until `count` calls run at once, and a moment more, for one beyond it to start if it could."""
+        while True:
+            with self.lock:
+                if self.running >= count:
+                    break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+
+
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
@@ -70,6 +97,30 @@ async def test_a_call_that_writes_is_refused_and_writes_nothing(settings: Settin
         await run_reads(writer, phone=PHONE)
     assert writer.threads == [threading.get_ident()]  # not run again anywhere
     assert _events(session) == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_postgresql_reads_that_write_are_refused_too(settings: Settings, session: Session) -> None:
+    writer = Calls(write=True)
+    with pytest.raises(RuntimeError, match="run_with_session"):
+        await run_reads(writer, phone=PHONE)
+    assert len(writer.threads) == 1
+    assert _events(session) == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_postgresql_reads_take_turns_on_their_threads_and_never_hold_up_a_write(
+    settings: Settings, session: Session
+) -> None:
+    held = Held()
+    reads = [asyncio.ensure_future(run_reads(held)) for _ in range(READ_THREADS + 3)]
+    await held.until_running(READ_THREADS)  # every read thread busy; the other reads queue
+    # A write while every read thread is held: it runs on the writers' threads and commits.
+    await run_with_session(audit.record_alone, audit.Event.LOGIN, phone=PHONE)
+    assert held.running == READ_THREADS and not any(r.done() for r in reads)
+    held.release.set()
+    assert await asyncio.gather(*reads) == [1] * (READ_THREADS + 3)
+    assert held.most == READ_THREADS
 
 
 def test_reads_only_refuses_a_write_before_it_begins(settings: Settings, session: Session) -> None:
@@ -158,32 +209,13 @@ async def test_a_call_runs_in_its_callers_context(settings: Settings) -> None:
 
 
 async def test_database_threads_are_as_many_as_the_pool_has_connections(settings: Settings) -> None:
-    running = 0
-    most = 0
-    release = threading.Event()
-    lock = threading.Lock()
-
-    def service(_session: Session) -> None:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        release.wait(timeout=30)
-        with lock:
-            running -= 1
-
-    calls = [asyncio.ensure_future(run_with_session(service)) for _ in range(MAX_CONNECTIONS + 5)]
-    while True:  # until every thread is busy; the rest queue
-        with lock:
-            if running == MAX_CONNECTIONS:
-                break
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)
-    with lock:
-        assert running == MAX_CONNECTIONS
-    release.set()
+    held = Held()
+    calls = [asyncio.ensure_future(run_with_session(held)) for _ in range(MAX_CONNECTIONS + 5)]
+    await held.until_running(MAX_CONNECTIONS)  # every thread busy; the rest queue
+    assert held.running == MAX_CONNECTIONS
+    held.release.set()
     await asyncio.gather(*calls)
-    assert most == MAX_CONNECTIONS
+    assert held.most == MAX_CONNECTIONS
 
 
 async def test_a_cancelled_caller_leaves_its_call_to_finish_whole(settings: Settings, session: Session) -> None:
