@@ -312,8 +312,8 @@ async def test_twenty_tabs_sending_4_mb_messages_do_not_pin_memory(live_server: 
     async with open_tab(live_server.base_url) as tab:  # the server still serves
         await tab.hydrate("/")
         await tab.wait_for_var(LoginState, "step", "phone")
-    # Sampled until the growth is under RELEASED_MB, at most RELEASE_SAMPLES times, with a request between
-    # samples (jemalloc purges on allocator activity); the number of samples it took is printed, not judged.
+    # Sampled until the growth is under RELEASED_MB, at most RELEASE_SAMPLES times, with 50 requests before each
+    # sample (jemalloc purges on allocator activity); the number of samples it took is printed, not judged.
     samples, after = 0, server_rss()
     async with httpx.AsyncClient(base_url=live_server.base_url) as client:
         while after - before > RELEASED_MB * mb and samples < RELEASE_SAMPLES:
