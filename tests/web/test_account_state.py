@@ -17,9 +17,8 @@ from referral_app.services.errors import NotAuthenticated
 from referral_app.web.state.account import AccountState
 from referral_app.web.state.app import AppState
 from tests.helpers import configure
+from tests.web.test_login_state import IP, wrong
 from tests.web.test_states import PHONE, drain, shown, substate, tree
-
-IP = "203.0.113.9"
 
 
 @pytest.fixture
@@ -109,7 +108,7 @@ async def test_the_account_is_deleted_only_with_the_code_sent_to_its_phone(
     assert tab.delete_phone == PHONE and tab.delete_demo_code and tab.busy is False
     right = tab.delete_demo_code
     assert await AccountState.confirm_delete.fn(tab, {"code": ""}) is not None  # focus back on the field
-    await AccountState.confirm_delete.fn(tab, {"code": "0000" if right != "0000" else "1111"})
+    await AccountState.confirm_delete.fn(tab, {"code": wrong(right)})
     assert tab.delete_error["code"] == "invalid_code" and tab.token == signed_in.access_token
     session.rollback()
     assert session.exec(select(User.deleted_at).where(User.phone == PHONE)).one() is None
