@@ -5,14 +5,15 @@ worker thread with a session of its own, so database work never blocks the event
 the session are checked against the service's own signature. A lost database becomes ServiceUnavailable.
 Every write goes this way.
 
-`await run_reads(...)` is for calls that only read (the token check, profile pages). This is the one place
-that decides where reads run. On SQLite they run on the event loop: a read of the local file never waits for
-writers in WAL mode, and the trip to a worker thread costs more than the read itself (docs/benchmarks.md). The
-rare moment SQLite answers busy (a checkpoint) is not waited for on the loop: the call runs again in a worker
-thread, which nothing of the first try changed, since it only read. A call that tries to write under run_reads
-is a programming error (core/db reads_only raises it). On PostgreSQL every call goes to a worker thread: each
-statement is a network round trip, and psycopg's async mode through SQLAlchemy's asyncio layer was measured
-slower than the thread (docs/benchmarks.md); those threads are READ_THREADS, apart from the writers'.
+`await run_reads(...)` is for calls that only read (the token check, profile pages): the call runs in one read
+transaction, and a write transaction inside it is refused (core/db read_session). This is the one place that
+decides where reads run. On SQLite they run on the event loop: a read of the local file never waits for writers
+in WAL mode, and the trip to a worker thread costs more than the read itself (docs/benchmarks.md). The rare
+moment SQLite answers busy (a checkpoint) is not waited for on the loop: the call runs again in a worker
+thread, which nothing of the first try changed, since it only read. On PostgreSQL every call goes to a worker
+thread: each statement is a network round trip, and psycopg's async mode through SQLAlchemy's asyncio layer
+was measured slower than the thread (docs/benchmarks.md); those threads are READ_THREADS, apart from the
+writers'.
 """
 
 from __future__ import annotations
@@ -24,16 +25,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Concatenate, ParamSpec, TypeVar
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from referral_app.core.config import get_settings
 from referral_app.core.db import (
     MAX_CONNECTIONS,
     describe_database_error,
+    get_engine,
     is_database_outage,
     is_sqlite_busy,
-    loop_sqlite_session,
-    reads_only,
+    loop_sqlite_connection,
+    read_session,
     session_scope,
 )
 from referral_app.services.errors import ServiceUnavailable
@@ -58,37 +61,39 @@ _READ_THREADS = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix=
 
 
 async def run_with_session(fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-    return await _in_thread(_THREADS, lambda session: fn(session, *args, **kwargs))
-
-
-async def _in_thread(threads: ThreadPoolExecutor, call: Callable[[Session], T]) -> T:
     def run() -> T:
         with session_scope() as session:
-            return call(session)
+            return fn(session, *args, **kwargs)
 
+    return await _in_thread(_THREADS, run)
+
+
+async def run_reads(fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    def run(connection: sa.Connection) -> T:
+        with read_session(connection) as session:
+            return fn(session, *args, **kwargs)
+
+    def run_pooled() -> T:
+        with get_engine().connect() as connection:
+            return run(connection)
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        try:
+            return run(loop_sqlite_connection(settings))
+        except Exception as exc:
+            if not is_sqlite_busy(exc):
+                _raise_if_outage(exc)
+                raise
+    return await _in_thread(_READ_THREADS, run_pooled)
+
+
+async def _in_thread(threads: ThreadPoolExecutor, run: Callable[[], T]) -> T:
     try:
         return await asyncio.get_running_loop().run_in_executor(threads, contextvars.copy_context().run, run)
     except Exception as exc:
         _raise_if_outage(exc)
         raise
-
-
-async def run_reads(fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-    def call(session: Session) -> T:
-        with reads_only(session):
-            return fn(session, *args, **kwargs)
-
-    settings = get_settings()
-    if not settings.is_sqlite:
-        return await _in_thread(_READ_THREADS, call)
-    try:
-        with loop_sqlite_session(settings) as session:
-            return call(session)
-    except Exception as exc:
-        if not is_sqlite_busy(exc):
-            _raise_if_outage(exc)
-            raise
-    return await _in_thread(_READ_THREADS, call)
 
 
 def _raise_if_outage(exc: Exception) -> None:

@@ -1,4 +1,5 @@
-"""Joined reads: one read transaction for several service calls, writes inside still their own."""
+"""Read sessions and joined reads: one read transaction for several service calls; in a read session writes are
+refused, in joined reads they are still their own."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from referral_app.core.config import Settings
-from referral_app.core.db import get_engine, joined_reads, session_scope, transaction
-from referral_app.models import User
-from referral_app.services import auth, login_codes, users
+from referral_app.core.db import get_engine, joined_reads, read_session, session_scope, transaction
+from referral_app.models import AuditEvent, User
+from referral_app.services import audit, auth, login_codes, users
 
 PHONE = "+79123456789"
 
@@ -127,3 +128,45 @@ def test_postgresql_reads_run_without_begin_and_writes_in_a_transaction(settings
         with transaction(session, write=True):
             session.exec(select(User)).all()
             assert _in_database_transaction(session)
+
+
+def test_a_read_session_is_one_read_transaction(settings: Settings, backend: str, statements: list[str]) -> None:
+    token = _signed_in(settings)
+    with session_scope() as session:
+        auth.authenticate(session, token=token)  # the first use after sign-in: its touch is not due yet
+        separate = users.get_profile(session, user_id=auth.authenticate(session, token=token))
+    statements.clear()
+    with get_engine().connect() as connection:
+        with read_session(connection) as session:
+            with joined_reads(session):  # changes nothing here: the reads are one transaction already
+                together = users.get_profile(session, user_id=auth.authenticate(session, token=token))
+            assert connection.in_transaction()
+            assert _in_database_transaction(session) is (backend != "postgresql")  # PostgreSQL: autocommit
+        assert not connection.in_transaction()
+    assert together == separate
+    assert statements.count("COMMIT") == 1
+    assert statements.count("BEGIN") == (1 if backend == "sqlite" else 0)
+
+
+def test_a_write_in_a_read_session_is_refused_before_it_begins(settings: Settings) -> None:
+    with get_engine().connect() as connection:
+        with pytest.raises(RuntimeError, match="read session"), read_session(connection) as session:
+            audit.record_alone(session, audit.Event.LOGIN, phone=PHONE)
+        assert not connection.in_transaction()
+    with session_scope() as session, transaction(session):
+        assert session.exec(select(AuditEvent)).all() == []
+
+
+def test_a_change_in_a_read_session_is_refused_and_dropped(settings: Settings) -> None:
+    token = _signed_in(settings)
+    with session_scope() as session:
+        user_id = auth.authenticate(session, token=token)
+    with get_engine().connect() as connection:
+        with (
+            pytest.raises(RuntimeError, match="made changes"),
+            read_session(connection) as session,
+            transaction(session),
+        ):
+            session.exec(select(User).where(User.id == user_id)).one().name = "Bob"
+        with read_session(connection) as session:  # the connection reads on, in a new transaction
+            assert users.get_profile(session, user_id=user_id).name is None

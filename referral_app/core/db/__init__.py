@@ -6,7 +6,7 @@ from referral_app.core.db.engine import (
     dispose_engines,
     get_engine,
     get_loop_sqlite_engine,
-    loop_sqlite_session,
+    loop_sqlite_connection,
     session_scope,
 )
 from referral_app.core.db.migrations import alembic_config, migrate, wait_for_database
@@ -18,7 +18,7 @@ from referral_app.core.db.transactions import (
     is_sqlite_busy,
     joined_reads,
     lock_id,
-    reads_only,
+    read_session,
     rowcount,
     transaction,
 )
@@ -37,9 +37,9 @@ __all__ = [
     "is_sqlite_busy",
     "joined_reads",
     "lock_id",
-    "loop_sqlite_session",
+    "loop_sqlite_connection",
     "migrate",
-    "reads_only",
+    "read_session",
     "rowcount",
     "session_scope",
     "transaction",

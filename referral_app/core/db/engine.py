@@ -149,10 +149,9 @@ def get_loop_sqlite_engine(settings: Settings | None = None) -> Engine:
 _held_loop_connections: dict[tuple[str, int], sa.Connection] = {}
 
 
-@contextlib.contextmanager
-def loop_sqlite_session(settings: Settings | None = None) -> Iterator[Session]:
-    """A session on the calling thread's held connection of get_loop_sqlite_engine. The loop's reads never
-    await, so they use it one at a time; each session begins and ends its own transactions on it."""
+def loop_sqlite_connection(settings: Settings | None = None) -> sa.Connection:
+    """The calling thread's held connection of get_loop_sqlite_engine. The loop's reads never await, so they
+    use it one at a time, each in a read transaction of its own (core/db read_session)."""
     url = (settings or get_settings()).database_url
     key = (url, threading.get_ident())
     connection = _held_loop_connections.get(key)
@@ -160,8 +159,7 @@ def loop_sqlite_session(settings: Settings | None = None) -> Iterator[Session]:
         engine = get_loop_sqlite_engine(settings)
         with _engines_lock:
             connection = _held_loop_connections[key] = engine.connect()
-    with Session(connection, expire_on_commit=False) as session:
-        yield session
+    return connection
 
 
 @contextlib.contextmanager

@@ -61,7 +61,7 @@ class PreparedRead:
         return rows[0][0]
 
     def _run(self, session: Session, params: dict[str, Any], *, one: bool) -> list[Any]:
-        connection = session.connection()  # begins the session's transaction, as session.execute would
+        connection = _connection_of(session)
         dialect = connection.dialect
         compiled = self._for(dialect)
         bound = {
@@ -91,6 +91,15 @@ class PreparedRead:
             with self._lock:
                 compiled = self._compiled.setdefault(key, _compile(self.statement, dialect))
         return compiled
+
+
+def _connection_of(session: Session) -> sa.Connection:
+    # A read session's connection is in its read transaction already (core/db read_session), and used as is;
+    # any other session's connection begins the session's transaction, as session.execute would.
+    bind = session.bind
+    if isinstance(bind, sa.Connection) and bind.in_transaction():
+        return bind
+    return session.connection()
 
 
 def _compile(statement: sa.SelectBase, dialect: Dialect) -> _Compiled:

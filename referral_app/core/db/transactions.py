@@ -1,6 +1,7 @@
 """The one way services run a transaction: `with transaction(session, *lock_keys, write=True): ...`.
 
-Begin (writers serialised), commit at the end of the block, roll back on any exception. Writers:
+Begin (writers serialised), commit at the end of the block, roll back on any exception. A call that only reads
+runs in `read_session` instead: one read transaction for the whole call, which every read inside joins. Writers:
 - PostgreSQL: transaction-scoped advisory locks on the given keys (taken in sorted order, so no deadlocks);
 - SQLite: `BEGIN IMMEDIATE`, which takes the database's single write lock up front (keys are not needed),
   after queueing on a per-process lock, so that this process's writers take SQLite's lock the moment it is
@@ -25,13 +26,17 @@ from referral_app.core.db.engine import SQLITE_BEGIN_OPTION
 @contextlib.contextmanager
 def transaction(session: Session, *lock_keys: str, write: bool = False) -> Iterator[Session]:
     """One transaction on `session`. `write=True` (implied by lock keys) serialises it with every other
-    writer holding one of the same keys (all writers, on SQLite). Inside `joined_reads`, a read joins the
-    read transaction already open."""
+    writer holding one of the same keys (all writers, on SQLite). In a read_session or inside `joined_reads`, a
+    read joins the read transaction already open."""
+    if session.info.get(_READ_SESSION):
+        if write or lock_keys:
+            raise RuntimeError("a write transaction in a read session: run writes with run_with_session")
+        yield session  # the read session's transaction: it ends with the session
+        _refuse_changes(session)
+        return
     if not (write or lock_keys) and session.info.get(_JOINED_READS):
         yield from _joined_read(session)
         return
-    if (write or lock_keys) and session.info.get(_READS_ONLY):
-        raise RuntimeError("a write transaction under run_reads: run writes with run_with_session")
     _end_idle_transaction(session)
     if write or lock_keys:
         _begin_write(session, lock_keys)
@@ -46,18 +51,23 @@ def transaction(session: Session, *lock_keys: str, write: bool = False) -> Itera
 
 
 _JOINED_READS = "referral_app_joined_reads"
-_READS_ONLY = "referral_app_reads_only"
+_READ_SESSION = "referral_app_read_session"
 
 
 @contextlib.contextmanager
-def reads_only(session: Session) -> Iterator[None]:
-    """Within the block a write transaction on `session` is refused before it begins (a programming error: the
-    call belongs in a worker thread, where writers may wait)."""
-    session.info[_READS_ONLY] = True
-    try:
-        yield
-    finally:
-        session.info.pop(_READS_ONLY, None)
+def read_session(connection: sa.Connection) -> Iterator[Session]:
+    """A session for a call that only reads (services/bridge.py run_reads): one read transaction on
+    `connection`, begun on Core's connection and ended with the block, which every read transaction inside
+    joins (one BEGIN and COMMIT for the call, and on SQLite one snapshot). A write transaction is refused before
+    it begins: a programming error, since the call belongs where writers may wait (run_with_session). The
+    session joins the transaction without managing it, so its ORM reads work as always, while PreparedRead
+    runs on the connection directly: the session's own transaction bookkeeping cost more than the read it
+    wraps (a profile read on SQLite, in-process: 63 -> 35 us)."""
+    if connection.dialect.name == "postgresql":
+        connection.execution_options(**_AUTOCOMMIT)
+    with connection.begin(), Session(connection, expire_on_commit=False) as session:
+        session.info[_READ_SESSION] = True
+        yield session
 
 
 @contextlib.contextmanager
@@ -68,6 +78,9 @@ def joined_reads(session: Session) -> Iterator[None]:
     (`_begin_read`): each statement has a snapshot of its own, as under READ COMMITTED it would anyway.
     A write transaction inside still runs as always: it ends the shared read first, and the next read begins
     another. Only for callers whose reads write nothing (a read transaction's unsaved change is refused)."""
+    if session.info.get(_READ_SESSION):  # its reads are one transaction already
+        yield
+        return
     session.info[_JOINED_READS] = True
     try:
         yield
@@ -88,6 +101,10 @@ def _joined_read(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()  # as a transaction of its own would: nothing half-read carries on
         raise
+    _refuse_changes(session)
+
+
+def _refuse_changes(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         session.rollback()
         raise RuntimeError("a read transaction made changes: use transaction(..., write=True)")
