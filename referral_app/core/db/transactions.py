@@ -79,12 +79,13 @@ def read_session(connection: sa.Connection) -> Iterator[Session]:
 @contextlib.contextmanager
 def joined_reads(session: Session) -> Iterator[None]:
     """For a call run with run_with_session that reads in several service calls (the token check, then the
-    export) and may write: on SQLite their read transactions are one, begun by the first and ended with the block, so it pays one BEGIN and one COMMIT
-    instead of one per call, and every read sees the same snapshot. On PostgreSQL reads run in autocommit
-    (`_begin_read`): each statement has a snapshot of its own, as under READ COMMITTED it would anyway.
-    A write transaction inside still runs as always: it ends the shared read first, and the next read begins
-    another. Only for callers whose reads write nothing (a read transaction's unsaved change is refused). In a
-    read session it changes nothing: the call's reads are one transaction already."""
+    export) and may write: on SQLite their read transactions are one, begun by the first and ended with the
+    block, so it pays one BEGIN and one COMMIT instead of one per call, and every read sees the same snapshot.
+    On PostgreSQL reads run in autocommit (`_begin_read`): each statement has a snapshot of its own, as under
+    READ COMMITTED it would anyway. A write transaction inside still runs as always: it ends the shared read
+    first, and the next read begins another. Only for callers whose reads write nothing (a read transaction's
+    unsaved change is refused). In a read session it changes nothing: the call's reads are one transaction
+    already."""
     if session.info.get(_READ_SESSION):  # its reads are one transaction already
         yield
         return
